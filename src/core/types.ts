@@ -47,6 +47,8 @@ export interface Plan {
   enforce: Enforce;
   /** D: endpoint-propagation delay, including a folded native sleep hook. */
   prestopDelaySeconds: number;
+  /** Seconds of an existing native `sleep` preStop folded into D (absent when none). */
+  foldedSleepSeconds?: number;
   /** S: drain budget (session p95). */
   sessionP95Seconds: number;
   /** C: cleanup after SIGTERM. */

@@ -1,0 +1,83 @@
+// The single entry of the core for the webhook and the CLI: one pod in, one
+// Decision out. Never throws: whatever arrives, the caller gets an answer.
+
+import { z } from 'zod';
+import { parseAnnotations, readOptIn } from './annotations.js';
+import { ALWAYS_EXCLUDED_NAMESPACES } from './config.js';
+import { injectPod, isAlreadyInjected, isWindowsPod, warning } from './inject.js';
+import { diffPatch } from './patch.js';
+import { describeIssues, PodSchema, type Pod } from './pod-schema.js';
+import { INJECTED_ANNOTATION, PLAN_ANNOTATION, PREFIX, type Decision, type WebhookConfig } from './types.js';
+
+// Just enough to read the opt-in without judging the rest of a pod that may not have opted in.
+const AnnotationsOnly = z.looseObject({
+  metadata: z.looseObject({ annotations: z.record(z.string(), z.string()).nullish() }).nullish(),
+});
+
+export function decide(pod: unknown, namespace: string, config: WebhookConfig): Decision {
+  try {
+    return decidePod(pod, namespace, config);
+  } catch (err) {
+    // A bug must not turn into a 500 that blocks every pod: answer with a clear denial instead.
+    const reason = err instanceof Error ? err.message : String(err);
+    return { kind: 'deny', code: 400, message: `ws-drain could not process this pod: ${reason}` };
+  }
+}
+
+function decidePod(input: unknown, namespace: string, config: WebhookConfig): Decision {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    return { kind: 'deny', code: 400, message: 'the admitted object is not a Pod: expected a JSON object' };
+  }
+  if ([...ALWAYS_EXCLUDED_NAMESPACES, ...config.excludeNamespaces].includes(namespace)) {
+    return { kind: 'skip', reason: 'excluded-namespace', warnings: [] };
+  }
+
+  const head = AnnotationsOnly.safeParse(input);
+  if (!head.success) {
+    return { kind: 'deny', code: 400, message: `malformed pod metadata: ${describeIssues(head.error)}` };
+  }
+  const annotations = head.data.metadata?.annotations ?? {};
+  const optIn = readOptIn(annotations);
+  if (optIn.kind === 'opted-out') return { kind: 'skip', reason: 'opted-out', warnings: [] };
+  if (optIn.kind === 'not-opted-in') {
+    const stray = Object.keys(annotations).some(
+      (k) => k.startsWith(PREFIX) && k !== INJECTED_ANNOTATION && k !== PLAN_ANNOTATION,
+    );
+    const warnings = stray
+      ? [warning('ws-drain/* annotations ignored: add ws-drain/session-p95 or ws-drain/enabled: "true" to opt in')]
+      : [];
+    return { kind: 'skip', reason: 'not-opted-in', warnings };
+  }
+
+  const parsed = PodSchema.safeParse(input);
+  if (!parsed.success) {
+    return { kind: 'deny', code: 400, message: `malformed pod: ${describeIssues(parsed.error)}` };
+  }
+  // The schema has no transforms, so the validated input has its shape; working on
+  // the input (not zod's output) keeps field order and every unknown field.
+  const pod = input as Pod;
+
+  if (isAlreadyInjected(pod)) return { kind: 'skip', reason: 'already-injected', warnings: [] };
+  if (isWindowsPod(pod)) {
+    return {
+      kind: 'skip',
+      reason: 'windows',
+      warnings: [warning('Windows pod left unchanged: the drain helper runs on Linux only')],
+    };
+  }
+
+  const request = parseAnnotations(annotations, config);
+  if (!request.ok) return { kind: 'deny', code: 422, message: request.errors.join('; ') };
+
+  const injected = injectPod(pod, request.request, config);
+  if (!injected.ok) return { kind: 'deny', code: 422, message: injected.errors.join('; ') };
+
+  return {
+    kind: 'mutate',
+    plan: injected.plan,
+    patch: diffPatch(input, injected.pod),
+    pod: injected.pod,
+    warnings: injected.warnings,
+  };
+}
+

@@ -1,0 +1,55 @@
+// Human text for `ws-drain plan`: the formula with the numbers in it, the
+// termination timeline, and the margin.
+
+import { drainUrl } from './annotations.js';
+import type { Plan } from './types.js';
+
+const pct = (m: number): string => `${Math.round(m * 1e4) / 100}%`;
+
+export function explainPlan(plan: Plan): string {
+  const d = plan.prestopDelaySeconds;
+  const s = plan.sessionP95Seconds;
+  const c = plan.cleanupSeconds;
+  const sum = d + s + c;
+  const factor = Math.round((1 + plan.margin) * 1e6) / 1e6;
+  const lines: string[] = [];
+  lines.push(`mode: ${plan.mode}   enforce: ${plan.enforce}`);
+  lines.push('');
+  lines.push('grace = ceil((D + S + C) × (1 + M))');
+  lines.push(`      = ceil((${d} + ${s} + ${c}) × (1 + ${plan.margin}))`);
+  lines.push(`      = ceil(${sum} × ${factor}) = ${plan.requiredGraceSeconds}s`);
+  lines.push(`  D = ${d}s  endpoint propagation before draining` + (plan.foldedSleepSeconds ? ` (includes ${plan.foldedSleepSeconds}s of the pod's own preStop sleep)` : ''));
+  lines.push(`  S = ${s}s  session p95: ${plan.mode === 'drain' ? 'longest wait for connections to close' : "the app's own drain after SIGTERM"}`);
+  lines.push(`  C = ${c}s  cleanup after SIGTERM`);
+  lines.push(`  M = ${pct(plan.margin)}  margin: ${plan.requiredGraceSeconds - sum}s of slack`);
+  lines.push('');
+  const graceNote =
+    plan.graceSeconds === plan.requiredGraceSeconds
+      ? ''
+      : plan.graceSeconds > plan.requiredGraceSeconds
+        ? ' (the pod\'s own, higher value is kept)'
+        : ` (below the required ${plan.requiredGraceSeconds}s: kept because enforce is warn)`;
+  lines.push(`terminationGracePeriodSeconds: ${plan.graceSeconds}${graceNote}`);
+  lines.push('');
+  lines.push('timeline after the pod is deleted:');
+  const t = (sec: number): string => `${sec}s`.padStart(7);
+  lines.push(`${t(0)}  preStop starts; endpoints are removed from Services (D)`);
+  if (plan.mode === 'drain') {
+    const triggers = [
+      ...(plan.signal ? [`${plan.signal} to the listening process`] : []),
+      ...(plan.http ? [`${plan.http.method} ${drainUrl(plan.http)}`] : []),
+    ];
+    lines.push(`${t(d)}  drain starts${triggers.length ? `: ${triggers.join(', ')}` : ''}; waiting for connections to close (S)`);
+    lines.push(`${t(d + s)}  preStop ends at the latest; SIGTERM; app cleans up (C)`);
+  } else {
+    lines.push(`${t(d)}  preStop sleep ends; SIGTERM; app drains (S) and cleans up (C)`);
+  }
+  lines.push(`${t(sum)}  expected exit`);
+  lines.push(`${t(plan.graceSeconds)}  SIGKILL at the latest`);
+  if (plan.containers.length > 0) {
+    lines.push('');
+    lines.push('containers:');
+    for (const c of plan.containers) lines.push(`  ${c.name}: ports ${c.ports.length ? c.ports.join(', ') : '(none watched)'}`);
+  }
+  return lines.join('\n');
+}

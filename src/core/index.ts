@@ -1,0 +1,27 @@
+// Public API of the pure core.
+export * from './types.js';
+export { DEFAULT_CONFIG, ALWAYS_EXCLUDED_NAMESPACES } from './config.js';
+export { parseDuration, parseMargin, formatSeconds, MAX_MARGIN } from './duration.js';
+export {
+  ANNOTATION,
+  KNOWN_KEYS,
+  SIGNALS,
+  MODES,
+  ENFORCE_MODES,
+  parseAnnotations,
+  parseDrainHttp,
+  drainUrl,
+  readOptIn,
+  type DrainRequest,
+  type AnnotationResult,
+  type OptIn,
+  type PortRef,
+} from './annotations.js';
+export { requiredGraceSeconds, resolveGrace, buildPlan, KUBERNETES_DEFAULT_GRACE_SECONDS } from './plan.js';
+export { prestopArgv, isHelperCommand, INSTALL_COMMAND, HELPER_IMAGE_BINARY, type PrestopArgs } from './helper-argv.js';
+export { injectPod, helperVolume, installInitContainer, helperMount, isAlreadyInjected, isWindowsPod } from './inject.js';
+export { diffPatch, type PatchOperation } from './patch.js';
+export { decide } from './decide.js';
+export { decideWorkload, type WorkloadDecision } from './workloads.js';
+export { explainPlan } from './explain.js';
+export { PodSchema, type Pod } from './pod-schema.js';

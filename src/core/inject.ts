@@ -1,0 +1,297 @@
+// Plan + pod → mutated pod. Resolves target containers and ports against the
+// spec, folds or wraps existing preStop hooks, and adds the helper volume and
+// init container. The injected objects are plain data, defined once below.
+
+import type { DrainRequest, PortRef } from './annotations.js';
+import { ANNOTATION, drainUrl } from './annotations.js';
+import { INSTALL_COMMAND, isHelperCommand, prestopArgv } from './helper-argv.js';
+import { buildPlan, KUBERNETES_DEFAULT_GRACE_SECONDS, requiredGraceSeconds, resolveGrace } from './plan.js';
+import type { Container, ContainerPort, HttpGetAction, Pod } from './pod-schema.js';
+import {
+  INIT_CONTAINER_NAME,
+  INJECTED_ANNOTATION,
+  MOUNT_PATH,
+  PLAN_ANNOTATION,
+  VOLUME_NAME,
+  type Plan,
+  type WebhookConfig,
+} from './types.js';
+
+/** The shared volume the init container copies the helper into. */
+export function helperVolume(): Record<string, unknown> {
+  return { name: VOLUME_NAME, emptyDir: { sizeLimit: '16Mi' } };
+}
+
+/** Pod Security "restricted"-compliant, with requests and limits so ResourceQuota namespaces admit it. */
+export function installInitContainer(helperImage: string): Record<string, unknown> {
+  return {
+    name: INIT_CONTAINER_NAME,
+    image: helperImage,
+    imagePullPolicy: 'IfNotPresent',
+    command: [...INSTALL_COMMAND],
+    volumeMounts: [{ name: VOLUME_NAME, mountPath: MOUNT_PATH }],
+    securityContext: {
+      runAsNonRoot: true,
+      runAsUser: 65532,
+      runAsGroup: 65532,
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ['ALL'] },
+      seccompProfile: { type: 'RuntimeDefault' },
+      readOnlyRootFilesystem: true,
+    },
+    resources: {
+      requests: { cpu: '10m', memory: '16Mi' },
+      limits: { cpu: '100m', memory: '32Mi' },
+    },
+  };
+}
+
+/** The app containers only read the helper. */
+export function helperMount(): { name: string; mountPath: string; readOnly: boolean } {
+  return { name: VOLUME_NAME, mountPath: MOUNT_PATH, readOnly: true };
+}
+
+/** Kubernetes shows warnings to kubectl users: one short line each. */
+export function warning(text: string): string {
+  const line = `ws-drain: ${text}`;
+  return line.length < 120 ? line : `${line.slice(0, 116)}...`;
+}
+
+/** True when the pod already went through ws-drain: never wrap twice. */
+export function isAlreadyInjected(pod: Pod): boolean {
+  const spec = pod.spec;
+  if ((spec.initContainers ?? []).some((c) => c.name === INIT_CONTAINER_NAME)) return true;
+  const all = [...spec.containers, ...(spec.initContainers ?? [])];
+  if (all.some((c) => isHelperCommand(c.lifecycle?.preStop?.exec?.command))) return true;
+  // Sleep mode may inject neither; both annotations together mark it.
+  const annotations = pod.metadata?.annotations ?? {};
+  return annotations[INJECTED_ANNOTATION] !== undefined && annotations[PLAN_ANNOTATION] !== undefined;
+}
+
+/** Windows pods cannot run the Linux helper; they are skipped with a warning. */
+export function isWindowsPod(pod: Pod): boolean {
+  return pod.spec.os?.name === 'windows' || pod.spec.nodeSelector?.['kubernetes.io/os'] === 'windows';
+}
+
+export type InjectResult =
+  | { ok: true; pod: Pod; plan: Plan; warnings: string[] }
+  | { ok: false; errors: string[] };
+
+/** What a target container's existing preStop turns into. */
+type ExistingHook =
+  | { kind: 'none' }
+  | { kind: 'sleep'; seconds: number }
+  | { kind: 'exec'; argv: string[] }
+  | { kind: 'http'; url: string; headers: string[] }
+  | { kind: 'tcp' };
+
+const isTcp = (p: ContainerPort): boolean => (p.protocol ?? 'TCP') === 'TCP';
+const tcpPorts = (c: Container): number[] => [...new Set((c.ports ?? []).filter(isTcp).map((p) => p.containerPort))];
+
+/**
+ * Returns a new pod (the input is not changed) with the drain plan injected,
+ * or every reason it cannot be. Callers have checked opt-in, exclusion,
+ * idempotency and Windows before.
+ */
+export function injectPod(input: Pod, request: DrainRequest, config: WebhookConfig): InjectResult {
+  const errors: string[] = [];
+  const warnings: string[] = [];
+  const spec = input.spec;
+  const regular = spec.containers;
+  const inits = spec.initContainers ?? [];
+  const regularNames = regular.map((c) => c.name);
+
+  // Conflicts: something else already uses our volume name or mount path.
+  if ((spec.volumes ?? []).some((v) => v.name === VOLUME_NAME)) {
+    errors.push(`the pod already has a volume named "${VOLUME_NAME}"; ws-drain needs that name for its helper`);
+  }
+  for (const c of [...inits, ...regular]) {
+    for (const m of c.volumeMounts ?? []) {
+      if (m.mountPath.replace(/\/+$/, '') === MOUNT_PATH) {
+        errors.push(`container ${c.name} already mounts something at ${MOUNT_PATH}; ws-drain needs that path for its helper`);
+      }
+    }
+  }
+
+  // Target containers.
+  let targets: Container[] = [];
+  if (request.containers) {
+    for (const name of request.containers) {
+      const found = regular.find((c) => c.name === name);
+      if (found) targets.push(found);
+      else if (inits.some((c) => c.name === name)) {
+        errors.push(
+          `${ANNOTATION.containers}: "${name}" is an init container; name regular containers only (${regularNames.join(', ')})`,
+        );
+      } else {
+        errors.push(`${ANNOTATION.containers}: "${name}" is not a container of this pod; its containers are ${regularNames.join(', ')}`);
+      }
+    }
+  } else if (request.ports) {
+    targets = [...regular];
+  } else {
+    targets = regular.filter((c) => tcpPorts(c).length > 0);
+    if (targets.length === 0) {
+      if (request.mode === 'sleep') targets = [...regular];
+      else {
+        errors.push(
+          `no container declares a TCP containerPort, so ws-drain does not know which connections to watch; ` +
+            `set ${ANNOTATION.ports} (e.g. "8080") or declare a containerPort`,
+        );
+      }
+    }
+  }
+
+  // Ports: the annotation's list for every target (containers share the pod's network), else each container's own.
+  let annotatedPorts: number[] | undefined;
+  if (request.ports) annotatedPorts = resolvePorts(request.ports, [...regular, ...inits], errors);
+  const planContainers: Plan['containers'] = [];
+  for (const c of targets) {
+    const ports = annotatedPorts ?? tcpPorts(c);
+    if (ports.length === 0 && request.mode === 'drain' && annotatedPorts === undefined) {
+      errors.push(
+        `container ${c.name} has no TCP containerPort to watch; set ${ANNOTATION.ports} or declare a containerPort in ${c.name}`,
+      );
+    }
+    planContainers.push({ name: c.name, ports });
+  }
+
+  // Existing preStop hooks of the targets.
+  const hooks = new Map<string, ExistingHook>();
+  for (const c of targets) hooks.set(c.name, readHook(c, errors));
+  if (errors.length > 0) return { ok: false, errors };
+
+  const folded = Math.max(0, ...[...hooks.values()].map((h) => (h.kind === 'sleep' ? h.seconds : 0)));
+  const d = request.prestopDelaySeconds + folded;
+  const required = requiredGraceSeconds(d, request.sessionP95Seconds, request.cleanupSeconds, request.margin);
+  const grace = resolveGrace(required, spec.terminationGracePeriodSeconds, request.enforce, config);
+  if (grace.kind === 'deny') return { ok: false, errors: [grace.message] };
+  if (request.mode === 'sleep' && grace.graceSeconds < d) {
+    // The API server rejects a sleep hook longer than the grace period.
+    return {
+      ok: false,
+      errors: [
+        `terminationGracePeriodSeconds ${grace.graceSeconds} is shorter than the preStop sleep of ${d}s; ` +
+          `raise it to at least ${required} or use ${ANNOTATION.enforce}: raise`,
+      ],
+    };
+  }
+  if (grace.warning) warnings.push(warning(grace.warning));
+  const plan = buildPlan(request, folded, planContainers, grace.graceSeconds);
+
+  // Mutation, on a copy.
+  const pod = structuredClone(input);
+  const out = pod.spec;
+  const outTargets = out.containers.filter((c) => hooks.has(c.name));
+  const drainTarget = request.http ? pickDrainContainer(outTargets, request.http.port) : undefined;
+  let needsHelper = false;
+
+  for (const c of outTargets) {
+    const hook = hooks.get(c.name) ?? { kind: 'none' };
+    const ports = planContainers.find((p) => p.name === c.name)?.ports ?? [];
+    const useHelper = request.mode === 'drain' || hook.kind === 'exec' || hook.kind === 'http';
+    if (hook.kind === 'exec') warnings.push(warning(`${c.name}: exec preStop runs after the drain; its time counts only if cleanup covers it`));
+    if (hook.kind === 'http') warnings.push(warning(`${c.name}: httpGet preStop runs after the drain; its time counts only if cleanup covers it`));
+    if (hook.kind === 'tcp') warnings.push(warning(`${c.name}: tcpSocket preStop removed (kubelet ignores it)`));
+
+    const lifecycle = (c.lifecycle ??= {});
+    if (useHelper) {
+      needsHelper = true;
+      const argv = prestopArgv({
+        container: c.name,
+        delaySeconds: d,
+        budgetSeconds: request.mode === 'drain' ? request.sessionP95Seconds : 0,
+        ports,
+        ...(request.signal ? { signal: request.signal } : {}),
+        ...(request.http && c === drainTarget ? { drainUrl: drainUrl(request.http), drainMethod: request.http.method } : {}),
+        ...(hook.kind === 'http' ? { hookUrl: hook.url, hookHeaders: hook.headers } : {}),
+        ...(hook.kind === 'exec' ? { hookArgv: hook.argv } : {}),
+        ...(hook.kind === 'exec' || hook.kind === 'http' ? { hookTimeoutSeconds: request.cleanupSeconds } : {}),
+      });
+      lifecycle.preStop = { exec: { command: argv } };
+      (c.volumeMounts ??= []).push(helperMount());
+    } else if (d > 0) {
+      lifecycle.preStop = { sleep: { seconds: d } };
+    } else {
+      // Nothing to wait for: an empty hook would be rejected by the API server.
+      delete lifecycle.preStop;
+      if (Object.keys(lifecycle).length === 0) delete c.lifecycle;
+    }
+  }
+
+  if (needsHelper) {
+    (out.volumes ??= []).push(helperVolume() as { name: string });
+    (out.initContainers ??= []).push(installInitContainer(config.helperImage) as Container);
+  }
+  // A missing value already means 30 to the API server: only write a change.
+  if (grace.graceSeconds !== (spec.terminationGracePeriodSeconds ?? KUBERNETES_DEFAULT_GRACE_SECONDS)) {
+    out.terminationGracePeriodSeconds = grace.graceSeconds;
+  }
+  if (out.hostNetwork === true) {
+    warnings.push(warning('hostNetwork pod: connection counts include the node\'s own sockets on the watched ports'));
+  }
+
+  const metadata = (pod.metadata ??= {});
+  const annotations = (metadata.annotations ??= {});
+  annotations[INJECTED_ANNOTATION] = config.helperVersion;
+  annotations[PLAN_ANNOTATION] = JSON.stringify(plan);
+  return { ok: true, pod, plan, warnings };
+}
+
+function resolvePorts(refs: PortRef[], containers: Container[], errors: string[]): number[] {
+  const out: number[] = [];
+  for (const ref of refs) {
+    if (typeof ref === 'number') {
+      out.push(ref);
+      continue;
+    }
+    const numbers = new Set<number>();
+    for (const c of containers) for (const p of c.ports ?? []) if (p.name === ref && isTcp(p)) numbers.add(p.containerPort);
+    if (numbers.size === 1) out.push([...numbers][0] as number);
+    else if (numbers.size === 0) {
+      const known = containers.flatMap((c) => (c.ports ?? []).filter((p) => isTcp(p) && p.name).map((p) => p.name as string));
+      errors.push(
+        `${ANNOTATION.ports}: "${ref}" is not a TCP containerPort name in this pod; ` +
+          (known.length > 0 ? `named ports are ${[...new Set(known)].join(', ')}` : 'no containerPort has a name, use numbers'),
+      );
+    } else {
+      errors.push(`${ANNOTATION.ports}: "${ref}" names different ports (${[...numbers].join(', ')}) in different containers; use numbers`);
+    }
+  }
+  return [...new Set(out)];
+}
+
+function readHook(c: Container, errors: string[]): ExistingHook {
+  const preStop = c.lifecycle?.preStop;
+  if (!preStop) return { kind: 'none' };
+  if (preStop.exec?.command && preStop.exec.command.length > 0) return { kind: 'exec', argv: [...preStop.exec.command] };
+  if (preStop.httpGet) {
+    const url = hookUrl(c, preStop.httpGet, errors);
+    const headers = (preStop.httpGet.httpHeaders ?? []).map((h) => `${h.name}: ${h.value}`);
+    return url === undefined ? { kind: 'none' } : { kind: 'http', url, headers };
+  }
+  if (preStop.sleep) return { kind: 'sleep', seconds: preStop.sleep.seconds };
+  if (preStop.tcpSocket) return { kind: 'tcp' };
+  return { kind: 'none' };
+}
+
+function hookUrl(c: Container, get: HttpGetAction, errors: string[]): string | undefined {
+  let port: number | undefined;
+  if (typeof get.port === 'number') port = get.port;
+  else if (/^\d+$/.test(get.port)) port = Number(get.port);
+  else port = (c.ports ?? []).find((p) => p.name === get.port)?.containerPort;
+  if (port === undefined || port < 1 || port > 65535) {
+    errors.push(`container ${c.name}: preStop httpGet port "${String(get.port)}" is not a containerPort of ${c.name}`);
+    return undefined;
+  }
+  const scheme = (get.scheme ?? 'HTTP').toLowerCase();
+  const rawHost = get.host && get.host !== '' ? get.host : '127.0.0.1';
+  const host = rawHost.includes(':') && !rawHost.startsWith('[') ? `[${rawHost}]` : rawHost;
+  const path = get.path && get.path !== '' ? (get.path.startsWith('/') ? get.path : `/${get.path}`) : '/';
+  return `${scheme}://${host}:${port}${path}`;
+}
+
+/** The drain call goes out once per pod: from the target that declares the port, else the first target. */
+function pickDrainContainer(targets: Container[], port: number): Container | undefined {
+  return targets.find((c) => tcpPorts(c).includes(port)) ?? targets[0];
+}

@@ -1,0 +1,78 @@
+// The edge validation of a pod: only the fields ws-drain reads are checked,
+// every other field is kept as it is (loose objects), so the mutated pod is the
+// input pod plus our changes and nothing else.
+
+import { z } from 'zod';
+
+const Port = z.looseObject({
+  containerPort: z.number().int().min(1).max(65535),
+  name: z.string().optional(),
+  protocol: z.string().optional(),
+});
+
+const HttpGet = z.looseObject({
+  path: z.string().optional(),
+  port: z.union([z.number().int(), z.string()]),
+  host: z.string().optional(),
+  scheme: z.string().optional(),
+  httpHeaders: z.array(z.looseObject({ name: z.string(), value: z.string() })).nullish(),
+});
+
+const Handler = z.looseObject({
+  exec: z.looseObject({ command: z.array(z.string()).nullish() }).nullish(),
+  httpGet: HttpGet.nullish(),
+  tcpSocket: z.looseObject({}).nullish(),
+  sleep: z.looseObject({ seconds: z.number().int().min(0) }).nullish(),
+});
+
+const VolumeMount = z.looseObject({
+  name: z.string(),
+  mountPath: z.string(),
+  readOnly: z.boolean().optional(),
+});
+
+const Container = z.looseObject({
+  name: z.string(),
+  image: z.string().optional(),
+  ports: z.array(Port).nullish(),
+  lifecycle: z.looseObject({ preStop: Handler.nullish() }).nullish(),
+  volumeMounts: z.array(VolumeMount).nullish(),
+  restartPolicy: z.string().optional(),
+});
+
+export const PodMetadataSchema = z.looseObject({
+  name: z.string().optional(),
+  namespace: z.string().optional(),
+  annotations: z.record(z.string(), z.string()).nullish(),
+});
+
+export const PodSchema = z.looseObject({
+  metadata: PodMetadataSchema.optional(),
+  spec: z.looseObject({
+    containers: z.array(Container),
+    initContainers: z.array(Container).nullish(),
+    volumes: z.array(z.looseObject({ name: z.string() })).nullish(),
+    terminationGracePeriodSeconds: z.number().int().min(0).nullish(),
+    os: z.looseObject({ name: z.string().optional() }).nullish(),
+    nodeSelector: z.record(z.string(), z.string()).nullish(),
+    hostNetwork: z.boolean().nullish(),
+  }),
+});
+
+export type Pod = z.infer<typeof PodSchema>;
+export type PodSpec = Pod['spec'];
+export type Container = z.infer<typeof Container>;
+export type ContainerPort = z.infer<typeof Port>;
+export type LifecycleHandler = z.infer<typeof Handler>;
+export type HttpGetAction = z.infer<typeof HttpGet>;
+
+/** A short, human description of why a value is not a pod. */
+export function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 5)
+    .map((issue) => {
+      const path = issue.path.map(String).join('.');
+      return `${path === '' ? '(root)' : path}: ${issue.message}`;
+    })
+    .join('; ');
+}
