@@ -1,0 +1,79 @@
+#!/usr/bin/env node
+// The ws-drain CLI entry point: dispatches kubectl-style subcommands.
+import { readFileSync } from 'node:fs';
+import { CliError } from './cli-error.js';
+import { certsCommand } from './certs-command.js';
+import { injectCommand } from './inject-command.js';
+import { planCommand } from './plan-command.js';
+import { serveCommand } from './serve-command.js';
+
+const USAGE = `Usage: ws-drain COMMAND [flags]
+
+Zero-downtime termination for WebSocket pods: a Kubernetes mutating admission webhook.
+
+Commands:
+  serve     run the admission webhook (HTTPS) and its metrics endpoint
+  inject    apply the webhook's mutation to YAML offline (-f FILE, - for stdin)
+  plan      explain the drain timings for given annotation values
+  certs     generate a development CA and serving certificate
+  version   print the version
+
+Run "ws-drain COMMAND --help" for a command's flags.
+`;
+
+function version(): string {
+  // dist/cli/main.js and src/cli/main.ts both sit two levels below package.json.
+  const pkg: unknown = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
+  return typeof pkg === 'object' && pkg !== null && 'version' in pkg && typeof pkg.version === 'string' ? pkg.version : 'unknown';
+}
+
+const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
+  serve: serveCommand,
+  inject: injectCommand,
+  plan: planCommand,
+  certs: certsCommand,
+  version: async (argv) => {
+    if (argv.includes('--help') || argv.includes('-h')) {
+      process.stdout.write('Usage: ws-drain version\n\nPrint the version of ws-drain.\n');
+      return 0;
+    }
+    if (argv.length > 0) throw new CliError(`version takes no arguments, got ${JSON.stringify(argv[0])}`, 2);
+    process.stdout.write(`ws-drain ${version()}\n`);
+    return 0;
+  },
+};
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
+    (command === undefined ? process.stderr : process.stdout).write(USAGE);
+    return command === undefined ? 2 : 0;
+  }
+  const run = COMMANDS[command];
+  if (!run) {
+    process.stderr.write(`ws-drain: unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
+    return 2;
+  }
+  try {
+    return await run(rest);
+  } catch (err) {
+    if (err instanceof CliError) {
+      const hint = err.exitCode === 2 ? `\nRun "ws-drain ${command} --help" for usage.` : '';
+      process.stderr.write(`ws-drain ${command}: ${err.message}${hint}\n`);
+      return err.exitCode;
+    }
+    throw err;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    // serve has closed its servers; other commands must not cut piped stdout short, so no process.exit() for them.
+    process.exitCode = code;
+    if (process.argv[2] === 'serve') process.exit(code);
+  },
+  (err: unknown) => {
+    process.stderr.write(`ws-drain: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

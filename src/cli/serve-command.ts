@@ -1,0 +1,122 @@
+// `ws-drain serve`: run the admission webhook until SIGTERM/SIGINT.
+import { access } from 'node:fs/promises';
+import { join } from 'node:path';
+import { DEV_CERT_FILES, generateDevCerts, writeDevCerts } from '../certs/dev-certs.js';
+import { LOG_LEVELS, createLogger, type LogLevel } from '../server/logger.js';
+import { startWebhook } from '../server/serve.js';
+import { usageError } from './cli-error.js';
+import { CONFIG_FLAGS, configFromFlags, durationFlag, envName, formatFlagHelp, parseFlags, portFlag, stringFlag, type FlagSpec } from './flags.js';
+
+const DEV_CERT_DIR = 'certs';
+const DEFAULT_TLS_DIR = '/etc/ws-drain/tls';
+
+function flag(name: string, help: string, value: string | undefined, defaultText?: string): FlagSpec {
+  return value === undefined
+    ? { name, type: 'boolean', env: envName(name), help }
+    : { name, type: 'string', env: envName(name), help, value, defaultText };
+}
+
+export const SERVE_FLAGS: FlagSpec[] = [
+  flag('port', 'HTTPS port of /mutate, /healthz, /readyz', 'PORT', '8443'),
+  flag('metrics-port', 'plain-HTTP port of /metrics', 'PORT', '9090'),
+  flag('tls-cert', 'serving certificate (PEM), reloaded when the file changes', 'FILE', `${DEFAULT_TLS_DIR}/tls.crt`),
+  flag('tls-key', 'serving key (PEM), reloaded when the file changes', 'FILE', `${DEFAULT_TLS_DIR}/tls.key`),
+  flag('tls-reload-interval', 'how often the certificate files are checked for changes', 'DURATION', '5s'),
+  flag('log-level', `one of ${LOG_LEVELS.join(', ')}`, 'LEVEL', 'info'),
+  flag('shutdown-delay', 'on SIGTERM, time /readyz reports 503 before the listener closes', 'DURATION', '0s'),
+  flag('shutdown-timeout', 'on SIGTERM, how long in-flight requests may take to finish', 'DURATION', '10s'),
+  flag('dev', `local development: use ${DEV_CERT_DIR}/tls.crt and tls.key, generating a dev CA and certificate there if absent`, undefined),
+  ...CONFIG_FLAGS,
+];
+
+export const SERVE_HELP = `Usage: ws-drain serve [flags]
+
+Run the mutating admission webhook (HTTPS) and its Prometheus endpoint (HTTP).
+Every flag can also be set through the environment variable shown.
+The webhook's own namespace (env POD_NAMESPACE) is always excluded.
+
+Flags:
+${formatFlagHelp(SERVE_FLAGS)}
+`;
+
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+export async function serveCommand(argv: string[]): Promise<number> {
+  const values = parseFlags(argv, SERVE_FLAGS);
+  if (values['help']) {
+    process.stdout.write(SERVE_HELP);
+    return 0;
+  }
+  // The webhook must never mutate its own pods (it would need itself to start).
+  const ownNamespace = process.env['POD_NAMESPACE'];
+  const config = configFromFlags(values, ownNamespace ? [ownNamespace] : []);
+  const port = portFlag(values, 'port', 8443);
+  const metricsPort = portFlag(values, 'metrics-port', 9090);
+  const logLevel = stringFlag(values, 'log-level') ?? 'info';
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) throw usageError(`--log-level=${JSON.stringify(logLevel)}: expected one of ${LOG_LEVELS.join(', ')}`);
+  const shutdownTimeout = durationFlag(values, 'shutdown-timeout') ?? 10;
+  const shutdownDelay = durationFlag(values, 'shutdown-delay') ?? 0;
+  const reloadInterval = durationFlag(values, 'tls-reload-interval', { positive: true }) ?? 5;
+  const dev = values['dev'] === true;
+  const tlsDir = dev ? DEV_CERT_DIR : DEFAULT_TLS_DIR;
+  const tlsCertFile = stringFlag(values, 'tls-cert') ?? join(tlsDir, DEV_CERT_FILES.tlsCert);
+  const tlsKeyFile = stringFlag(values, 'tls-key') ?? join(tlsDir, DEV_CERT_FILES.tlsKey);
+
+  const logger = createLogger(logLevel as LogLevel);
+  if (dev && !(await exists(tlsCertFile)) && !(await exists(tlsKeyFile))) {
+    const paths = await writeDevCerts(DEV_CERT_DIR, await generateDevCerts({ hosts: ['localhost', '127.0.0.1'] }));
+    logger.info({ ...paths }, 'generated a development CA and serving certificate');
+  }
+  for (const [name, file] of [['tls-cert', tlsCertFile], ['tls-key', tlsKeyFile]] as const) {
+    if (!(await exists(file))) {
+      throw usageError(`--${name}: cannot read ${file} (generate dev certificates with "ws-drain certs --out ${DEV_CERT_DIR}", or run with --dev)`);
+    }
+  }
+
+  let webhook;
+  try {
+    webhook = await startWebhook({
+      config,
+      tlsCertFile,
+      tlsKeyFile,
+      port,
+      metricsPort,
+      logger,
+      shutdownTimeoutMs: shutdownTimeout * 1000,
+      shutdownDelayMs: shutdownDelay * 1000,
+      tlsReloadIntervalMs: reloadInterval * 1000,
+    });
+  } catch (err) {
+    logger.flush();
+    throw usageError(`cannot start the webhook: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const running = webhook;
+  return new Promise<number>((resolve) => {
+    let signals = 0;
+    const onSignal = (signal: NodeJS.Signals) => {
+      signals += 1;
+      if (signals > 1) {
+        // A second Ctrl-C means "now".
+        logger.warn({ signal }, 'second signal: exiting without waiting');
+        logger.flush();
+        resolve(1);
+        return;
+      }
+      logger.info({ signal }, 'signal received');
+      running.close().then(
+        () => resolve(0),
+        (err: unknown) => {
+          logger.error({ err: String(err) }, 'shutdown failed');
+          resolve(1);
+        },
+      );
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+}

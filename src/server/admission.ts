@@ -1,0 +1,171 @@
+// AdmissionReview v1 in, AdmissionReview v1 out. Pure: no I/O, no clock. All pod
+// logic is in src/core; this file only validates the envelope and maps a
+// Decision onto the AdmissionResponse fields.
+import { z } from 'zod';
+import { decide } from '../core/index.js';
+import type { Decision, WebhookConfig } from '../core/types.js';
+import type { AdmissionOutcome } from './metrics.js';
+
+const groupVersionKind = z.object({ group: z.string(), version: z.string(), kind: z.string() });
+const groupVersionResource = z.object({ group: z.string(), version: z.string(), resource: z.string() });
+
+/** The fields of an AdmissionReview v1 request that the webhook reads. Other fields are ignored. */
+export const admissionReviewSchema = z.object({
+  apiVersion: z.literal('admission.k8s.io/v1'),
+  kind: z.literal('AdmissionReview'),
+  request: z.object({
+    uid: z.string().min(1).max(256),
+    kind: groupVersionKind,
+    resource: groupVersionResource,
+    subResource: z.string().optional(),
+    name: z.string().optional(),
+    namespace: z.string().optional(),
+    operation: z.string(),
+    object: z.unknown().optional(),
+    dryRun: z.boolean().optional(),
+  }),
+});
+
+export type AdmissionReviewRequest = z.infer<typeof admissionReviewSchema>;
+
+export interface AdmissionResponseBody {
+  uid: string;
+  allowed: boolean;
+  patchType?: 'JSONPatch';
+  patch?: string;
+  warnings?: string[];
+  status?: { code: number; message: string; reason: string };
+}
+
+export interface AdmissionReviewResponse {
+  apiVersion: 'admission.k8s.io/v1';
+  kind: 'AdmissionReview';
+  response: AdmissionResponseBody;
+}
+
+/** What one admission did, for the log line and the metrics. Never contains the pod itself. */
+export interface AdmissionResult {
+  review: AdmissionReviewResponse;
+  outcome: AdmissionOutcome;
+  uid: string;
+  namespace: string;
+  podName: string | undefined;
+  dryRun: boolean;
+  /** Skip reason, denial message, or internal error text. */
+  reason?: string;
+  /** True when the patch raises terminationGracePeriodSeconds. */
+  graceRaised: boolean;
+}
+
+export type ParseResult = { ok: true; review: AdmissionReviewRequest } | { ok: false; error: string };
+
+/** Validates a parsed JSON body as an AdmissionReview v1 request; the error names the first bad field. */
+export function parseAdmissionReview(body: unknown): ParseResult {
+  const r = admissionReviewSchema.safeParse(body);
+  if (r.success) return { ok: true, review: r.data };
+  const issue = r.error.issues[0];
+  const where = issue && issue.path.length > 0 ? issue.path.join('.') : 'body';
+  return { ok: false, error: `not an AdmissionReview admission.k8s.io/v1 request: ${where}: ${issue?.message ?? 'invalid'}` };
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** metadata.name, else generateName (pods from controllers only have the latter at admission). */
+function podNameOf(request: AdmissionReviewRequest['request']): string | undefined {
+  if (request.name) return request.name;
+  const meta = isRecord(request.object) ? request.object['metadata'] : undefined;
+  if (!isRecord(meta)) return undefined;
+  if (typeof meta['name'] === 'string') return meta['name'];
+  if (typeof meta['generateName'] === 'string') return meta['generateName'];
+  return undefined;
+}
+
+function namespaceOf(request: AdmissionReviewRequest['request']): string {
+  if (request.namespace) return request.namespace;
+  const meta = isRecord(request.object) ? request.object['metadata'] : undefined;
+  return isRecord(meta) && typeof meta['namespace'] === 'string' ? meta['namespace'] : '';
+}
+
+function isPodCreate(request: AdmissionReviewRequest['request']): boolean {
+  return (
+    request.operation === 'CREATE' &&
+    request.resource.group === '' &&
+    request.resource.resource === 'pods' &&
+    !request.subResource
+  );
+}
+
+const GRACE_PATH = '/spec/terminationGracePeriodSeconds';
+
+function envelope(response: AdmissionResponseBody): AdmissionReviewResponse {
+  return { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response };
+}
+
+/** Maps a core Decision onto an AdmissionResponse. */
+export function responseFor(uid: string, decision: Decision): { response: AdmissionResponseBody; outcome: AdmissionOutcome; reason?: string } {
+  switch (decision.kind) {
+    case 'mutate': {
+      const response: AdmissionResponseBody = {
+        uid,
+        allowed: true,
+        patchType: 'JSONPatch',
+        patch: Buffer.from(JSON.stringify(decision.patch)).toString('base64'),
+      };
+      if (decision.warnings.length > 0) response.warnings = decision.warnings;
+      return { response, outcome: 'mutated' };
+    }
+    case 'skip': {
+      const response: AdmissionResponseBody = { uid, allowed: true };
+      if (decision.warnings.length > 0) response.warnings = decision.warnings;
+      return { response, outcome: 'skipped', reason: decision.reason };
+    }
+    case 'deny':
+      return {
+        response: {
+          uid,
+          allowed: false,
+          status: { code: decision.code, message: decision.message, reason: decision.code === 422 ? 'Invalid' : 'BadRequest' },
+        },
+        outcome: 'denied',
+        reason: decision.message,
+      };
+  }
+}
+
+/**
+ * Answers one validated AdmissionReview. Only Pod CREATE reaches the core;
+ * everything else is allowed unchanged. dryRun requests get exactly the same
+ * answer: the webhook has no side effects beyond logs and metrics.
+ */
+export function admit(review: AdmissionReviewRequest, config: WebhookConfig): AdmissionResult {
+  const request = review.request;
+  const base = {
+    uid: request.uid,
+    namespace: namespaceOf(request),
+    podName: podNameOf(request),
+    dryRun: request.dryRun === true,
+  };
+  if (!isPodCreate(request)) {
+    return { ...base, review: envelope({ uid: request.uid, allowed: true }), outcome: 'passthrough', graceRaised: false };
+  }
+  let decision: Decision;
+  try {
+    decision = decide(request.object, base.namespace, config);
+  } catch (err) {
+    // decide() is total by contract; if a bug breaks that, refuse the pod rather
+    // than admit it silently without the drain it asked for.
+    const message = `ws-drain webhook internal error: ${err instanceof Error ? err.message : String(err)}`;
+    return {
+      ...base,
+      review: envelope({ uid: request.uid, allowed: false, status: { code: 500, message, reason: 'InternalError' } }),
+      outcome: 'error',
+      reason: message,
+      graceRaised: false,
+    };
+  }
+  const { response, outcome, reason } = responseFor(request.uid, decision);
+  const graceRaised = decision.kind === 'mutate' && decision.patch.some((op) => op.path === GRACE_PATH);
+  return { ...base, review: envelope(response), outcome, reason, graceRaised };
+}
