@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Builds the static ws-drain-helper into helper/bin/ and checks it is static
+# and small: it is copied into every opted-in pod and must run in scratch,
+# distroless and musl images alike.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")"
+
+VERSION="${VERSION:-$(tr -d '[:space:]' < VERSION)}"
+OUT="bin/ws-drain-helper"
+MAX_BYTES=$((3 * 1024 * 1024))
+
+go vet ./...
+mkdir -p bin
+CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o "${OUT}" .
+
+size=$(wc -c < "${OUT}")
+echo "ws-drain-helper ${VERSION}: ${OUT} ${size} bytes ($((size / 1024)) KiB)"
+if (( size > MAX_BYTES )); then
+  echo "error: ${OUT} is ${size} bytes, more than ${MAX_BYTES}" >&2
+  exit 1
+fi
+# The static check reads the ELF headers with debug/elf (no file/readelf needed).
+if ! check=$(WS_DRAIN_HELPER_BIN="$(pwd)/${OUT}" go test -count=1 -run '^TestBuiltBinaryIsStatic$' . 2>&1); then
+  echo "${check}" >&2
+  echo "error: ${OUT} is not a static binary" >&2
+  exit 1
+fi
+echo "static: yes (no PT_INTERP, no DT_NEEDED)"

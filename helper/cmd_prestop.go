@@ -1,0 +1,265 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/ws-drain/ws-drain/helper/internal/drain"
+	"github.com/ws-drain/ws-drain/helper/internal/jsonlog"
+)
+
+const prestopUsage = `Usage: ws-drain-helper prestop [flags] [-- original exec argv...]
+
+Runs as a container's preStop hook: waits --delay for endpoint removal to
+propagate, triggers the app's drain (--signal / --drain-url), waits up to
+--budget for ESTABLISHED connections on --ports to close, then runs the
+original preStop (exec argv after --, or --hook-url) and exits 0.
+Never runs longer than delay + budget + 2s (+ hook-timeout when a hook is given).
+Logs JSON lines to the container's stdout (/proc/1/fd/1), else stderr.
+
+Flags (every value is --flag=value):
+  --container=NAME            container name, for log lines
+  --delay=20s                 D: wait before draining (endpoint propagation)
+  --budget=300s               S: longest wait for connections to close; 0s = don't watch
+  --ports=8080,8443           local TCP ports whose ESTABLISHED connections are counted
+  --signal=SIGUSR1            sent to the process owning the listening socket when draining starts
+                              (SIGUSR1, SIGUSR2, SIGQUIT, SIGTERM, SIGHUP, SIGINT)
+  --drain-url=URL             loopback-only HTTP call that starts the app's drain
+  --drain-method=POST         method for --drain-url (default GET)
+  --hook-url=URL              the pod's original httpGet preStop, run after the drain
+  --hook-header='Name: value' repeatable, headers of the original httpGet hook
+  --hook-timeout=10s          bound for the original hook (exec or http)
+
+Durations: Go style (90s, 5m, 1h30m, 1.5m) or bare seconds; at most 24h.
+`
+
+// maxDuration keeps D + S + hook within what time.Duration and a sane
+// terminationGracePeriodSeconds can hold.
+const maxDuration = 24 * time.Hour
+
+// drainSignals are the signals the webhook accepts for ws-drain/drain-signal.
+var drainSignals = map[string]syscall.Signal{
+	"SIGUSR1": syscall.SIGUSR1,
+	"SIGUSR2": syscall.SIGUSR2,
+	"SIGQUIT": syscall.SIGQUIT,
+	"SIGTERM": syscall.SIGTERM,
+	"SIGHUP":  syscall.SIGHUP,
+	"SIGINT":  syscall.SIGINT,
+}
+
+// parseDuration accepts Go durations and bare integer seconds, like the
+// ws-drain/ annotations, and rejects negatives and absurd values.
+func parseDuration(s string) (time.Duration, error) {
+	var d time.Duration
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		if n < 0 || n > int64(maxDuration/time.Second) {
+			return 0, fmt.Errorf("duration %q out of range (0 to %s)", s, maxDuration)
+		}
+		d = time.Duration(n) * time.Second
+	} else {
+		d, err = time.ParseDuration(s)
+		if err != nil {
+			return 0, fmt.Errorf("invalid duration %q (want e.g. 20s, 5m, 1h30m or bare seconds)", s)
+		}
+	}
+	if d < 0 || d > maxDuration {
+		return 0, fmt.Errorf("duration %q out of range (0 to %s)", s, maxDuration)
+	}
+	return d, nil
+}
+
+type durationFlag struct{ d *time.Duration }
+
+func (f durationFlag) String() string {
+	if f.d == nil {
+		return ""
+	}
+	return f.d.String()
+}
+func (f durationFlag) Set(s string) error {
+	d, err := parseDuration(s)
+	if err != nil {
+		return err
+	}
+	*f.d = d
+	return nil
+}
+
+type portsFlag struct{ ports *[]uint16 }
+
+func (f portsFlag) String() string { return "" }
+func (f portsFlag) Set(s string) error {
+	seen := map[uint16]bool{}
+	var out []uint16
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		n, err := strconv.ParseUint(part, 10, 16)
+		if err != nil || n == 0 {
+			return fmt.Errorf("invalid port %q in %q (want comma-separated numbers 1-65535)", part, s)
+		}
+		if !seen[uint16(n)] {
+			seen[uint16(n)] = true
+			out = append(out, uint16(n))
+		}
+	}
+	*f.ports = out
+	return nil
+}
+
+type headersFlag struct{ h *[]drain.Header }
+
+func (f headersFlag) String() string { return "" }
+func (f headersFlag) Set(s string) error {
+	name, value, ok := strings.Cut(s, ":")
+	name = strings.TrimSpace(name)
+	if !ok || name == "" || strings.ContainsAny(name, " \t\r\n") || strings.ContainsAny(value, "\r\n") {
+		return fmt.Errorf("invalid header %q (want 'Name: value')", s)
+	}
+	*f.h = append(*f.h, drain.Header{Name: name, Value: strings.TrimSpace(value)})
+	return nil
+}
+
+type urlFlag struct{ u **url.URL }
+
+func (f urlFlag) String() string { return "" }
+func (f urlFlag) Set(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" || u.Opaque != "" {
+		return fmt.Errorf("invalid URL %q (want http://HOST:PORT/PATH)", s)
+	}
+	// https would need crypto/tls, which alone doubles the binary; the
+	// webhook only emits http:// URLs.
+	if u.Scheme != "http" {
+		return fmt.Errorf("unsupported URL scheme in %q: only http:// is supported", s)
+	}
+	*f.u = u
+	return nil
+}
+
+// parsePrestop turns argv into a Config. It never exits; errors are for exit 2.
+func parsePrestop(args []string, stderr io.Writer) (drain.Config, error) {
+	cfg := drain.Config{
+		Delay:       20 * time.Second,
+		Budget:      300 * time.Second,
+		HookTimeout: 10 * time.Second,
+		DrainMethod: "GET",
+	}
+	fs := flag.NewFlagSet("prestop", flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // errors are printed once, by the caller
+	fs.Usage = func() {}
+	var signalName string
+	fs.StringVar(&cfg.Container, "container", "", "")
+	fs.Var(durationFlag{&cfg.Delay}, "delay", "")
+	fs.Var(durationFlag{&cfg.Budget}, "budget", "")
+	fs.Var(portsFlag{&cfg.Ports}, "ports", "")
+	fs.StringVar(&signalName, "signal", "", "")
+	fs.Var(urlFlag{&cfg.DrainURL}, "drain-url", "")
+	fs.StringVar(&cfg.DrainMethod, "drain-method", "GET", "")
+	fs.Var(urlFlag{&cfg.HookURL}, "hook-url", "")
+	fs.Var(headersFlag{&cfg.HookHeaders}, "hook-header", "")
+	fs.Var(durationFlag{&cfg.HookTimeout}, "hook-timeout", "")
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	// Positional arguments are only allowed after "--" (the original argv).
+	rest := fs.Args()
+	consumed := len(args) - len(rest)
+	if len(rest) > 0 && (consumed == 0 || args[consumed-1] != "--") {
+		return cfg, fmt.Errorf("unexpected argument %q (the original preStop argv goes after --)", rest[0])
+	}
+	cfg.HookArgv = rest
+	if signalName != "" {
+		sig, ok := drainSignals[signalName]
+		if !ok {
+			return cfg, fmt.Errorf("invalid --signal %q (want one of SIGUSR1, SIGUSR2, SIGQUIT, SIGTERM, SIGHUP, SIGINT)", signalName)
+		}
+		cfg.Signal, cfg.SignalName = sig, signalName
+	}
+	cfg.DrainMethod = strings.ToUpper(cfg.DrainMethod)
+	if !validMethod(cfg.DrainMethod) {
+		return cfg, fmt.Errorf("invalid --drain-method %q (want GET, POST, PUT, DELETE, PATCH or HEAD)", cfg.DrainMethod)
+	}
+	if cfg.Budget > 0 && len(cfg.Ports) == 0 {
+		return cfg, errors.New("--ports is required when --budget is not 0s")
+	}
+	if len(cfg.HookHeaders) > 0 && cfg.HookURL == nil {
+		return cfg, errors.New("--hook-header needs --hook-url")
+	}
+	return cfg, nil
+}
+
+func validMethod(m string) bool {
+	switch m {
+	case "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD":
+		return true
+	}
+	return false
+}
+
+func runPrestop(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		if isHelp(a) {
+			fmt.Fprint(stdout, prestopUsage)
+			return exitOK
+		}
+	}
+	cfg, err := parsePrestop(args, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "ws-drain-helper prestop: %v\n\n%s", err, prestopUsage)
+		return exitUsage
+	}
+	cfg.ProcRoot = procRoot()
+
+	w, target, closeLog := jsonlog.OpenTarget(os.Getenv(envLog), cfg.ProcRoot)
+	defer closeLog()
+	log := jsonlog.New(w, cfg.Container)
+
+	// Last line of defence: whatever blocks (a wedged /proc read, a log pipe),
+	// the helper is gone shortly after its hard bound.
+	bound := drain.HardBound(cfg)
+	watchdog := time.AfterFunc(bound+time.Second, func() {
+		done := make(chan struct{})
+		go func() { log.Error("exit", "hard time bound reached; exiting", "bound", bound); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(500 * time.Millisecond):
+		}
+		os.Exit(exitOK)
+	})
+	defer watchdog.Stop()
+
+	start := time.Now()
+	drainURL, hookURL := "", ""
+	if cfg.DrainURL != nil {
+		drainURL = cfg.DrainURL.String()
+	}
+	if cfg.HookURL != nil {
+		hookURL = cfg.HookURL.String()
+	}
+	log.Info("start", "preStop drain started",
+		"version", version, "pid", os.Getpid(), "log_target", target,
+		"delay", cfg.Delay, "budget", cfg.Budget, "ports", cfg.Ports,
+		"signal", cfg.SignalName, "drain_url", drainURL, "drain_method", cfg.DrainMethod,
+		"hook_argv", cfg.HookArgv, "hook_url", hookURL, "hook_timeout", cfg.HookTimeout,
+		"bound", bound)
+
+	res := drain.Run(ctx, cfg, log)
+	if res.Interrupted {
+		log.Warn("exit", "helper received SIGTERM/SIGINT; stopping early", "elapsed", time.Since(start).Round(time.Millisecond))
+		return exitInterrupted
+	}
+	log.Info("exit", "preStop drain finished", "drained", res.Drained, "left", res.Left, "hook_exit_code", res.HookExit, "elapsed", time.Since(start).Round(time.Millisecond))
+	return exitOK
+}

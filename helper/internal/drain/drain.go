@@ -1,0 +1,362 @@
+// Package drain is the preStop timeline: wait for endpoint removal to
+// propagate (D), tell the app to drain, watch its established connections
+// close for at most the session budget (S), then run the pod's original
+// preStop hook.
+//
+// Everything here is bounded. The delay, trigger and watch phases share one
+// context whose deadline is D + S + Slack, every /proc read and HTTP call is
+// tied to a context or a timeout, and anything unexpected (a missing table, a
+// vanished process, a dead drain endpoint) is logged and the timeline moves
+// on: a stuck preStop would hold the pod in Terminating until the grace period
+// runs out, which is exactly the outage ws-drain exists to prevent.
+package drain
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/ws-drain/ws-drain/helper/internal/httpcall"
+	"github.com/ws-drain/ws-drain/helper/internal/jsonlog"
+	"github.com/ws-drain/ws-drain/helper/internal/procnet"
+	"github.com/ws-drain/ws-drain/helper/internal/sockowner"
+)
+
+// Slack is what the delay+trigger+watch phases may exceed D + S by.
+const Slack = 2 * time.Second
+
+// triggerTimeout bounds the owner lookup and the drain-url call each, so the
+// trigger eats at most a small part of the budget.
+const triggerTimeout = 2 * time.Second
+
+// MinHookTimeout is the smallest bound given to the original hook: a 0s
+// cleanup must not turn into killing the hook before it starts.
+const MinHookTimeout = time.Second
+
+// Header is one header of the original httpGet hook.
+type Header = httpcall.Header
+
+// Config is the parsed prestop command line plus the knobs tests need.
+type Config struct {
+	Container   string
+	Delay       time.Duration
+	Budget      time.Duration
+	Ports       []uint16
+	Signal      syscall.Signal // 0 = none
+	SignalName  string
+	DrainURL    *url.URL
+	DrainMethod string
+	HookURL     *url.URL
+	HookHeaders []Header
+	HookTimeout time.Duration
+	HookArgv    []string
+
+	// ProcRoot is where /proc is (fixture trees in tests).
+	ProcRoot string
+	// FallbackPID receives the signal when no owner of a listening socket is
+	// visible. In a container that is PID 1, the app (or its init).
+	FallbackPID int
+	// PollInterval and ReportInterval default to 200 ms and 5 s.
+	PollInterval   time.Duration
+	ReportInterval time.Duration
+}
+
+// Result says how the drain ended.
+type Result struct {
+	Drained     bool // the count reached 0 before the budget ran out
+	Left        int  // connections still open at the end of the watch (-1: unknown)
+	Interrupted bool // the parent context was cancelled (the helper got SIGTERM)
+	HookExit    int  // exit code of the exec hook (-1: none ran, or it did not exit normally)
+}
+
+// HardBound is the longest the whole prestop may take: drain phases, then the
+// hooks, each with a little slack. main arms a watchdog with it.
+func HardBound(cfg Config) time.Duration {
+	d := cfg.Delay + cfg.Budget + Slack
+	if len(cfg.HookArgv) > 0 {
+		d += hookTimeout(cfg) + hookKillWait + time.Second
+	}
+	if cfg.HookURL != nil {
+		d += hookTimeout(cfg) + time.Second
+	}
+	return d
+}
+
+func hookTimeout(cfg Config) time.Duration {
+	if cfg.HookTimeout < MinHookTimeout {
+		return MinHookTimeout
+	}
+	return cfg.HookTimeout
+}
+
+// Run executes the timeline. It returns when the hook has finished, or
+// promptly when ctx is cancelled.
+func Run(ctx context.Context, cfg Config, log *jsonlog.Logger) Result {
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = 200 * time.Millisecond
+	}
+	if cfg.ReportInterval <= 0 {
+		cfg.ReportInterval = 5 * time.Second
+	}
+	if cfg.ProcRoot == "" {
+		cfg.ProcRoot = "/proc"
+	}
+	if cfg.FallbackPID == 0 {
+		cfg.FallbackPID = 1
+	}
+	res := Result{Left: -1, HookExit: -1}
+	start := time.Now()
+	drainCtx, cancel := context.WithDeadline(ctx, start.Add(cfg.Delay+cfg.Budget+Slack))
+	defer cancel()
+
+	log.Info("delay", "waiting for endpoint removal to propagate; new connections are still accepted", "delay", cfg.Delay)
+	if !sleepCtx(drainCtx, cfg.Delay) && ctx.Err() != nil {
+		res.Interrupted = true
+		log.Warn("exit", "interrupted during delay", "elapsed", since(start))
+		return res
+	}
+
+	watchEnd := time.Now().Add(cfg.Budget)
+	trigger(drainCtx, cfg, log)
+
+	switch {
+	case cfg.Budget <= 0:
+		log.Info("watch", "drain budget is 0s: not watching connections")
+	case len(cfg.Ports) == 0:
+		log.Warn("watch", "no ports given: nothing to watch")
+	default:
+		res.Drained, res.Left = watch(drainCtx, cfg, watchEnd, log)
+	}
+	cancel()
+	if ctx.Err() != nil {
+		res.Interrupted = true
+		log.Warn("exit", "interrupted while draining", "elapsed", since(start), "left", res.Left)
+		return res
+	}
+
+	res.HookExit = runHooks(ctx, cfg, log)
+	if ctx.Err() != nil {
+		res.Interrupted = true
+	}
+	return res
+}
+
+// sleepCtx waits d; false when ctx ended first.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func since(t time.Time) string { return time.Since(t).Round(time.Millisecond).String() }
+
+// trigger sends the drain signal and/or calls the drain URL.
+func trigger(ctx context.Context, cfg Config, log *jsonlog.Logger) {
+	if cfg.Signal == 0 && cfg.DrainURL == nil {
+		log.Info("trigger", "no drain signal or drain-url configured: the app drains on SIGTERM after this hook")
+		return
+	}
+	if cfg.Signal != 0 {
+		sendSignal(ctx, cfg, log)
+	}
+	if cfg.DrainURL != nil {
+		callDrainURL(ctx, cfg, log)
+	}
+}
+
+func sendSignal(ctx context.Context, cfg Config, log *jsonlog.Logger) {
+	lctx, cancel := context.WithTimeout(ctx, triggerTimeout)
+	defer cancel()
+	pid, owners, reason := signalTarget(lctx, cfg)
+	err := syscall.Kill(pid, cfg.Signal)
+	if err != nil {
+		log.Error("trigger", "could not send drain signal", "signal", cfg.SignalName, "pid", pid, "reason", reason, "error", err)
+		return
+	}
+	log.Info("trigger", "sent drain signal", "signal", cfg.SignalName, "pid", pid, "owners", owners, "reason", reason)
+}
+
+// signalTarget picks the process owning a listening socket on one of the
+// ports. With several owners (a master that forked workers sharing the
+// socket) the lowest PID is chosen: the oldest process, normally the master
+// that forwards the signal to its workers.
+func signalTarget(ctx context.Context, cfg Config) (pid int, owners []int, reason string) {
+	inodes, ports := listeningInodes(ctx, cfg)
+	if len(inodes) == 0 {
+		return cfg.FallbackPID, nil, "no listening socket on the ports is visible in " + filepath.Join(cfg.ProcRoot, "net", "tcp{,6}") + "; falling back to pid " + strconv.Itoa(cfg.FallbackPID)
+	}
+	owners, err := sockowner.Owners(ctx, cfg.ProcRoot, inodes, os.Getpid())
+	if len(owners) > 0 {
+		return owners[0], owners, "owns the listening socket on port " + ports
+	}
+	why := "no process visible that holds the listening socket on port " + ports
+	if err != nil {
+		why = "owner lookup failed (" + err.Error() + ")"
+	}
+	return cfg.FallbackPID, nil, why + "; falling back to pid " + strconv.Itoa(cfg.FallbackPID)
+}
+
+func listeningInodes(ctx context.Context, cfg Config) (map[uint64]bool, string) {
+	want := portSet(cfg.Ports)
+	inodes := map[uint64]bool{}
+	found := ""
+	_, _ = readTables(ctx, cfg.ProcRoot, func(e procnet.Entry) {
+		if e.State == procnet.StateListen && want[e.LocalPort] && e.Inode != 0 {
+			inodes[e.Inode] = true
+			if found == "" {
+				found = strconv.Itoa(int(e.LocalPort))
+			}
+		}
+	})
+	return inodes, found
+}
+
+func portSet(ports []uint16) map[uint16]bool {
+	m := make(map[uint16]bool, len(ports))
+	for _, p := range ports {
+		m[p] = true
+	}
+	return m
+}
+
+// tableError is a table that could not be read.
+type tableError struct {
+	Path string
+	Err  error
+}
+
+// readTables scans /proc/net/tcp and tcp6 and calls fn per entry. It returns
+// how many tables were read, and the problems. A read that does not finish
+// before ctx ends is abandoned (the goroutine finishes on its own). fn is
+// called from the reading goroutine but never after readTables returned.
+func readTables(ctx context.Context, procRoot string, fn func(procnet.Entry)) (int, []tableError) {
+	type result struct {
+		entries []procnet.Entry
+		read    int
+		errs    []tableError
+	}
+	ch := make(chan result, 1) // buffered: an abandoned reader must not block forever
+	go func() {
+		var r result
+		for _, name := range []string{"tcp", "tcp6"} {
+			p := filepath.Join(procRoot, "net", name)
+			st, err := procnet.ScanFile(p, procnet.DefaultMaxBytes, func(e procnet.Entry) { r.entries = append(r.entries, e) })
+			if err != nil {
+				r.errs = append(r.errs, tableError{p, err})
+				continue
+			}
+			if st.Truncated {
+				r.errs = append(r.errs, tableError{p, errors.New("table larger than the read cap; counted the first part only")})
+			}
+			r.read++
+		}
+		ch <- r
+	}()
+	select {
+	case r := <-ch:
+		for _, e := range r.entries {
+			fn(e)
+		}
+		return r.read, r.errs
+	case <-ctx.Done():
+		return 0, []tableError{{filepath.Join(procRoot, "net"), ctx.Err()}}
+	}
+}
+
+// countEstablished counts ESTABLISHED sockets whose local port is watched,
+// over IPv4 and IPv6 (IPv4 clients of a dual-stack listener show up in tcp6
+// with IPv4-mapped addresses and are counted there). ok is false when no
+// table could be read.
+func countEstablished(ctx context.Context, procRoot string, want map[uint16]bool) (n int, ok bool, errs []tableError) {
+	read, errs := readTables(ctx, procRoot, func(e procnet.Entry) {
+		if e.State == procnet.StateEstablished && want[e.LocalPort] {
+			n++
+		}
+	})
+	return n, read > 0, errs
+}
+
+// watch polls the count until it is 0 or end passes. It returns whether the
+// count reached 0 and the last count (-1 if never known).
+func watch(ctx context.Context, cfg Config, end time.Time, log *jsonlog.Logger) (bool, int) {
+	want := portSet(cfg.Ports)
+	watchStart := time.Now()
+	wctx, cancel := context.WithDeadline(ctx, end)
+	defer cancel()
+	last, lastLogged := -1, -1
+	var lastReport time.Time
+	warned := map[string]bool{}
+	tick := time.NewTicker(cfg.PollInterval)
+	defer tick.Stop()
+	for {
+		n, ok, errs := countEstablished(wctx, cfg.ProcRoot, want)
+		for _, te := range errs {
+			if wctx.Err() == nil && !warned[te.Path] {
+				warned[te.Path] = true
+				level := "warn"
+				if errors.Is(te.Err, os.ErrNotExist) && filepath.Base(te.Path) == "tcp6" {
+					level = "info" // IPv6 disabled in this pod: normal
+				}
+				log.Log(level, "watch", "connection table not readable", "path", te.Path, "error", te.Err)
+			}
+		}
+		if wctx.Err() != nil {
+			break
+		}
+		if !ok {
+			if !warned["*"] {
+				warned["*"] = true
+				log.Warn("watch", "cannot count connections; waiting the full drain budget", "budget", cfg.Budget)
+			}
+		} else {
+			last = n
+			if n == 0 {
+				log.Info("watch", "all watched connections closed", "established", 0, "elapsed", since(watchStart))
+				return true, 0
+			}
+			if lastLogged < 0 || time.Since(lastReport) >= cfg.ReportInterval || bigChange(lastLogged, n) {
+				log.Info("watch", "waiting for connections to close", "established", n, "elapsed", since(watchStart), "remaining", time.Until(end).Round(time.Second))
+				lastLogged, lastReport = n, time.Now()
+			}
+		}
+		select {
+		case <-tick.C:
+		case <-wctx.Done():
+		}
+		if wctx.Err() != nil {
+			break
+		}
+	}
+	if ctx.Err() != nil && time.Now().Before(end) {
+		return false, last // interrupted, or the hard bound hit; the caller logs
+	}
+	log.Warn("watch", "drain budget elapsed with connections still open", "left", last, "budget", cfg.Budget)
+	return false, last
+}
+
+// bigChange: a change of a quarter of the last logged count (at least 1) is
+// worth a line; small pods then log every close, big ones stay readable.
+func bigChange(prev, n int) bool {
+	d := n - prev
+	if d < 0 {
+		d = -d
+	}
+	threshold := prev / 4
+	if threshold < 1 {
+		threshold = 1
+	}
+	return d >= threshold
+}

@@ -1,0 +1,101 @@
+// Package sockowner maps socket inodes to the processes holding them, by
+// reading the /proc/[pid]/fd symlinks ("socket:[12345]"). This is how the
+// helper finds which process to signal: the app's PID is not known in advance
+// (it may be PID 1, a child of a shell wrapper, or one of several workers), but
+// the listening socket on the drained port is.
+//
+// Processes come and go during the scan and /proc entries of other users are
+// unreadable; both are normal and skipped, never errors.
+package sockowner
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// maxFDsPerProcess bounds the work spent on one process so a process with a
+// million descriptors cannot eat the drain budget.
+const maxFDsPerProcess = 1 << 16
+
+// Owners returns, sorted ascending, the PIDs under procRoot that hold an fd
+// for any of the given socket inodes. self (usually os.Getpid()) is skipped.
+// Only a cancelled context or an unreadable procRoot is an error.
+func Owners(ctx context.Context, procRoot string, inodes map[uint64]bool, self int) ([]int, error) {
+	if len(inodes) == 0 {
+		return nil, nil
+	}
+	root, err := os.Open(procRoot)
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+	var pids []int
+	for {
+		names, err := root.Readdirnames(512)
+		for _, name := range names {
+			if ctx.Err() != nil {
+				return pids, ctx.Err()
+			}
+			pid, convErr := strconv.Atoi(name)
+			if convErr != nil || pid <= 0 || pid == self {
+				continue
+			}
+			if holds(ctx, filepath.Join(procRoot, name, "fd"), inodes) {
+				pids = append(pids, pid)
+			}
+		}
+		if err != nil {
+			break // io.EOF or a vanished directory entry: what we have is the answer
+		}
+	}
+	sort.Ints(pids)
+	return pids, ctx.Err()
+}
+
+// holds reports whether the fd directory has a link to one of the inodes.
+func holds(ctx context.Context, fdDir string, inodes map[uint64]bool) bool {
+	d, err := os.Open(fdDir)
+	if err != nil {
+		return false // exited, or not ours to read
+	}
+	defer d.Close()
+	seen := 0
+	for seen < maxFDsPerProcess {
+		names, err := d.Readdirnames(256)
+		for _, n := range names {
+			seen++
+			target, lerr := os.Readlink(filepath.Join(fdDir, n))
+			if lerr != nil {
+				continue
+			}
+			if ino, ok := SocketInode(target); ok && inodes[ino] {
+				return true
+			}
+		}
+		if err != nil || ctx.Err() != nil {
+			return false
+		}
+	}
+	return false
+}
+
+// SocketInode parses a fd link target of the form "socket:[12345]".
+func SocketInode(target string) (uint64, bool) {
+	rest, ok := strings.CutPrefix(target, "socket:[")
+	if !ok {
+		return 0, false
+	}
+	num, ok := strings.CutSuffix(rest, "]")
+	if !ok || num == "" {
+		return 0, false
+	}
+	ino, err := strconv.ParseUint(num, 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	return ino, true
+}
