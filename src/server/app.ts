@@ -48,6 +48,8 @@ export function createApp(deps: AppDeps): express.Express {
     (req, res, next) => {
       // The API server always sends application/json; refuse anything else before reading the body.
       if (!req.is('application/json')) {
+        metrics.requests.inc({ outcome: 'error' });
+        logger.warn({ status: 415, contentType: req.headers['content-type'] }, 'rejected request');
         sendError(res, 415, `unsupported content-type ${JSON.stringify(req.headers['content-type'] ?? '')}: expected application/json`);
         return;
       }
