@@ -23,6 +23,8 @@ RUN npm prune --omit=dev --no-audit --no-fund
 
 # ---- Go drain helper: static binary, standard library only ----------------
 FROM golang:${GO_VERSION} AS helper-build
+# helper/build.sh stamps VERSION into the binary (`ws-drain-helper version`).
+ARG VERSION
 WORKDIR /src
 COPY helper ./helper
 RUN CGO_ENABLED=0 helper/build.sh

@@ -1,0 +1,171 @@
+// Checks of the Dockerfile that need no container engine: the two targets,
+// what each image contains and runs, and that the build runs the same
+// commands as CI (.ci/run), so "CI is green" says something about the image.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { INSTALL_COMMAND } from '../../src/core/helper-argv.js';
+import { execForm, parseCopy, parseDockerfile, type Instruction, type Stage } from './dockerfile.js';
+import { REPO_ROOT } from './render.js';
+
+const read = (path: string) => readFileSync(join(REPO_ROOT, path), 'utf8');
+const dockerfile = parseDockerfile(read('Dockerfile'));
+const packageJson = z
+  .object({ version: z.string(), scripts: z.record(z.string(), z.string()), engines: z.object({ node: z.string() }) })
+  .parse(JSON.parse(read('package.json')));
+
+function stage(name: string): Stage {
+  const found = dockerfile.stages.filter((s) => s.name === name);
+  if (found.length !== 1) throw new Error(`expected one stage named ${name}, found ${found.length}`);
+  return found[0]!;
+}
+const all = (s: Stage, keyword: string): Instruction[] => s.instructions.filter((i) => i.keyword === keyword);
+function last(s: Stage, keyword: string): Instruction {
+  const found = all(s, keyword);
+  if (found.length === 0) throw new Error(`stage ${s.name} has no ${keyword}`);
+  return found[found.length - 1]!;
+}
+const runs = (s: Stage) => all(s, 'RUN').map((i) => i.args);
+const globalArg = (name: string) =>
+  dockerfile.globalArgs.map((a) => /^(\w+)(?:=(.*))?$/.exec(a.args)).find((m) => m?.[1] === name)?.[2];
+
+/** UID of a `USER uid[:gid]`; fails unless it is numeric (the kubelet cannot check names for runAsNonRoot). */
+function numericUid(s: Stage): number {
+  const user = last(s, 'USER').args.trim();
+  const match = /^(\d+)(?::(\d+))?$/.exec(user);
+  if (!match) throw new Error(`stage ${s.name}: USER ${user} is not numeric uid[:gid]`);
+  return Number(match[1]);
+}
+
+/** Path of a file copied out of another stage, relative to that stage's WORKDIR. */
+function relativeToWorkdir(from: Stage, path: string): string {
+  const workdir = last(from, 'WORKDIR').args.trim().replace(/\/$/, '');
+  return path.startsWith(`${workdir}/`) ? path.slice(workdir.length + 1) : path;
+}
+
+describe('Dockerfile', () => {
+  it('has build args for the Node and Go versions and the release version, agreeing with the repository', () => {
+    expect(globalArg('NODE_VERSION')).toBeDefined();
+    expect(globalArg('GO_VERSION')).toBeDefined();
+    // One version for the npm package, the helper and the image labels.
+    expect(globalArg('VERSION')).toBe(packageJson.version);
+    expect(globalArg('VERSION')).toBe(read('helper/VERSION').trim());
+    const nodeMin = Number(/\d+/.exec(packageJson.engines.node)?.[0]);
+    expect(Number(globalArg('NODE_VERSION'))).toBeGreaterThanOrEqual(nodeMin);
+    const goMin = /^go (\d+)\.(\d+)/m.exec(read('helper/go.mod'));
+    const [goMajor, goMinor] = (globalArg('GO_VERSION') ?? '').split('.').map(Number);
+    expect(goMajor).toBe(Number(goMin?.[1]));
+    expect(goMinor).toBeGreaterThanOrEqual(Number(goMin?.[2]));
+  });
+
+  it('has the targets webhook and helper, webhook last so a plain `docker build .` builds it', () => {
+    const names = dockerfile.stages.map((s) => s.name);
+    expect(names).toContain('helper');
+    expect(names).toContain('webhook');
+    expect(names[names.length - 1]).toBe('webhook');
+  });
+
+  it('helper: FROM scratch, only the static binary, non-root, entrypoint installs into /ws-drain', () => {
+    const helper = stage('helper');
+    expect(helper.base).toBe('scratch');
+    const copies = all(helper, 'COPY').map(parseCopy);
+    expect(copies).toHaveLength(1);
+    const copy = copies[0]!;
+    expect(copy.destination).toBe('/ws-drain-helper');
+    const from = stage(copy.from ?? '');
+    // The file helper/build.sh writes (helper/bin/ws-drain-helper), from the stage that ran it.
+    expect(copy.sources.map((s) => relativeToWorkdir(from, s))).toEqual(['helper/bin/ws-drain-helper']);
+    expect(runs(from).some((r) => r.includes('helper/build.sh'))).toBe(true);
+    expect(numericUid(helper)).toBeGreaterThan(0);
+    const entrypoint = execForm(last(helper, 'ENTRYPOINT').args);
+    expect(entrypoint).toEqual(['/ws-drain-helper', 'install', '/ws-drain']);
+    // The webhook's injected init container runs the same command.
+    expect(entrypoint).toEqual([...INSTALL_COMMAND]);
+  });
+
+  it('webhook: non-root, NODE_ENV=production, only dist + production node_modules + package.json, runs `serve`', () => {
+    const webhook = stage('webhook');
+    expect(webhook.base).toMatch(/^gcr\.io\/distroless\/nodejs\$\{NODE_VERSION\}-debian\d+:nonroot$|^node:/);
+    expect(numericUid(webhook)).toBeGreaterThan(0);
+    expect(all(webhook, 'ENV').map((e) => e.args)).toContain('NODE_ENV=production');
+
+    const copies = all(webhook, 'COPY').map(parseCopy);
+    // Nothing from the build context: everything comes out of the build stage.
+    expect(copies.every((c) => c.from === 'build')).toBe(true);
+    const build = stage('build');
+    const copied = copies.flatMap((c) => c.sources.map((s) => relativeToWorkdir(build, s))).sort();
+    expect(copied).toEqual(['dist', 'node_modules', 'package.json']);
+
+    // node_modules is pruned to production dependencies after the TypeScript build.
+    const buildRuns = runs(build);
+    const compile = buildRuns.findIndex((r) => /\bnpm run build\b/.test(r));
+    const prune = buildRuns.findIndex((r) => /\bnpm (prune|ci)\b.*--omit=dev/.test(r));
+    expect(compile).toBeGreaterThanOrEqual(0);
+    expect(prune).toBeGreaterThan(compile);
+
+    const argv = [...(execForm(last(webhook, 'ENTRYPOINT').args) ?? []), ...(execForm(last(webhook, 'CMD').args) ?? [])];
+    const main = argv.findIndex((a) => a.endsWith('dist/cli/main.js'));
+    expect(main).toBeGreaterThanOrEqual(0);
+    expect(argv[main + 1]).toBe('serve');
+  });
+
+  it('copies every file the TypeScript build reads into the build stage', () => {
+    const build = stage('build');
+    const fromContext = all(build, 'COPY')
+      .map(parseCopy)
+      .filter((c) => c.from === undefined)
+      .flatMap((c) => c.sources);
+    const tsconfigBuild = z
+      .object({ extends: z.string().optional(), compilerOptions: z.object({ rootDir: z.string() }) })
+      .parse(JSON.parse(read('tsconfig.build.json')));
+    const needed = ['package.json', 'package-lock.json', 'tsconfig.build.json', tsconfigBuild.compilerOptions.rootDir];
+    if (tsconfigBuild.extends) needed.push(tsconfigBuild.extends.replace(/^\.\//, ''));
+    for (const file of needed) expect(fromContext, `COPY of ${file}`).toContain(file);
+  });
+
+  it('runs the same build commands as CI (.ci/run)', () => {
+    // npm commands of .ci/run that produce build outputs; `npm test` is not part of an image.
+    const ciCommands = read('.ci/run')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => /^npm (ci|run \S+)/.test(l) && !/^npm (run )?test\b/.test(l))
+      .map((l) => l.split(/\s+/).filter((w) => !w.startsWith('-')).join(' '));
+    expect(ciCommands).toEqual(expect.arrayContaining(['npm ci', 'npm run build']));
+    const dockerRuns = dockerfile.stages.flatMap(runs);
+    for (const command of ciCommands) {
+      const script = /^npm run (\S+)$/.exec(command)?.[1];
+      const body = script !== undefined ? packageJson.scripts[script] : undefined;
+      // The Go stage has no npm, so `npm run build:helper` may appear as its script body (helper/build.sh).
+      const accepted = body !== undefined ? [command, body] : [command];
+      const found = dockerRuns.some((r) => accepted.some((a) => new RegExp(`(^|[\\s;&])${a.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}($|[\\s;&])`).test(r)));
+      expect(found, `Dockerfile runs ${accepted.join(' or ')}`).toBe(true);
+    }
+  });
+});
+
+describe('.dockerignore', () => {
+  const patterns = read('.dockerignore')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'));
+
+  it('keeps local builds, caches, certificates and VCS data out of the build context', () => {
+    for (const entry of ['node_modules', 'dist', '.cache', 'certs', '.git', 'helper/bin', 'bench/results']) {
+      expect(patterns).toContain(entry);
+    }
+  });
+
+  it('does not ignore anything the Dockerfile copies from the context', () => {
+    const fromContext = dockerfile.stages
+      .flatMap((s) => all(s, 'COPY').map(parseCopy))
+      .filter((c) => c.from === undefined)
+      .flatMap((c) => c.sources);
+    for (const source of fromContext) {
+      for (const pattern of patterns) {
+        const ignored = source === pattern || source.startsWith(`${pattern}/`);
+        expect(ignored, `${source} is ignored by .dockerignore pattern ${pattern}`).toBe(false);
+      }
+    }
+  });
+});
