@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { generateDevCerts } from '../../../src/certs/dev-certs.js';
 import { ensureBinaries, type ControlPlaneBinaries } from './binaries.js';
-import { ManagedProcess } from './process.js';
+import { forgetOnExit, ManagedProcess, removeOnExit } from './process.js';
 
 export interface ControlPlaneOptions {
   /** Directory for data, certs and logs; a fresh temp dir (removed on stop) when absent. */
@@ -108,6 +108,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
   const binaries = await ensureBinaries();
   const ownsWorkDir = opts.workDir === undefined;
   const workDir = opts.workDir ?? (await mkdtemp(join(tmpdir(), 'ws-drain-cp-')));
+  if (ownsWorkDir) removeOnExit(workDir);
   await mkdir(join(workDir, 'pki'), { recursive: true });
   const etcdData = join(workDir, 'etcd-data');
   await rm(etcdData, { recursive: true, force: true });
@@ -144,13 +145,13 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     'etcd',
     binaries.etcd,
     [
-      '--name=default',
+      '--name=ws-drain-e2e',
       `--data-dir=${etcdData}`,
       `--listen-client-urls=http://127.0.0.1:${etcdClientPort}`,
       `--advertise-client-urls=http://127.0.0.1:${etcdClientPort}`,
       `--listen-peer-urls=http://127.0.0.1:${etcdPeerPort}`,
       `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeerPort}`,
-      `--initial-cluster=default=http://127.0.0.1:${etcdPeerPort}`,
+      `--initial-cluster=ws-drain-e2e=http://127.0.0.1:${etcdPeerPort}`,
       // Throw-away data: skipping fsync keeps 500-pod bursts off the disk's critical path.
       '--unsafe-no-fsync',
       '--log-level=warn',
@@ -162,7 +163,10 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
   const stop = async (): Promise<void> => {
     await apiserver?.stop();
     await etcd.stop();
-    if (ownsWorkDir) await rm(workDir, { recursive: true, force: true });
+    if (ownsWorkDir) {
+      await rm(workDir, { recursive: true, force: true });
+      forgetOnExit(workDir);
+    }
   };
 
   try {

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { createWriteStream, rmSync, type WriteStream } from 'node:fs';
 
 /**
  * A long-running child (etcd, kube-apiserver) in its own process group, with
@@ -113,6 +113,30 @@ export class ManagedProcess {
 }
 
 const liveProcesses = new Set<ManagedProcess>();
-process.once('exit', () => {
+const dirsToRemove = new Set<string>();
+
+/** Removes `dir` when this process exits without having called forgetOnExit (Ctrl-C, failed test). */
+export function removeOnExit(dir: string): void {
+  dirsToRemove.add(dir);
+}
+
+export function forgetOnExit(dir: string): void {
+  dirsToRemove.delete(dir);
+}
+
+function cleanUpNow(): void {
   for (const p of liveProcesses) p.killNow();
-});
+  for (const dir of dirsToRemove) rmSync(dir, { recursive: true, force: true });
+}
+
+process.once('exit', cleanUpNow);
+// Without a handler Node dies on these signals without running 'exit' handlers.
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.once(signal, () => {
+    // Someone else (scripts/dev-cluster.ts) handles the signal with a graceful
+    // stop; the 'exit' handler still catches what they leave behind.
+    if (process.listenerCount(signal) > 0) return;
+    cleanUpNow();
+    process.kill(process.pid, signal);
+  });
+}

@@ -1,0 +1,151 @@
+// Every pod and pod template in test/fixtures/ goes through the real API server
+// with the webhook registered: what the core decides offline must be what the
+// cluster does, and every mutated pod must pass the API server's own validation.
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { KubernetesObjectApi, type KubernetesObject } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+import { DEFAULT_CONFIG } from '../../src/core/config.js';
+import { decide } from '../../src/core/decide.js';
+import { INIT_CONTAINER_NAME, INJECTED_ANNOTATION, VOLUME_NAME } from '../../src/core/types.js';
+import { REPO_ROOT } from './controlplane/binaries.js';
+import { startControlPlane, type ControlPlane } from './controlplane/controlplane.js';
+import { createNamespace, createPod, waitForInjectionActive } from './controlplane/pods.js';
+import { startRegisteredWebhook, type WsDrainWebhook } from './controlplane/webhook.js';
+
+const FIXTURES = join(REPO_ROOT, 'test/fixtures');
+
+type Json = Record<string, unknown>;
+const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function yamlFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? yamlFiles(join(dir, e.name)) : /\.ya?ml$/.test(e.name) ? [join(dir, e.name)] : [],
+  );
+}
+
+/** Where a workload kind keeps its pod template. */
+function templatePath(kind: string): string[] | undefined {
+  switch (kind) {
+    case 'Deployment':
+    case 'StatefulSet':
+    case 'DaemonSet':
+    case 'ReplicaSet':
+    case 'ReplicationController':
+    case 'Job':
+      return ['spec', 'template'];
+    case 'CronJob':
+      return ['spec', 'jobTemplate', 'spec', 'template'];
+    case 'PodTemplate':
+      return ['template'];
+    default:
+      return undefined;
+  }
+}
+
+function getIn(obj: Json, path: string[]): Json | undefined {
+  let at: unknown = obj;
+  for (const key of path) at = isObject(at) ? at[key] : undefined;
+  return isObject(at) ? at : undefined;
+}
+
+function setIn(obj: Json, path: string[], value: Json): Json {
+  const [head, ...rest] = path;
+  if (head === undefined) return value;
+  const child = isObject(obj[head]) ? (obj[head] as Json) : {};
+  return { ...obj, [head]: setIn(child, rest, value) };
+}
+
+interface FixtureCase {
+  id: string;
+  /** The object as written in the fixture. */
+  object: Json;
+  /** The pod the API server will see: the object itself, or its template wrapped in a Pod. */
+  pod: Json;
+  templateAt?: string[];
+}
+
+function loadCases(): FixtureCase[] {
+  const cases: FixtureCase[] = [];
+  for (const file of yamlFiles(FIXTURES)) {
+    parseAllDocuments(readFileSync(file, 'utf8')).forEach((doc, index) => {
+      const object: unknown = doc.toJS();
+      if (!isObject(object) || typeof object.kind !== 'string') return;
+      const id = `${relative(FIXTURES, file)}#${index} ${object.kind}`;
+      const metadata = isObject(object.metadata) ? object.metadata : {};
+      const baseName = typeof metadata.name === 'string' ? metadata.name : `fixture-${index}`;
+      if (object.kind === 'Pod') {
+        cases.push({ id, object, pod: { ...object, metadata: { ...metadata, name: baseName, namespace: undefined } } });
+        return;
+      }
+      const at = templatePath(object.kind);
+      const template = at ? getIn(object, at) : undefined;
+      if (!at || !template) return;
+      const tmeta = isObject(template.metadata) ? template.metadata : {};
+      cases.push({
+        id,
+        object,
+        templateAt: at,
+        pod: { apiVersion: 'v1', kind: 'Pod', metadata: { ...tmeta, name: `${baseName}-pod` }, spec: template.spec },
+      });
+    });
+  }
+  return cases;
+}
+
+const cases = loadCases();
+let cp: ControlPlane;
+let webhook: WsDrainWebhook;
+
+beforeAll(async () => {
+  cp = await startControlPlane();
+  webhook = await startRegisteredWebhook(cp);
+  await createNamespace(cp, 'e2e-fixtures');
+  await waitForInjectionActive(cp, 'e2e-fixtures');
+});
+
+afterAll(async () => {
+  await webhook?.stop();
+  await cp?.stop();
+});
+
+describe('test/fixtures through the real API server', () => {
+  it('has fixtures to run', () => {
+    expect(cases.length, `no Pod or workload YAML under ${FIXTURES}`).toBeGreaterThan(0);
+  });
+
+  it.each(cases.map((c, i) => [c.id, c, i] as const))('%s', async (_id, fixture, i) => {
+    const ns = `e2e-fixture-${i}`;
+    await createNamespace(cp, ns);
+    const expected = decide(fixture.pod, ns, DEFAULT_CONFIG);
+    const created = await createPod(cp, ns, fixture.pod);
+
+    if (expected.kind === 'deny') {
+      expect(created.response.status).toBeGreaterThanOrEqual(400);
+      expect(created.message).toContain(expected.message);
+      return;
+    }
+    expect(created.response.status, created.message).toBe(201);
+    const stored = created.pod;
+    if (!stored) throw new Error('no pod returned');
+    if (expected.kind === 'skip') {
+      expect(stored.metadata.annotations?.[INJECTED_ANNOTATION]).toBeUndefined();
+      return;
+    }
+    expect(stored.metadata.annotations?.[INJECTED_ANNOTATION]).toBeTruthy();
+    expect(stored.spec.initContainers?.filter((c) => c.name === INIT_CONTAINER_NAME)).toHaveLength(1);
+    expect(stored.spec.volumes?.filter((v) => v.name === VOLUME_NAME)).toHaveLength(1);
+    expect(stored.spec.terminationGracePeriodSeconds).toBe(expected.plan.graceSeconds);
+
+    // A workload whose template carries the mutation (what `ws-drain inject`
+    // writes) must also pass the API server's validation of that kind.
+    if (fixture.templateAt && isObject(expected.pod)) {
+      const mutated = expected.pod;
+      const template = { metadata: { ...(isObject(mutated.metadata) ? mutated.metadata : {}), name: undefined }, spec: mutated.spec };
+      const workload = setIn({ ...fixture.object, metadata: { ...(fixture.object.metadata as Json), namespace: ns } }, fixture.templateAt, template);
+      const client = KubernetesObjectApi.makeApiClient(cp.kubeConfig());
+      await expect(client.create(workload as KubernetesObject)).resolves.toBeDefined();
+    }
+  });
+});
