@@ -2,10 +2,6 @@
 // The ws-drain CLI entry point: dispatches kubectl-style subcommands.
 import { readFileSync } from 'node:fs';
 import { CliError } from './cli-error.js';
-import { certsCommand } from './certs-command.js';
-import { injectCommand } from './inject-command.js';
-import { planCommand } from './plan-command.js';
-import { serveCommand } from './serve-command.js';
 
 const USAGE = `Usage: ws-drain COMMAND [flags]
 
@@ -27,11 +23,13 @@ function version(): string {
   return typeof pkg === 'object' && pkg !== null && 'version' in pkg && typeof pkg.version === 'string' ? pkg.version : 'unknown';
 }
 
+// Each command is imported only when run: `plan` should not pay for loading TLS,
+// x509 and express code.
 const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
-  serve: serveCommand,
-  inject: injectCommand,
-  plan: planCommand,
-  certs: certsCommand,
+  serve: async (argv) => (await import('./serve-command.js')).serveCommand(argv),
+  inject: async (argv) => (await import('./inject-command.js')).injectCommand(argv),
+  plan: async (argv) => (await import('./plan-command.js')).planCommand(argv),
+  certs: async (argv) => (await import('./certs-command.js')).certsCommand(argv),
   version: async (argv) => {
     if (argv.includes('--help') || argv.includes('-h')) {
       process.stdout.write('Usage: ws-drain version\n\nPrint the version of ws-drain.\n');
