@@ -14,10 +14,12 @@ package drain
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
@@ -122,7 +124,8 @@ func Run(ctx context.Context, cfg Config, log *jsonlog.Logger) Result {
 	}
 
 	watchEnd := time.Now().Add(cfg.Budget)
-	trigger(drainCtx, cfg, log)
+	tables := newTableReader(cfg.ProcRoot)
+	trigger(drainCtx, cfg, tables, log)
 
 	switch {
 	case cfg.Budget <= 0:
@@ -130,7 +133,7 @@ func Run(ctx context.Context, cfg Config, log *jsonlog.Logger) Result {
 	case len(cfg.Ports) == 0:
 		log.Warn("watch", "no ports given: nothing to watch")
 	default:
-		res.Drained, res.Left = watch(drainCtx, cfg, watchEnd, log)
+		res.Drained, res.Left = watch(drainCtx, cfg, tables, watchEnd, log)
 	}
 	cancel()
 	if ctx.Err() != nil {
@@ -164,23 +167,23 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 func since(t time.Time) string { return time.Since(t).Round(time.Millisecond).String() }
 
 // trigger sends the drain signal and/or calls the drain URL.
-func trigger(ctx context.Context, cfg Config, log *jsonlog.Logger) {
+func trigger(ctx context.Context, cfg Config, tables *tableReader, log *jsonlog.Logger) {
 	if cfg.Signal == 0 && cfg.DrainURL == nil {
 		log.Info("trigger", "no drain signal or drain-url configured: the app drains on SIGTERM after this hook")
 		return
 	}
 	if cfg.Signal != 0 {
-		sendSignal(ctx, cfg, log)
+		sendSignal(ctx, cfg, tables, log)
 	}
 	if cfg.DrainURL != nil {
 		callDrainURL(ctx, cfg, log)
 	}
 }
 
-func sendSignal(ctx context.Context, cfg Config, log *jsonlog.Logger) {
+func sendSignal(ctx context.Context, cfg Config, tables *tableReader, log *jsonlog.Logger) {
 	lctx, cancel := context.WithTimeout(ctx, triggerTimeout)
 	defer cancel()
-	pid, owners, reason := signalTarget(lctx, cfg)
+	pid, owners, reason := signalTarget(lctx, cfg, tables)
 	err := syscall.Kill(pid, cfg.Signal)
 	if err != nil {
 		log.Error("trigger", "could not send drain signal", "signal", cfg.SignalName, "pid", pid, "reason", reason, "error", err)
@@ -193,8 +196,8 @@ func sendSignal(ctx context.Context, cfg Config, log *jsonlog.Logger) {
 // ports. With several owners (a master that forked workers sharing the
 // socket) the lowest PID is chosen: the oldest process, normally the master
 // that forwards the signal to its workers.
-func signalTarget(ctx context.Context, cfg Config) (pid int, owners []int, reason string) {
-	inodes, ports := listeningInodes(ctx, cfg)
+func signalTarget(ctx context.Context, cfg Config, tables *tableReader) (pid int, owners []int, reason string) {
+	inodes, ports := listeningInodes(ctx, cfg, tables)
 	if len(inodes) == 0 {
 		return cfg.FallbackPID, nil, "no listening socket on the ports is visible in " + filepath.Join(cfg.ProcRoot, "net", "tcp{,6}") + "; falling back to pid " + strconv.Itoa(cfg.FallbackPID)
 	}
@@ -209,11 +212,11 @@ func signalTarget(ctx context.Context, cfg Config) (pid int, owners []int, reaso
 	return cfg.FallbackPID, nil, why + "; falling back to pid " + strconv.Itoa(cfg.FallbackPID)
 }
 
-func listeningInodes(ctx context.Context, cfg Config) (map[uint64]bool, string) {
+func listeningInodes(ctx context.Context, cfg Config, tables *tableReader) (map[uint64]bool, string) {
 	want := portSet(cfg.Ports)
 	inodes := map[uint64]bool{}
 	found := ""
-	_, _ = readTables(ctx, cfg.ProcRoot, func(e procnet.Entry) {
+	_, _ = tables.read(ctx, func(e procnet.Entry) {
 		if e.State == procnet.StateListen && want[e.LocalPort] && e.Inode != 0 {
 			inodes[e.Inode] = true
 			if found == "" {
@@ -238,41 +241,95 @@ type tableError struct {
 	Err  error
 }
 
-// readTables scans /proc/net/tcp and tcp6 and calls fn per entry. It returns
-// how many tables were read, and the problems. A read that does not finish
-// before ctx ends is abandoned (the goroutine finishes on its own). fn is
-// called from the reading goroutine but never after readTables returned.
-func readTables(ctx context.Context, procRoot string, fn func(procnet.Entry)) (int, []tableError) {
-	type result struct {
-		entries []procnet.Entry
-		read    int
-		errs    []tableError
-	}
-	ch := make(chan result, 1) // buffered: an abandoned reader must not block forever
-	go func() {
-		var r result
-		for _, name := range []string{"tcp", "tcp6"} {
-			p := filepath.Join(procRoot, "net", name)
-			st, err := procnet.ScanFile(p, procnet.DefaultMaxBytes, func(e procnet.Entry) { r.entries = append(r.entries, e) })
-			if err != nil {
-				r.errs = append(r.errs, tableError{p, err})
+// tableReadTimeout bounds one read of one table. /proc/net/tcp never
+// blocks on a real kernel; this is for everything else (a FUSE or FIFO where
+// a table should be).
+const tableReadTimeout = time.Second
+
+// tableReader reads /proc/net/tcp and tcp6. A read that does not finish in
+// time is abandoned, and that table is skipped until the abandoned read
+// returns, so a stuck file costs one goroutine, not one per poll.
+type tableReader struct {
+	procRoot string
+	mu       sync.Mutex
+	pending  map[string]bool
+}
+
+func newTableReader(procRoot string) *tableReader {
+	return &tableReader{procRoot: procRoot, pending: map[string]bool{}}
+}
+
+type tableResult struct {
+	entries []procnet.Entry
+	err     error
+}
+
+// read scans both tables and calls fn per entry (on the caller's goroutine).
+// It returns how many tables were read, and the problems.
+func (r *tableReader) read(ctx context.Context, fn func(procnet.Entry)) (int, []tableError) {
+	read := 0
+	var errs []tableError
+	for _, name := range []string{"tcp", "tcp6"} {
+		p := filepath.Join(r.procRoot, "net", name)
+		entries, err := r.readOne(ctx, p)
+		if err != nil {
+			errs = append(errs, tableError{p, err})
+			if entries == nil {
 				continue
 			}
-			if st.Truncated {
-				r.errs = append(r.errs, tableError{p, errors.New("table larger than the read cap; counted the first part only")})
-			}
-			r.read++
 		}
-		ch <- r
-	}()
-	select {
-	case r := <-ch:
-		for _, e := range r.entries {
+		read++
+		for _, e := range entries {
 			fn(e)
 		}
-		return r.read, r.errs
+	}
+	return read, errs
+}
+
+// readOne returns the entries of one table. err with non-nil entries is a
+// warning (some lines skipped); err with nil entries means unreadable.
+func (r *tableReader) readOne(ctx context.Context, p string) ([]procnet.Entry, error) {
+	r.mu.Lock()
+	if r.pending[p] {
+		r.mu.Unlock()
+		return nil, errors.New("an earlier read of this table is still blocked")
+	}
+	r.pending[p] = true
+	r.mu.Unlock()
+
+	ch := make(chan tableResult, 1) // buffered: an abandoned read must not block forever
+	go func() {
+		defer func() {
+			r.mu.Lock()
+			delete(r.pending, p)
+			r.mu.Unlock()
+		}()
+		entries := []procnet.Entry{}
+		st, err := procnet.ScanFile(p, procnet.DefaultMaxBytes, func(e procnet.Entry) { entries = append(entries, e) })
+		switch {
+		case err != nil:
+			ch <- tableResult{nil, err}
+		case st.Entries == 0 && st.Malformed > 0:
+			// Content but no parsable line is not "0 connections": it is
+			// unreadable, and waiting out the budget is the safe answer.
+			ch <- tableResult{nil, fmt.Errorf("no parsable line (%d malformed)", st.Malformed)}
+		case st.Truncated:
+			ch <- tableResult{entries, errors.New("table larger than the read cap; counted the first part only")}
+		case st.Malformed > 0:
+			ch <- tableResult{entries, fmt.Errorf("%d malformed lines skipped", st.Malformed)}
+		default:
+			ch <- tableResult{entries, nil}
+		}
+	}()
+	t := time.NewTimer(tableReadTimeout)
+	defer t.Stop()
+	select {
+	case res := <-ch:
+		return res.entries, res.err
+	case <-t.C:
+		return nil, fmt.Errorf("read did not finish within %s", tableReadTimeout)
 	case <-ctx.Done():
-		return 0, []tableError{{filepath.Join(procRoot, "net"), ctx.Err()}}
+		return nil, ctx.Err()
 	}
 }
 
@@ -280,8 +337,8 @@ func readTables(ctx context.Context, procRoot string, fn func(procnet.Entry)) (i
 // over IPv4 and IPv6 (IPv4 clients of a dual-stack listener show up in tcp6
 // with IPv4-mapped addresses and are counted there). ok is false when no
 // table could be read.
-func countEstablished(ctx context.Context, procRoot string, want map[uint16]bool) (n int, ok bool, errs []tableError) {
-	read, errs := readTables(ctx, procRoot, func(e procnet.Entry) {
+func countEstablished(ctx context.Context, tables *tableReader, want map[uint16]bool) (n int, ok bool, errs []tableError) {
+	read, errs := tables.read(ctx, func(e procnet.Entry) {
 		if e.State == procnet.StateEstablished && want[e.LocalPort] {
 			n++
 		}
@@ -291,7 +348,7 @@ func countEstablished(ctx context.Context, procRoot string, want map[uint16]bool
 
 // watch polls the count until it is 0 or end passes. It returns whether the
 // count reached 0 and the last count (-1 if never known).
-func watch(ctx context.Context, cfg Config, end time.Time, log *jsonlog.Logger) (bool, int) {
+func watch(ctx context.Context, cfg Config, tables *tableReader, end time.Time, log *jsonlog.Logger) (bool, int) {
 	want := portSet(cfg.Ports)
 	watchStart := time.Now()
 	wctx, cancel := context.WithDeadline(ctx, end)
@@ -302,7 +359,7 @@ func watch(ctx context.Context, cfg Config, end time.Time, log *jsonlog.Logger) 
 	tick := time.NewTicker(cfg.PollInterval)
 	defer tick.Stop()
 	for {
-		n, ok, errs := countEstablished(wctx, cfg.ProcRoot, want)
+		n, ok, errs := countEstablished(wctx, tables, want)
 		for _, te := range errs {
 			if wctx.Err() == nil && !warned[te.Path] {
 				warned[te.Path] = true

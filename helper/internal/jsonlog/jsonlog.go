@@ -45,7 +45,7 @@ func New(w io.Writer, container string) *Logger {
 // OpenTarget picks the output for the helper's lines:
 //   - spec "" or "auto": procRoot/1/fd/1 if it can be opened for writing, else stderr;
 //   - "stderr" or "stdout": that stream (for running the helper outside a container);
-//   - anything else: a file path, appended to.
+//   - anything else: a file path, created if missing and appended to.
 //
 // The returned close function releases an opened target.
 func OpenTarget(spec, procRoot string) (w io.Writer, name string, closeFn func()) {
@@ -57,12 +57,12 @@ func OpenTarget(spec, procRoot string) (w io.Writer, name string, closeFn func()
 		return os.Stdout, "stdout", noop
 	case "", "auto":
 		p := filepath.Join(procRoot, "1", "fd", "1")
-		if f, err := openNonBlocking(p); err == nil {
+		if f, err := openNonBlocking(p, 0); err == nil {
 			return f, p, func() { f.Close() }
 		}
 		return os.Stderr, "stderr", noop
 	default:
-		if f, err := openNonBlocking(spec); err == nil {
+		if f, err := openNonBlocking(spec, os.O_CREATE); err == nil {
 			return f, spec, func() { f.Close() }
 		}
 		return os.Stderr, "stderr", noop
@@ -72,8 +72,8 @@ func OpenTarget(spec, procRoot string) (w io.Writer, name string, closeFn func()
 // openNonBlocking opens path for appending without ever blocking in open(2):
 // O_NONBLOCK makes opening a FIFO without a reader fail with ENXIO. Go then
 // puts pipes and character devices on its poller, so writes honour deadlines.
-func openNonBlocking(path string) (*os.File, error) {
-	return os.OpenFile(path, os.O_WRONLY|os.O_APPEND|syscall.O_NONBLOCK, 0)
+func openNonBlocking(path string, extra int) (*os.File, error) {
+	return os.OpenFile(path, os.O_WRONLY|os.O_APPEND|syscall.O_NONBLOCK|extra, 0o644)
 }
 
 // Info logs at level info. kv are alternating keys and values.
