@@ -1,0 +1,222 @@
+// Admission throughput and latency: the real webhook against a bare Node https
+// server that answers the same AdmissionReview bytes without any work (the floor).
+//
+//   npx tsx bench/admission.ts [--duration 10] [--connections 200] [--rate 2000] [--log-level info]
+//
+// Each server runs in its own process (via the real CLI for the webhook), so the
+// load generator (autocannon, this process) never shares their event loop.
+// Two phases per server, both with keep-alive TLS connections:
+//   saturation  as fast as the server answers: requests/s (closed loop, so latency = connections / throughput)
+//   fixed rate  --rate requests/s offered over the same connections: the latency a real API server sees
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { mkdtemp, mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer as createHttpsServer, request as httpsRequest } from 'node:https';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { generateDevCerts, writeDevCerts } from '../src/certs/dev-certs.js';
+import { DEFAULT_CONFIG } from '../src/core/index.js';
+import { admit, parseAdmissionReview } from '../src/server/admission.js';
+import { admissionReview } from '../test/server/review-fixtures.js';
+
+// autocannon ships no types; this is the part of its API the bench uses.
+interface Histogram {
+  average: number;
+  total: number;
+  p50: number;
+  p99: number;
+  p99_9: number;
+}
+interface AutocannonResult {
+  requests: Histogram;
+  latency: Histogram;
+  errors: number;
+  timeouts: number;
+  non2xx: number;
+  mismatches?: number;
+}
+type Autocannon = (opts: Record<string, unknown>) => Promise<AutocannonResult>;
+const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const SELF = fileURLToPath(import.meta.url);
+
+/** The floor: read the whole body (as the webhook must), answer fixed bytes. */
+async function runFloor(port: number, certFile: string, keyFile: string, responseFile: string): Promise<void> {
+  const [cert, key, response] = await Promise.all([readFile(certFile), readFile(keyFile), readFile(responseFile)]);
+  const headers = { 'content-type': 'application/json; charset=utf-8', 'content-length': String(response.length) };
+  const server = createHttpsServer({ cert, key, minVersion: 'TLSv1.2', keepAliveTimeout: 65_000 }, (req, res) => {
+    req.on('data', () => {});
+    req.on('end', () => {
+      res.writeHead(200, headers);
+      res.end(response);
+    });
+  });
+  server.listen(port, '127.0.0.1');
+  process.on('SIGTERM', () => server.close(() => process.exit(0)));
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createNetServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as AddressInfo;
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+async function waitReady(port: number, ca: string, child: ChildProcess): Promise<void> {
+  for (let i = 0; i < 600; i++) {
+    if (child.exitCode !== null) throw new Error(`server process exited with ${child.exitCode}`);
+    const ok = await new Promise<boolean>((resolve) => {
+      httpsRequest({ host: '127.0.0.1', port, path: '/healthz', ca, agent: false }, (res) => {
+        res.resume();
+        resolve(res.statusCode === 200);
+      })
+        .on('error', () => resolve(false))
+        .end();
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`server on port ${port} did not become ready`);
+}
+
+interface Row {
+  target: string;
+  phase: string;
+  rps: number;
+  p50: number;
+  p99: number;
+  p999: number;
+  errors: number;
+  requests: number;
+}
+
+async function load(target: string, phase: string, url: string, body: string, expected: string, opts: { connections: number; duration: number; rate?: number }): Promise<Row> {
+  const result = await autocannon({
+    url,
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body,
+    connections: opts.connections,
+    duration: opts.duration,
+    pipelining: 1,
+    // Every answer must be the exact expected AdmissionReview; anything else counts as an error.
+    expectBody: expected,
+    ...(opts.rate ? { overallRate: opts.rate } : {}),
+  });
+  return {
+    target,
+    phase,
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    p999: result.latency.p99_9,
+    errors: result.errors + result.timeouts + result.non2xx + (result.mismatches ?? 0),
+    requests: result.requests.total,
+  };
+}
+
+function table(rows: Row[]): string {
+  const head = ['target', 'phase', 'req/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'errors', 'requests'];
+  const data = rows.map((r) => [r.target, r.phase, r.rps.toFixed(0), String(r.p50), String(r.p99), String(r.p999), String(r.errors), String(r.requests)]);
+  const widths = head.map((h, i) => Math.max(h.length, ...data.map((d) => d[i]!.length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
+  return [line(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...data.map(line)].join('\n');
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      duration: { type: 'string', default: '10' },
+      warmup: { type: 'string', default: '3' },
+      connections: { type: 'string', default: '200' },
+      rate: { type: 'string', default: '2000' },
+      'log-level': { type: 'string', default: 'info' },
+    },
+  });
+  const duration = Number(values.duration);
+  const warmup = Number(values.warmup);
+  const connections = Number(values.connections);
+  const rate = Number(values.rate);
+  for (const [name, n] of Object.entries({ duration, warmup, connections, rate })) {
+    if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name}: expected a positive whole number`);
+  }
+
+  const dir = await mkdtemp(join(tmpdir(), 'ws-drain-bench-'));
+  const children: ChildProcess[] = [];
+  try {
+    const pems = await generateDevCerts({ hosts: ['localhost'] });
+    const files = await writeDevCerts(dir, pems);
+
+    // A realistic request: a ReplicaSet creating an opted-in pod with three containers.
+    const review = admissionReview();
+    const body = JSON.stringify(review);
+    const parsed = parseAdmissionReview(JSON.parse(body));
+    if (!parsed.ok) throw new Error(parsed.error);
+    const expected = JSON.stringify(admit(parsed.review, DEFAULT_CONFIG).review);
+    const responseFile = join(dir, 'response.json');
+    await writeFile(responseFile, expected);
+
+    const [webhookPort, metricsPort, floorPort] = [await freePort(), await freePort(), await freePort()];
+    const tsx = ['--import', 'tsx'];
+    // The webhook logs one JSON line per admission: to a file, as a container's stdout would be.
+    const log = await open(join(dir, 'webhook.log'), 'w');
+    const webhook = spawn(
+      process.execPath,
+      [...tsx, join(ROOT, 'src/cli/main.ts'), 'serve', '--port', String(webhookPort), '--metrics-port', String(metricsPort), '--tls-cert', files.tlsCert, '--tls-key', files.tlsKey, '--log-level', values['log-level']!],
+      { cwd: ROOT, stdio: ['ignore', log.fd, 'inherit'] },
+    );
+    children.push(webhook);
+    const floor = spawn(process.execPath, [...tsx, SELF, '--floor', String(floorPort), files.tlsCert, files.tlsKey, responseFile], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
+    children.push(floor);
+    await Promise.all([waitReady(webhookPort, pems.caCert, webhook), waitReady(floorPort, pems.caCert, floor)]);
+
+    const targets = [
+      { name: 'floor', url: `https://127.0.0.1:${floorPort}/mutate` },
+      { name: 'webhook', url: `https://127.0.0.1:${webhookPort}/mutate` },
+    ];
+    process.stderr.write(`warming up ${warmup}s each ...\n`);
+    for (const t of targets) await load(t.name, 'warmup', t.url, body, expected, { connections, duration: warmup });
+    const rows: Row[] = [];
+    for (const phase of ['saturation', `${rate} req/s`]) {
+      for (const t of targets) {
+        process.stderr.write(`${t.name}: ${phase}, ${connections} connections, ${duration}s ...\n`);
+        rows.push(await load(t.name, phase, t.url, body, expected, { connections, duration, rate: phase === 'saturation' ? undefined : rate }));
+      }
+    }
+
+    const sat = (name: string) => rows.find((r) => r.target === name && r.phase === 'saturation')!;
+    const ratio = sat('webhook').rps / sat('floor').rps;
+    const fixed = rows.find((r) => r.target === 'webhook' && r.phase !== 'saturation')!;
+    const out = [
+      `ws-drain admission benchmark: ${connections} keep-alive TLS connections, ${duration}s per phase, request ${body.length} B, response ${expected.length} B, webhook --log-level ${values['log-level']}`,
+      `machine: ${cpus().length} CPUs, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} (latencies have 1 ms resolution)`,
+      '',
+      table(rows),
+      '',
+      `throughput ratio webhook/floor: ${ratio.toFixed(2)} (target >= 0.80)  ${ratio >= 0.8 ? 'MET' : 'MISSED'}`,
+      `webhook p99 at ${rate} req/s offered: ${fixed.p99} ms (target < 5 ms)  ${fixed.p99 < 5 && fixed.errors === 0 ? 'MET' : 'MISSED'}`,
+    ].join('\n');
+    process.stdout.write(`${out}\n`);
+    await mkdir(join(ROOT, 'bench/results'), { recursive: true });
+    await writeFile(join(ROOT, 'bench/results', `admission-${new Date().toISOString().replace(/[:.]/g, '-')}.json`), JSON.stringify({ connections, duration, rate, logLevel: values['log-level'], ratio, rows, loadavg: loadavg() }, null, 2));
+    await log.close();
+  } finally {
+    for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[2] === '--floor') {
+  const [port, cert, key, response] = process.argv.slice(3);
+  await runFloor(Number(port), cert!, key!, response!);
+} else {
+  await main();
+}
