@@ -197,6 +197,24 @@ func parsePrestop(args []string, stderr io.Writer) (drain.Config, error) {
 	return cfg, nil
 }
 
+// fallbackPID reads WS_DRAIN_FALLBACK_PID: unset means PID 1 (the container's
+// main process), "none" disables the fallback (for running outside a
+// container, where PID 1 is the host's init).
+func fallbackPID() (int, error) {
+	v := os.Getenv(envFallbackPID)
+	switch v {
+	case "":
+		return 1, nil
+	case "none":
+		return -1, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("invalid %s=%q (want a pid or \"none\")", envFallbackPID, v)
+	}
+	return n, nil
+}
+
 func validMethod(m string) bool {
 	switch m {
 	case "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD":
@@ -221,6 +239,10 @@ func runPrestop(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return exitUsage
 	}
 	cfg.ProcRoot = procRoot()
+	if cfg.FallbackPID, err = fallbackPID(); err != nil {
+		fmt.Fprintf(stderr, "ws-drain-helper prestop: %v\n", err)
+		return exitUsage
+	}
 
 	w, target, closeLog := jsonlog.OpenTarget(os.Getenv(envLog), cfg.ProcRoot)
 	defer closeLog()

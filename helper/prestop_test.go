@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -48,11 +49,12 @@ type helperRun struct {
 }
 
 // startHelper runs the helper binary with log lines on stderr (there is no
-// container PID 1 whose stdout we could borrow) unless env overrides it.
+// container PID 1 whose stdout we could borrow) and without the PID 1 signal
+// fallback (PID 1 here is the machine's init), unless env overrides them.
 func startHelper(t *testing.T, env []string, args ...string) *helperRun {
 	t.Helper()
 	r := &helperRun{cmd: exec.Command(helperBin, args...), stdout: &lockedBuffer{}, stderr: &lockedBuffer{}, done: make(chan struct{})}
-	r.cmd.Env = append(append(os.Environ(), "WS_DRAIN_LOG=stderr"), env...)
+	r.cmd.Env = append(append(os.Environ(), "WS_DRAIN_LOG=stderr", "WS_DRAIN_FALLBACK_PID=none"), env...)
 	r.cmd.Stdout, r.cmd.Stderr = r.stdout, r.stderr
 	if err := r.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -489,5 +491,27 @@ func TestSleepVersionHelpAndUsage(t *testing.T) {
 		if code, _ := runHelper(t, nil, args...); code != 2 {
 			t.Errorf("%v: exit %d, want 2", args, code)
 		}
+	}
+}
+
+func TestPrestopFallbackPIDFromEnv(t *testing.T) {
+	sleeper := exec.Command("sleep", "60")
+	if err := sleeper.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sleeper.Process.Kill(); _ = sleeper.Wait() })
+	empty := t.TempDir() // a /proc where no process owns the port
+	code, r := runHelper(t, []string{"WS_DRAIN_PROC_ROOT=" + empty, "WS_DRAIN_FALLBACK_PID=" + strconv.Itoa(sleeper.Process.Pid)},
+		"prestop", "--delay=0s", "--budget=0s", "--ports=8080", "--signal=SIGUSR2")
+	if code != 0 {
+		t.Fatalf("exit %d; stderr:\n%s", code, r.stderr.String())
+	}
+	err := sleeper.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGUSR2 {
+		t.Errorf("sleeper: %v, want killed by SIGUSR2; stderr:\n%s", err, r.stderr.String())
+	}
+	if code, _ := runHelper(t, []string{"WS_DRAIN_FALLBACK_PID=init"}, "prestop", "--budget=0s"); code != 2 {
+		t.Errorf("invalid WS_DRAIN_FALLBACK_PID: exit %d, want 2", code)
 	}
 }

@@ -61,7 +61,8 @@ type Config struct {
 	// ProcRoot is where /proc is (fixture trees in tests).
 	ProcRoot string
 	// FallbackPID receives the signal when no owner of a listening socket is
-	// visible. In a container that is PID 1, the app (or its init).
+	// visible. 0 means PID 1: in a container, the app (or its init). Negative
+	// means no fallback (outside a container PID 1 is the host's init).
 	FallbackPID int
 	// PollInterval and ReportInterval default to 200 ms and 5 s.
 	PollInterval   time.Duration
@@ -184,6 +185,10 @@ func sendSignal(ctx context.Context, cfg Config, tables *tableReader, log *jsonl
 	lctx, cancel := context.WithTimeout(ctx, triggerTimeout)
 	defer cancel()
 	pid, owners, reason := signalTarget(lctx, cfg, tables)
+	if pid <= 0 {
+		log.Warn("trigger", "no process signalled", "signal", cfg.SignalName, "reason", reason)
+		return
+	}
 	err := syscall.Kill(pid, cfg.Signal)
 	if err != nil {
 		log.Error("trigger", "could not send drain signal", "signal", cfg.SignalName, "pid", pid, "reason", reason, "error", err)
@@ -197,9 +202,13 @@ func sendSignal(ctx context.Context, cfg Config, tables *tableReader, log *jsonl
 // socket) the lowest PID is chosen: the oldest process, normally the master
 // that forwards the signal to its workers.
 func signalTarget(ctx context.Context, cfg Config, tables *tableReader) (pid int, owners []int, reason string) {
+	fallback := "; falling back to pid " + strconv.Itoa(cfg.FallbackPID)
+	if cfg.FallbackPID < 0 {
+		fallback = "; fallback disabled"
+	}
 	inodes, ports := listeningInodes(ctx, cfg, tables)
 	if len(inodes) == 0 {
-		return cfg.FallbackPID, nil, "no listening socket on the ports is visible in " + filepath.Join(cfg.ProcRoot, "net", "tcp{,6}") + "; falling back to pid " + strconv.Itoa(cfg.FallbackPID)
+		return cfg.FallbackPID, nil, "no listening socket on the ports is visible in " + filepath.Join(cfg.ProcRoot, "net", "tcp{,6}") + fallback
 	}
 	owners, err := sockowner.Owners(ctx, cfg.ProcRoot, inodes, os.Getpid())
 	if len(owners) > 0 {
@@ -209,7 +218,7 @@ func signalTarget(ctx context.Context, cfg Config, tables *tableReader) (pid int
 	if err != nil {
 		why = "owner lookup failed (" + err.Error() + ")"
 	}
-	return cfg.FallbackPID, nil, why + "; falling back to pid " + strconv.Itoa(cfg.FallbackPID)
+	return cfg.FallbackPID, nil, why + fallback
 }
 
 func listeningInodes(ctx context.Context, cfg Config, tables *tableReader) (map[uint64]bool, string) {

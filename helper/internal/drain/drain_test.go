@@ -562,3 +562,13 @@ func TestHardBound(t *testing.T) {
 		t.Errorf("http hook with 0s timeout: %s", got)
 	}
 }
+
+func TestSignalFallbackDisabled(t *testing.T) {
+	_, lines := runBounded(t, context.Background(), Config{
+		Signal: syscall.SIGUSR1, SignalName: "SIGUSR1", Ports: []uint16{8080},
+		ProcRoot: t.TempDir(), FallbackPID: -1,
+	})
+	if i := find(lines, "trigger", "no process signalled"); i < 0 || !strings.Contains(lines[i]["reason"].(string), "fallback disabled") {
+		t.Errorf("log:\n%s", dump(lines))
+	}
+}

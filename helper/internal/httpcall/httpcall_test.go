@@ -91,12 +91,13 @@ func TestDoBoundedAgainstBadServers(t *testing.T) {
 	hold := make(chan struct{})
 	t.Cleanup(func() { close(hold) })
 	tests := []struct {
-		name string
-		fn   func(net.Conn)
+		name   string
+		fn     func(net.Conn)
+		status int // 0: an error is expected
 	}{
-		{"never answers", func(c net.Conn) { <-hold; c.Close() }},
-		{"garbage status line", func(c net.Conn) { _, _ = io.WriteString(c, "SSH-2.0-OpenSSH\r\n\r\n"); c.Close() }},
-		{"closes at once", func(c net.Conn) { c.Close() }},
+		{"never answers", func(c net.Conn) { <-hold; c.Close() }, 0},
+		{"garbage status line", func(c net.Conn) { _, _ = io.WriteString(c, "SSH-2.0-OpenSSH\r\n\r\n"); c.Close() }, 0},
+		{"closes at once", func(c net.Conn) { c.Close() }, 0},
 		{"endless header", func(c net.Conn) {
 			_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\n")
 			for {
@@ -104,7 +105,7 @@ func TestDoBoundedAgainstBadServers(t *testing.T) {
 					return
 				}
 			}
-		}},
+		}, 200},
 		{"trickles forever", func(c net.Conn) {
 			_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 100000000\r\n\r\n")
 			for {
@@ -113,19 +114,27 @@ func TestDoBoundedAgainstBadServers(t *testing.T) {
 				}
 				time.Sleep(10 * time.Millisecond)
 			}
-		}},
+		}, 200},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			u := rawServer(t, tt.fn)
-			done := make(chan error, 1)
+			type result struct {
+				status int
+				err    error
+			}
+			done := make(chan result, 1)
 			go func() {
-				_, err := Do(context.Background(), Request{Method: "GET", URL: mustURL(t, u), Timeout: 500 * time.Millisecond})
-				done <- err
+				status, err := Do(context.Background(), Request{Method: "GET", URL: mustURL(t, u), Timeout: 500 * time.Millisecond})
+				done <- result{status, err}
 			}()
 			select {
-			case err := <-done:
-				if tt.name != "trickles forever" && tt.name != "endless header" && err == nil {
+			case r := <-done:
+				// A status that arrived counts even if the rest is endless.
+				if tt.status != 0 && (r.status != tt.status || r.err != nil) {
+					t.Errorf("status=%d err=%v, want %d", r.status, r.err, tt.status)
+				}
+				if tt.status == 0 && r.err == nil {
 					t.Error("want an error")
 				}
 			case <-time.After(20 * time.Second):

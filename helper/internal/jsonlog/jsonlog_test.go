@@ -147,3 +147,45 @@ func TestOpenTargetMissingAndExplicit(t *testing.T) {
 		closeFn()
 	}
 }
+
+// A pipe whose reader stopped reading fills up; a write then must give up
+// (deadline) and move to the fallback instead of blocking the drain.
+func TestFullPipeDoesNotBlock(t *testing.T) {
+	root := t.TempDir()
+	fd := filepath.Join(root, "1", "fd")
+	if err := os.MkdirAll(fd, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	fifo := filepath.Join(fd, "1")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	reader, err := os.OpenFile(fifo, os.O_RDONLY|syscall.O_NONBLOCK, 0) // never read from
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Close()
+	w, name, closeFn := OpenTarget("", root)
+	defer closeFn()
+	if name != fifo {
+		t.Fatalf("target = %q, want the FIFO", name)
+	}
+	var fb bytes.Buffer
+	l := New(w, "app")
+	l.fallback = &fb
+	done := make(chan struct{})
+	go func() {
+		for i := 0; i < 2000; i++ { // ~300 KB, several times a pipe buffer
+			l.Info("watch", strings.Repeat("x", 100), "i", i)
+		}
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		t.Fatal("logging blocked on a full pipe")
+	}
+	if l.Target != "stderr" || fb.Len() == 0 {
+		t.Errorf("Target=%q fallback bytes=%d, want the fallback in use", l.Target, fb.Len())
+	}
+}
