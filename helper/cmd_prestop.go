@@ -31,11 +31,13 @@ Flags (every value is --flag=value):
   --delay=20s                 D: wait before draining (endpoint propagation)
   --budget=300s               S: longest wait for connections to close; 0s = don't watch
   --ports=8080,8443           local TCP ports whose ESTABLISHED connections are counted
+                              (empty: nothing to watch, only the delay and the hook run)
   --signal=SIGUSR1            sent to the process owning the listening socket when draining starts
                               (SIGUSR1, SIGUSR2, SIGQUIT, SIGTERM, SIGHUP, SIGINT)
   --drain-url=URL             loopback-only HTTP call that starts the app's drain
   --drain-method=POST         method for --drain-url (default GET)
   --hook-url=URL              the pod's original httpGet preStop, run after the drain
+                              (http only; an https hook is skipped with an error line)
   --hook-header='Name: value' repeatable, headers of the original httpGet hook
   --hook-timeout=10s          bound for the original hook (exec or http)
 
@@ -100,6 +102,12 @@ func (f portsFlag) String() string { return "" }
 func (f portsFlag) Set(s string) error {
 	seen := map[uint16]bool{}
 	var out []uint16
+	// "--ports=" is what the webhook writes for a container without TCP
+	// ports (sleep mode, or an exec hook to keep): no ports, not an error.
+	if strings.TrimSpace(s) == "" {
+		*f.ports = nil
+		return nil
+	}
 	for _, part := range strings.Split(s, ",") {
 		part = strings.TrimSpace(part)
 		n, err := strconv.ParseUint(part, 10, 16)
@@ -128,7 +136,14 @@ func (f headersFlag) Set(s string) error {
 	return nil
 }
 
-type urlFlag struct{ u **url.URL }
+// urlFlag parses an http(s) URL. httpsOK admits https:// at parse time; it is
+// true for --hook-url only, where the pod's own httpGet hook may use HTTPS:
+// the drain still runs and the hook is reported as skipped (crypto/tls would
+// double the binary). --drain-url is always http://127.0.0.1 from the webhook.
+type urlFlag struct {
+	u       **url.URL
+	httpsOK bool
+}
 
 func (f urlFlag) String() string { return "" }
 func (f urlFlag) Set(s string) error {
@@ -136,9 +151,7 @@ func (f urlFlag) Set(s string) error {
 	if err != nil || u.Host == "" || u.Opaque != "" {
 		return fmt.Errorf("invalid URL %q (want http://HOST:PORT/PATH)", s)
 	}
-	// https would need crypto/tls, which alone doubles the binary; the
-	// webhook only emits http:// URLs.
-	if u.Scheme != "http" {
+	if u.Scheme != "http" && !(f.httpsOK && u.Scheme == "https") {
 		return fmt.Errorf("unsupported URL scheme in %q: only http:// is supported", s)
 	}
 	*f.u = u
@@ -162,9 +175,9 @@ func parsePrestop(args []string, stderr io.Writer) (drain.Config, error) {
 	fs.Var(durationFlag{&cfg.Budget}, "budget", "")
 	fs.Var(portsFlag{&cfg.Ports}, "ports", "")
 	fs.StringVar(&signalName, "signal", "", "")
-	fs.Var(urlFlag{&cfg.DrainURL}, "drain-url", "")
+	fs.Var(urlFlag{u: &cfg.DrainURL}, "drain-url", "")
 	fs.StringVar(&cfg.DrainMethod, "drain-method", "GET", "")
-	fs.Var(urlFlag{&cfg.HookURL}, "hook-url", "")
+	fs.Var(urlFlag{u: &cfg.HookURL, httpsOK: true}, "hook-url", "")
 	fs.Var(headersFlag{&cfg.HookHeaders}, "hook-header", "")
 	fs.Var(durationFlag{&cfg.HookTimeout}, "hook-timeout", "")
 	if err := fs.Parse(args); err != nil {
@@ -187,9 +200,6 @@ func parsePrestop(args []string, stderr io.Writer) (drain.Config, error) {
 	cfg.DrainMethod = strings.ToUpper(cfg.DrainMethod)
 	if !validMethod(cfg.DrainMethod) {
 		return cfg, fmt.Errorf("invalid --drain-method %q (want GET, POST, PUT, DELETE, PATCH or HEAD)", cfg.DrainMethod)
-	}
-	if cfg.Budget > 0 && len(cfg.Ports) == 0 {
-		return cfg, errors.New("--ports is required when --budget is not 0s")
 	}
 	if len(cfg.HookHeaders) > 0 && cfg.HookURL == nil {
 		return cfg, errors.New("--hook-header needs --hook-url")

@@ -346,7 +346,6 @@ func TestPrestopBadFlagsExit2(t *testing.T) {
 		{[]string{"--ports=0"}, "invalid port"},
 		{[]string{"--ports=80,http"}, "invalid port"},
 		{[]string{"--ports=65536"}, "invalid port"},
-		{[]string{"--budget=10s"}, "--ports is required"},
 		{[]string{"--ports=80", "--signal=SIGKILL"}, "invalid --signal"},
 		{[]string{"--ports=80", "--signal=usr1"}, "invalid --signal"},
 		{[]string{"--ports=80", "--drain-url=ftp://127.0.0.1/x"}, "only http://"},
@@ -513,5 +512,31 @@ func TestPrestopFallbackPIDFromEnv(t *testing.T) {
 	}
 	if code, _ := runHelper(t, []string{"WS_DRAIN_FALLBACK_PID=init"}, "prestop", "--budget=0s"); code != 2 {
 		t.Errorf("invalid WS_DRAIN_FALLBACK_PID: exit %d, want 2", code)
+	}
+}
+
+// The webhook writes "--ports=" for a container without TCP ports (sleep
+// mode with a kept exec hook): the delay and the hook still run.
+func TestPrestopEmptyPortsStillRunsDelayAndHook(t *testing.T) {
+	marker := filepath.Join(t.TempDir(), "hook")
+	for _, budget := range []string{"--budget=0s", "--budget=300s"} {
+		os.Remove(marker)
+		code, r := runHelper(t, nil, "prestop", "--container=web", "--delay=0s", budget, "--ports=", "--hook-timeout=5s", "--", "touch", marker)
+		if code != 0 {
+			t.Fatalf("%s: exit %d; stderr:\n%s", budget, code, r.stderr.String())
+		}
+		if _, err := os.Stat(marker); err != nil {
+			t.Errorf("%s: hook did not run; stderr:\n%s", budget, r.stderr.String())
+		}
+	}
+}
+
+// An HTTPS httpGet hook cannot be called without TLS: the drain still runs,
+// and the skipped hook is an error line, not a silent success.
+func TestPrestopHTTPSHookIsReportedNotFatal(t *testing.T) {
+	code, r := runHelper(t, nil, "prestop", "--delay=0s", "--budget=0s", "--ports=8443", "--hook-url=https://127.0.0.1:8443/stop")
+	lines := logLines(t, r.stderr.String())
+	if i := find(lines, "hook", "skipped"); code != 0 || i < 0 || lines[i]["level"] != "error" {
+		t.Errorf("exit %d; stderr:\n%s", code, r.stderr.String())
 	}
 }

@@ -124,6 +124,10 @@ func runHTTPHook(ctx context.Context, cfg Config, log *jsonlog.Logger) {
 	timeout := hookTimeout(cfg)
 	// Like kubelet: any host (it is the pod's own hook), no proxy.
 	u := cfg.HookURL.String()
+	if cfg.HookURL.Scheme != "http" {
+		log.Error("hook", "original httpGet preStop skipped: this helper speaks plain http only (no TLS, to stay small)", "url", u)
+		return
+	}
 	log.Info("hook", "calling the original httpGet preStop", "url", u, "timeout", timeout)
 	start := time.Now()
 	status, err := httpcall.Do(ctx, httpcall.Request{Method: "GET", URL: cfg.HookURL, Headers: cfg.HookHeaders, Timeout: timeout})
