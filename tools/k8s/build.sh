@@ -23,11 +23,14 @@ cache_root="${WS_DRAIN_CACHE:-$repo/.cache}"
 bin_dir="$cache_root/k8s/$k8s_version-$etcd_version"
 log() { echo "[k8s-build $(date +%H:%M:%S)] $*" >&2; }
 
+# Output is captured before matching: `cmd | grep -q` under pipefail fails at
+# random when grep exits first and cmd dies of SIGPIPE.
 binaries_ok() {
   [[ -x "$bin_dir/kube-apiserver" && -x "$bin_dir/etcd" && -x "$bin_dir/kubectl" ]] || return 1
-  "$bin_dir/kube-apiserver" --version 2>/dev/null | grep -qF "$k8s_version" || return 1
-  "$bin_dir/etcd" --version 2>/dev/null | grep -qF "${etcd_version#v}" || return 1
-  "$bin_dir/kubectl" version --client 2>/dev/null | grep -qF "$k8s_version" || return 1
+  local out
+  out="$("$bin_dir/kube-apiserver" --version 2>&1)" && [[ "$out" == *"$k8s_version"* ]] || return 1
+  out="$("$bin_dir/etcd" --version 2>&1)" && [[ "$out" == *"${etcd_version#v}"* ]] || return 1
+  out="$("$bin_dir/kubectl" version --client 2>&1)" && [[ "$out" == *"$k8s_version"* ]] || return 1
 }
 
 mkdir -p "$cache_root/k8s"
