@@ -87,10 +87,20 @@ async function waitReady(port: number, ca: string, child: ChildProcess): Promise
   throw new Error(`server on port ${port} did not become ready`);
 }
 
+/** CPU seconds (user + system) a process has used so far; /proc ticks are 10 ms. */
+async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 interface Row {
   target: string;
   phase: string;
   rps: number;
+  /** Server CPU per answered request: independent of how busy the rest of the machine is. */
+  cpuUsPerRequest: number;
   p50: number;
   p99: number;
   p999: number;
@@ -98,7 +108,8 @@ interface Row {
   requests: number;
 }
 
-async function load(target: string, phase: string, url: string, body: string, expected: string, opts: { connections: number; duration: number; rate?: number }): Promise<Row> {
+async function load(target: string, pid: number, phase: string, url: string, body: string, expected: string, opts: { connections: number; duration: number; rate?: number }): Promise<Row> {
+  const cpuBefore = await cpuSeconds(pid);
   const result = await autocannon({
     url,
     method: 'POST',
@@ -111,10 +122,12 @@ async function load(target: string, phase: string, url: string, body: string, ex
     expectBody: expected,
     ...(opts.rate ? { overallRate: opts.rate } : {}),
   });
+  const cpu = (await cpuSeconds(pid)) - cpuBefore;
   return {
     target,
     phase,
     rps: result.requests.average,
+    cpuUsPerRequest: result.requests.total > 0 ? (cpu / result.requests.total) * 1e6 : 0,
     p50: result.latency.p50,
     p99: result.latency.p99,
     p999: result.latency.p99_9,
@@ -124,8 +137,8 @@ async function load(target: string, phase: string, url: string, body: string, ex
 }
 
 function table(rows: Row[]): string {
-  const head = ['target', 'phase', 'req/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'errors', 'requests'];
-  const data = rows.map((r) => [r.target, r.phase, r.rps.toFixed(0), String(r.p50), String(r.p99), String(r.p999), String(r.errors), String(r.requests)]);
+  const head = ['target', 'phase', 'req/s', 'server CPU µs/req', 'p50 ms', 'p99 ms', 'p99.9 ms', 'errors', 'requests'];
+  const data = rows.map((r) => [r.target, r.phase, r.rps.toFixed(0), r.cpuUsPerRequest.toFixed(0), String(r.p50), String(r.p99), String(r.p999), String(r.errors), String(r.requests)]);
   const widths = head.map((h, i) => Math.max(h.length, ...data.map((d) => d[i]!.length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
   return [line(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...data.map(line)].join('\n');
@@ -179,21 +192,22 @@ async function main(): Promise<void> {
     await Promise.all([waitReady(webhookPort, pems.caCert, webhook), waitReady(floorPort, pems.caCert, floor)]);
 
     const targets = [
-      { name: 'floor', url: `https://127.0.0.1:${floorPort}/mutate` },
-      { name: 'webhook', url: `https://127.0.0.1:${webhookPort}/mutate` },
+      { name: 'floor', pid: floor.pid!, url: `https://127.0.0.1:${floorPort}/mutate` },
+      { name: 'webhook', pid: webhook.pid!, url: `https://127.0.0.1:${webhookPort}/mutate` },
     ];
     process.stderr.write(`warming up ${warmup}s each ...\n`);
-    for (const t of targets) await load(t.name, 'warmup', t.url, body, expected, { connections, duration: warmup });
+    for (const t of targets) await load(t.name, t.pid, 'warmup', t.url, body, expected, { connections, duration: warmup });
     const rows: Row[] = [];
     for (const phase of ['saturation', `${rate} req/s`]) {
       for (const t of targets) {
         process.stderr.write(`${t.name}: ${phase}, ${connections} connections, ${duration}s ...\n`);
-        rows.push(await load(t.name, phase, t.url, body, expected, { connections, duration, rate: phase === 'saturation' ? undefined : rate }));
+        rows.push(await load(t.name, t.pid, phase, t.url, body, expected, { connections, duration, rate: phase === 'saturation' ? undefined : rate }));
       }
     }
 
     const sat = (name: string) => rows.find((r) => r.target === name && r.phase === 'saturation')!;
     const ratio = sat('webhook').rps / sat('floor').rps;
+    const cpuRatio = sat('floor').cpuUsPerRequest / sat('webhook').cpuUsPerRequest;
     const fixed = rows.find((r) => r.target === 'webhook' && r.phase !== 'saturation')!;
     const out = [
       `ws-drain admission benchmark: ${connections} keep-alive TLS connections, ${duration}s per phase, request ${body.length} B, response ${expected.length} B, webhook --log-level ${values['log-level']}`,
@@ -202,11 +216,12 @@ async function main(): Promise<void> {
       table(rows),
       '',
       `throughput ratio webhook/floor: ${ratio.toFixed(2)} (target >= 0.80)  ${ratio >= 0.8 ? 'MET' : 'MISSED'}`,
+      `CPU-per-request ratio floor/webhook: ${cpuRatio.toFixed(2)} (the throughput ratio on an otherwise idle machine, when both are CPU-bound)`,
       `webhook p99 at ${rate} req/s offered: ${fixed.p99} ms (target < 5 ms)  ${fixed.p99 < 5 && fixed.errors === 0 ? 'MET' : 'MISSED'}`,
     ].join('\n');
     process.stdout.write(`${out}\n`);
     await mkdir(join(ROOT, 'bench/results'), { recursive: true });
-    await writeFile(join(ROOT, 'bench/results', `admission-${new Date().toISOString().replace(/[:.]/g, '-')}.json`), JSON.stringify({ connections, duration, rate, logLevel: values['log-level'], ratio, rows, loadavg: loadavg() }, null, 2));
+    await writeFile(join(ROOT, 'bench/results', `admission-${new Date().toISOString().replace(/[:.]/g, '-')}.json`), JSON.stringify({ connections, duration, rate, logLevel: values['log-level'], ratio, cpuRatio, rows, loadavg: loadavg() }, null, 2));
     await log.close();
   } finally {
     for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');

@@ -1,3 +1,5 @@
+import { createServer, request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { applyPatch, type Operation } from 'fast-json-patch';
 import fc from 'fast-check';
 import request from 'supertest';
@@ -53,6 +55,12 @@ describe('POST /mutate', () => {
     expect(chat.lifecycle.preStop.exec.command).toContain('--ports=8080');
     expect(patched.metadata.annotations['ws-drain/injected']).toBeTruthy();
     expect(Array.isArray(body.response.warnings)).toBe(true);
+  });
+
+  it('accepts the timeout query the API server appends to the webhook path', async () => {
+    const { app } = setup();
+    const res = await request(app).post('/mutate?timeout=10s').send(admissionReview({ uid: 'q' })).expect(200);
+    expect((res.body as Json).response).toMatchObject({ uid: 'q', allowed: true, patchType: 'JSONPatch' });
   });
 
   it('passes through non-pod resources and pod operations other than CREATE without calling the core', async () => {
@@ -154,6 +162,43 @@ describe('bad requests', () => {
     (pod['metadata'] as Json)['labels'] = { big: 'x'.repeat(MAX_BODY_BYTES) };
     const res = await request(app).post('/mutate').send(admissionReview({ object: pod })).expect(413);
     expect((res.body as Json).error).toMatch(/larger than/);
+  });
+
+  it('rejects an over-limit chunked body (no content-length) with 413', async () => {
+    const { app } = setup();
+    const server = createServer(app);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const status = await new Promise<number>((resolve, reject) => {
+        const req = httpRequest({ host: '127.0.0.1', port, method: 'POST', path: '/mutate', headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' } }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        req.on('error', reject);
+        const chunk = Buffer.alloc(256 * 1024, 0x20);
+        let sent = 0;
+        const pump = () => {
+          while (sent <= MAX_BODY_BYTES) {
+            sent += chunk.length;
+            if (!req.write(chunk)) return void req.once('drain', pump);
+          }
+          req.end();
+        };
+        pump();
+      });
+      expect(status).toBe(413);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
+  });
+
+  it('rejects a compressed body with 415 and non-POST methods with 405', async () => {
+    const { app } = setup();
+    const res = await request(app).post('/mutate').set('content-encoding', 'gzip').send(admissionReview()).expect(415);
+    expect((res.body as Json).error).toMatch(/content-encoding/);
+    await request(app).get('/mutate').expect(405).expect('allow', 'POST');
   });
 
   it('survives deeply nested JSON inside the pod and the envelope', async () => {

@@ -1,0 +1,128 @@
+// POST /mutate on plain Node request/response objects. This is the hot path, so
+// it skips the framework: no router, no body-parser, no prototype swapping; one
+// buffer concat, one JSON.parse, one zod pass, one JSON.stringify per request.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { WebhookConfig } from '../core/types.js';
+import { admit, parseAdmissionReview, type AdmissionResult } from './admission.js';
+import type { Logger } from './logger.js';
+import type { WebhookMetrics } from './metrics.js';
+
+/** Kubernetes objects are at most ~1.5 MiB in etcd; anything larger is not a real AdmissionReview. */
+export const MAX_BODY_BYTES = 3 * 1024 * 1024;
+
+const JSON_CONTENT_TYPE = /^application\/json\s*(;|$)/i;
+const RESPONSE_HEADERS = { 'content-type': 'application/json; charset=utf-8' } as const;
+
+export interface MutateDeps {
+  config: WebhookConfig;
+  logger: Logger;
+  metrics: WebhookMetrics;
+}
+
+function reply(res: ServerResponse, status: number, body: string): void {
+  if (res.headersSent) return;
+  res.writeHead(status, { ...RESPONSE_HEADERS, 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+export function createMutateHandler(deps: MutateDeps): (req: IncomingMessage, res: ServerResponse) => void {
+  const { config, logger, metrics } = deps;
+
+  // The unread rest of a refused body is discarded by Node after the response
+  // (bounded by the server's requestTimeout), so the client sees the answer
+  // rather than a connection reset.
+  function refuse(res: ServerResponse, status: number, error: string): void {
+    metrics.requests.inc({ outcome: 'error' });
+    logger.warn({ status, error }, 'rejected admission request');
+    reply(res, status, JSON.stringify({ error }));
+  }
+
+  function record(result: AdmissionResult, seconds: number): void {
+    metrics.requests.inc({ outcome: result.outcome });
+    metrics.duration.observe({ outcome: result.outcome }, seconds);
+    if (!result.dryRun && result.outcome === 'mutated') {
+      metrics.injections.inc();
+      if (result.graceRaised) metrics.graceRaised.inc();
+    }
+    const line = {
+      uid: result.uid,
+      namespace: result.namespace,
+      pod: result.podName,
+      outcome: result.outcome,
+      reason: result.reason,
+      dryRun: result.dryRun || undefined,
+      durationMs: Math.round(seconds * 1e6) / 1e3,
+    };
+    if (result.outcome === 'error') logger.error(line, 'admission');
+    else logger.info(line, 'admission');
+  }
+
+  function answer(res: ServerResponse, raw: Buffer): void {
+    const started = process.hrtime.bigint();
+    let body: unknown;
+    try {
+      body = JSON.parse(raw.toString('utf8'));
+    } catch {
+      refuse(res, 400, 'request body is not valid JSON');
+      return;
+    }
+    const parsed = parseAdmissionReview(body);
+    if (!parsed.ok) {
+      refuse(res, 400, parsed.error);
+      return;
+    }
+    const result = admit(parsed.review, config);
+    reply(res, 200, JSON.stringify(result.review));
+    record(result, Number(process.hrtime.bigint() - started) / 1e9);
+  }
+
+  return (req, res) => {
+    if (req.method !== 'POST') {
+      res.setHeader('allow', 'POST');
+      refuse(res, 405, `method ${req.method ?? ''} not allowed: POST an AdmissionReview`);
+      req.resume();
+      return;
+    }
+    const contentType = req.headers['content-type'] ?? '';
+    if (!JSON_CONTENT_TYPE.test(contentType)) {
+      refuse(res, 415, `unsupported content-type ${JSON.stringify(contentType)}: expected application/json`);
+      req.resume();
+      return;
+    }
+    const encoding = req.headers['content-encoding'];
+    if (encoding !== undefined && encoding.toLowerCase() !== 'identity') {
+      refuse(res, 415, `unsupported content-encoding ${JSON.stringify(encoding)}: send the body uncompressed`);
+      req.resume();
+      return;
+    }
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > MAX_BODY_BYTES) {
+      refuse(res, 413, `request body larger than ${MAX_BODY_BYTES} bytes`);
+      req.resume();
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let tooLarge = false;
+    req.on('data', (chunk: Buffer) => {
+      if (tooLarge) return;
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) {
+        // Chunked bodies have no declared length: stop buffering at the limit.
+        tooLarge = true;
+        chunks.length = 0;
+        refuse(res, 413, `request body larger than ${MAX_BODY_BYTES} bytes`);
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => {
+      if (tooLarge) return;
+      answer(res, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+    });
+    // A client that goes away mid-body: nothing to answer, nothing to clean up beyond the buffers.
+    req.on('error', () => {
+      chunks.length = 0;
+    });
+  };
+}
