@@ -190,9 +190,12 @@ describe('Pod Security "restricted"', () => {
       },
     };
     // The namespace really enforces: the same pod without its securityContext is refused.
-    const { securityContext: _dropped, ...insecureSpec } = restrictedPod.spec;
-    const insecure = await createPod(cp, ns, { ...restrictedPod, metadata: { ...restrictedPod.metadata, name: 'insecure' }, spec: { ...insecureSpec, containers: [{ name: 'app', image: 'x' }] } });
-    expect(insecure.response.status).toBe(403);
+    const insecure = await createPod(cp, ns, {
+      ...restrictedPod,
+      metadata: { ...restrictedPod.metadata, name: 'insecure' },
+      spec: { containers: [{ name: 'app', image: 'registry.example/ws-app:1.0', ports: [{ containerPort: 8080 }] }] },
+    });
+    expect(insecure.response.status, insecure.message).toBe(403);
     expect(insecure.message).toMatch(/violates PodSecurity "restricted/);
 
     const created = await createPod(cp, ns, restrictedPod);

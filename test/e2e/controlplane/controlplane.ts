@@ -1,6 +1,6 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { request as httpRequest } from 'node:http';
+import { get as httpGet } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -60,7 +60,7 @@ export async function freePort(): Promise<number> {
 
 function httpGetOk(url: string): Promise<boolean> {
   return new Promise((resolveOk) => {
-    const req = httpRequest(url, { timeout: 2_000 }, (res) => {
+    const req = httpGet(url, { timeout: 2_000 }, (res) => {
       res.resume();
       resolveOk(res.statusCode === 200);
     });
