@@ -73,19 +73,46 @@ func dump(lines []map[string]any) string {
 	return b.String()
 }
 
-// runBounded runs the timeline and fails (instead of hanging) if it does not return.
-func runBounded(t *testing.T, ctx context.Context, cfg Config) (Result, []map[string]any) {
+// startRun runs the timeline in the background; wait fails the test
+// (instead of hanging) if it does not return.
+func startRun(t *testing.T, ctx context.Context, cfg Config) (*lockedBuffer, func() (Result, []map[string]any)) {
 	t.Helper()
-	var buf lockedBuffer
-	log := jsonlog.New(&buf, "app")
+	buf := &lockedBuffer{}
+	log := jsonlog.New(buf, "app")
 	done := make(chan Result, 1)
 	go func() { done <- Run(ctx, cfg, log) }()
-	select {
-	case r := <-done:
-		return r, buf.lines(t)
-	case <-time.After(hangGuard):
-		t.Fatalf("Run did not return; log so far:\n%s", dump(buf.lines(t)))
-		return Result{}, nil
+	return buf, func() (Result, []map[string]any) {
+		t.Helper()
+		select {
+		case r := <-done:
+			return r, buf.lines(t)
+		case <-time.After(hangGuard):
+			t.Fatalf("Run did not return; log so far:\n%s", dump(buf.lines(t)))
+			return Result{}, nil
+		}
+	}
+}
+
+func runBounded(t *testing.T, ctx context.Context, cfg Config) (Result, []map[string]any) {
+	t.Helper()
+	_, wait := startRun(t, ctx, cfg)
+	return wait()
+}
+
+func (l *lockedBuffer) waitFor(t *testing.T, substr string) {
+	t.Helper()
+	deadline := time.Now().Add(hangGuard)
+	for {
+		l.mu.Lock()
+		found := strings.Contains(l.b.String(), substr)
+		l.mu.Unlock()
+		if found {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("never logged %q", substr)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
@@ -181,48 +208,33 @@ func itoa(p uint16) string { return strconv.Itoa(int(p)) }
 func TestRunEndsWhenConnectionsClose(t *testing.T) {
 	s := listen(t, "tcp4", "127.0.0.1:0")
 	s.dial(t, s.ln.Addr().String(), 5)
-	var lastClose time.Time
-	var mu sync.Mutex
-	go func() {
-		time.Sleep(300 * time.Millisecond)
-		for {
-			s.mu.Lock()
-			if len(s.conns) == 0 {
-				s.mu.Unlock()
-				return
-			}
-			s.conns[0].Close()
-			s.conns = s.conns[1:]
-			remaining := len(s.conns)
-			s.mu.Unlock()
-			if remaining == 0 {
-				mu.Lock()
-				lastClose = time.Now()
-				mu.Unlock()
-				return
-			}
-			time.Sleep(150 * time.Millisecond)
-		}
-	}()
-	res, lines := runBounded(t, context.Background(), Config{
+	buf, wait := startRun(t, context.Background(), Config{
 		Container: "app", Budget: 5 * time.Minute, Ports: []uint16{s.port},
 		PollInterval: 50 * time.Millisecond,
 	})
-	returned := time.Now()
+	buf.waitFor(t, `"established":5`)
+	for {
+		s.mu.Lock()
+		s.conns[0].Close()
+		s.conns = s.conns[1:]
+		remaining := len(s.conns)
+		s.mu.Unlock()
+		if remaining == 0 {
+			break
+		}
+		time.Sleep(150 * time.Millisecond)
+	}
+	lastClose := time.Now()
+	res, lines := wait()
 	if !res.Drained || res.Left != 0 {
 		t.Fatalf("result %+v, want drained; log:\n%s", res, dump(lines))
 	}
-	mu.Lock()
-	if lastClose.IsZero() || returned.Before(lastClose) {
-		t.Errorf("Run returned before the last connection closed")
+	i := find(lines, "watch", "all watched connections closed")
+	if i < 0 {
+		t.Fatalf("no drained line; log:\n%s", dump(lines))
 	}
-	mu.Unlock()
-	first := find(lines, "watch", "waiting for connections")
-	if first < 0 || lines[first]["established"] != float64(5) {
-		t.Errorf("want a first count of 5; log:\n%s", dump(lines))
-	}
-	if find(lines, "watch", "all watched connections closed") < 0 {
-		t.Errorf("no drained line; log:\n%s", dump(lines))
+	if ts, _ := time.Parse(time.RFC3339Nano, lines[i]["ts"].(string)); ts.Before(lastClose) {
+		t.Errorf("reported drained at %s, before the last connection closed at %s", ts, lastClose)
 	}
 }
 
