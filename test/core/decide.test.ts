@@ -410,6 +410,16 @@ describe('sleep mode', () => {
     expect(d.spec.containers[0]?.['volumeMounts']).toBeUndefined();
   });
 
+  it('a hook container without ports gets an empty --ports= (nothing is watched with --budget=0s)', () => {
+    const d = mutate(pod({ 'ws-drain/enabled': 'true', 'ws-drain/mode': 'sleep' }, {
+      containers: [container('worker', { lifecycle: { preStop: { exec: { command: ['/bin/flush'] } } } })],
+    }));
+    expect(argvOf(d.spec.containers[0])).toEqual([
+      '/ws-drain/ws-drain-helper', 'prestop', '--container=worker', '--delay=20s', '--budget=0s', '--ports=',
+      '--hook-timeout=10s', '--', '/bin/flush',
+    ]);
+  });
+
   it('without any TCP port every regular container gets the sleep', () => {
     const d = mutate(pod({ 'ws-drain/session-p95': '0s', 'ws-drain/mode': 'sleep' }, { containers: [container('a'), container('b')] }));
     expect(d.spec.containers.map((c) => preStopOf(c))).toEqual([{ sleep: { seconds: 20 } }, { sleep: { seconds: 20 } }]);
