@@ -1,7 +1,8 @@
 // Checks of the Dockerfile that need no container engine: the two targets,
 // what each image contains and runs, and that the build runs the same
 // commands as CI (.ci/run), so "CI is green" says something about the image.
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
+import { builtinModules } from 'node:module';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -12,7 +13,12 @@ import { REPO_ROOT } from './render.js';
 const read = (path: string) => readFileSync(join(REPO_ROOT, path), 'utf8');
 const dockerfile = parseDockerfile(read('Dockerfile'));
 const packageJson = z
-  .object({ version: z.string(), scripts: z.record(z.string(), z.string()), engines: z.object({ node: z.string() }) })
+  .object({
+    version: z.string(),
+    scripts: z.record(z.string(), z.string()),
+    engines: z.object({ node: z.string() }),
+    dependencies: z.record(z.string(), z.string()),
+  })
   .parse(JSON.parse(read('package.json')));
 
 function stage(name: string): Stage {
@@ -108,6 +114,31 @@ describe('Dockerfile', () => {
     const main = argv.findIndex((a) => a.endsWith('dist/cli/main.js'));
     expect(main).toBeGreaterThanOrEqual(0);
     expect(argv[main + 1]).toBe('serve');
+  });
+
+  it('ships every package the compiled code imports: production dependencies are enough at runtime', () => {
+    // The image has `npm prune --omit=dev` node_modules; a runtime import of a
+    // devDependency would only fail when the container starts.
+    const builtins = new Set(builtinModules);
+    const sources = readdirSync(join(REPO_ROOT, 'src'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'));
+    expect(sources.length).toBeGreaterThan(0);
+    const imported = new Set<string>();
+    for (const file of sources) {
+      const text = read(join('src', file));
+      // Value imports only: `import type` is erased by tsc.
+      const specifiers = [
+        ...text.matchAll(/^\s*(?:import|export)\s+(?!type\b)[^;]*?\bfrom\s+['"]([^'"]+)['"]/gms),
+        ...text.matchAll(/^\s*import\s+['"]([^'"]+)['"]/gm),
+        ...text.matchAll(/\bimport\(\s*['"]([^'"]+)['"]\s*\)/g),
+      ].map((m) => m[1]!);
+      for (const spec of specifiers) {
+        if (spec.startsWith('.') || spec.startsWith('node:') || builtins.has(spec)) continue;
+        imported.add(spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]!);
+      }
+    }
+    expect(imported.size).toBeGreaterThan(0);
+    const missing = [...imported].filter((name) => !(name in packageJson.dependencies));
+    expect(missing, 'imported by src/ but not in package.json dependencies').toEqual([]);
   });
 
   it('copies every file the TypeScript build reads into the build stage', () => {
