@@ -8,10 +8,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { DEFAULT_CONFIG } from '../../src/core/config.js';
 import { decide } from '../../src/core/decide.js';
-import { INIT_CONTAINER_NAME, INJECTED_ANNOTATION, VOLUME_NAME } from '../../src/core/types.js';
+import { INJECTED_ANNOTATION, PLAN_ANNOTATION } from '../../src/core/types.js';
 import { REPO_ROOT } from './controlplane/binaries.js';
 import { startControlPlane, type ControlPlane } from './controlplane/controlplane.js';
-import { createNamespace, createPod, waitForInjectionActive } from './controlplane/pods.js';
+import { createNamespace, createPod, StoredPod, waitForInjectionActive } from './controlplane/pods.js';
 import { startRegisteredWebhook, type WsDrainWebhook } from './controlplane/webhook.js';
 
 const FIXTURES = join(REPO_ROOT, 'test/fixtures');
@@ -21,7 +21,8 @@ const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null 
 
 function yamlFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? yamlFiles(join(dir, e.name)) : /\.ya?ml$/.test(e.name) ? [join(dir, e.name)] : [],
+    // NAME.expected.yaml are the core's golden outputs, not inputs.
+    e.isDirectory() ? yamlFiles(join(dir, e.name)) : /\.ya?ml$/.test(e.name) && !/\.expected\.ya?ml$/.test(e.name) ? [join(dir, e.name)] : [],
   );
 }
 
@@ -57,6 +58,20 @@ function setIn(obj: Json, path: string[], value: Json): Json {
   return { ...obj, [head]: setIn(child, rest, value) };
 }
 
+/**
+ * A StatefulSet's pods get a volume per volumeClaimTemplate from the controller;
+ * add them the same way so the wrapped template is a valid pod.
+ */
+function withClaimVolumes(object: Json, name: string, spec: Json): Json {
+  const claims = object.kind === 'StatefulSet' && isObject(object.spec) && Array.isArray(object.spec.volumeClaimTemplates) ? object.spec.volumeClaimTemplates : [];
+  const volumes = claims.flatMap((c: unknown) => {
+    const claimName = isObject(c) && isObject(c.metadata) && typeof c.metadata.name === 'string' ? c.metadata.name : undefined;
+    return claimName ? [{ name: claimName, persistentVolumeClaim: { claimName: `${claimName}-${name}-0` } }] : [];
+  });
+  if (volumes.length === 0) return spec;
+  return { ...spec, volumes: [...(Array.isArray(spec.volumes) ? spec.volumes : []), ...volumes] };
+}
+
 interface FixtureCase {
   id: string;
   /** The object as written in the fixture. */
@@ -83,11 +98,12 @@ function loadCases(): FixtureCase[] {
       const template = at ? getIn(object, at) : undefined;
       if (!at || !template) return;
       const tmeta = isObject(template.metadata) ? template.metadata : {};
+      const spec = isObject(template.spec) ? template.spec : {};
       cases.push({
         id,
         object,
         templateAt: at,
-        pod: { apiVersion: 'v1', kind: 'Pod', metadata: { ...tmeta, name: `${baseName}-pod` }, spec: template.spec },
+        pod: { apiVersion: 'v1', kind: 'Pod', metadata: { ...tmeta, name: `${baseName}-pod` }, spec: withClaimVolumes(object, baseName, spec) },
       });
     });
   }
@@ -133,10 +149,18 @@ describe('test/fixtures through the real API server', () => {
       expect(stored.metadata.annotations?.[INJECTED_ANNOTATION]).toBeUndefined();
       return;
     }
+    // What the cluster stored carries exactly the injection the core computed
+    // (the API server only adds defaults around it).
+    const want = StoredPod.parse(expected.pod);
     expect(stored.metadata.annotations?.[INJECTED_ANNOTATION]).toBeTruthy();
-    expect(stored.spec.initContainers?.filter((c) => c.name === INIT_CONTAINER_NAME)).toHaveLength(1);
-    expect(stored.spec.volumes?.filter((v) => v.name === VOLUME_NAME)).toHaveLength(1);
+    expect(stored.metadata.annotations?.[PLAN_ANNOTATION]).toBe(want.metadata.annotations?.[PLAN_ANNOTATION]);
+    expect(stored.spec.initContainers?.map((c) => c.name)).toEqual(want.spec.initContainers?.map((c) => c.name));
+    expect(stored.spec.volumes?.map((v) => v.name)).toEqual(want.spec.volumes?.map((v) => v.name));
     expect(stored.spec.terminationGracePeriodSeconds).toBe(expected.plan.graceSeconds);
+    for (const container of want.spec.containers) {
+      const got = stored.spec.containers.find((c) => c.name === container.name);
+      expect(got?.lifecycle?.preStop?.exec?.command).toEqual(container.lifecycle?.preStop?.exec?.command);
+    }
 
     // A workload whose template carries the mutation (what `ws-drain inject`
     // writes) must also pass the API server's validation of that kind.

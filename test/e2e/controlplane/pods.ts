@@ -6,7 +6,7 @@ import type { ApiResponse, ControlPlane } from './controlplane.js';
 export const StoredPod = z.looseObject({
   metadata: z.looseObject({
     name: z.string(),
-    namespace: z.string(),
+    namespace: z.string().optional(),
     labels: z.record(z.string(), z.string()).optional(),
     annotations: z.record(z.string(), z.string()).optional(),
   }),
