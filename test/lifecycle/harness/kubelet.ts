@@ -32,11 +32,13 @@ export async function terminatePod(pod: PodSandbox, graceSeconds: number, preSto
   if (preStop) {
     const startedAt = Date.now();
     const hook = pod.exec(preStop.command, { env: preStop.env, cwd: preStop.cwd });
+    const grace = sleepUntil(deadline);
     const outcome = await Promise.race([
       hook.done.then((d) => ({ kind: 'done' as const, ...d })),
-      sleepUntil(deadline).then(() => ({ kind: 'deadline' as const })),
+      grace.done.then(() => ({ kind: 'deadline' as const })),
       exited.then(() => ({ kind: 'app-exited' as const })),
     ]);
+    grace.cancel();
     if (outcome.kind === 'done') {
       preStopResult = { startedAt, endedAt: outcome.t, exitCode: outcome.code, overran: false };
     } else {
@@ -67,6 +69,10 @@ export async function terminatePod(pod: PodSandbox, graceSeconds: number, preSto
   };
 }
 
-function sleepUntil(t: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, Math.max(0, t - Date.now())));
+function sleepUntil(t: number): { done: Promise<void>; cancel: () => void } {
+  let timer: NodeJS.Timeout | undefined;
+  const done = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, Math.max(0, t - Date.now()));
+  });
+  return { done, cancel: () => clearTimeout(timer) };
 }

@@ -157,7 +157,11 @@ export class PodSandbox {
 
   async destroy(): Promise<void> {
     this.signalApp('SIGKILL');
-    if (this.exited) await Promise.race([this.exited, new Promise((r) => setTimeout(r, 3000))]);
+    if (this.exited) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([this.exited, new Promise((r) => (timer = setTimeout(r, 3000)))]);
+      clearTimeout(timer);
+    }
     this.pollLog?.();
     this.destroySync();
   }
