@@ -285,6 +285,15 @@ function hookUrl(c: Container, get: HttpGetAction, errors: string[]): string | u
     return undefined;
   }
   const scheme = (get.scheme ?? 'HTTP').toLowerCase();
+  // The helper stays a ~2.7 MB static binary by speaking plain HTTP only (TLS would
+  // double it). Kept silently, an HTTPS hook would never run: deny instead.
+  if (scheme !== 'http') {
+    errors.push(
+      `container ${c.name}: preStop httpGet scheme "${get.scheme ?? ''}" cannot run after the drain (the helper speaks plain HTTP); ` +
+        'use scheme HTTP or an exec hook',
+    );
+    return undefined;
+  }
   const rawHost = get.host && get.host !== '' ? get.host : '127.0.0.1';
   const host = rawHost.includes(':') && !rawHost.startsWith('[') ? `[${rawHost}]` : rawHost;
   const path = get.path && get.path !== '' ? (get.path.startsWith('/') ? get.path : `/${get.path}`) : '/';

@@ -290,13 +290,13 @@ describe('existing preStop hooks', () => {
     const d = mutate(webPod(undefined, {
       lifecycle: {
         preStop: {
-          httpGet: { path: 'shutdown', port: 'http', scheme: 'HTTPS', httpHeaders: [{ name: 'X-Token', value: 'a b' }, { name: 'X-Mode', value: 'fast' }] },
+          httpGet: { path: 'shutdown', port: 'http', scheme: 'HTTP', httpHeaders: [{ name: 'X-Token', value: 'a b' }, { name: 'X-Mode', value: 'fast' }] },
         },
       },
     }));
     const argv = argvOf(d.spec.containers[0]);
     expect(argv).toEqual(expect.arrayContaining([
-      '--hook-url=https://127.0.0.1:8080/shutdown',
+      '--hook-url=http://127.0.0.1:8080/shutdown',
       '--hook-header=X-Token: a b',
       '--hook-header=X-Mode: fast',
       '--hook-timeout=10s',
@@ -310,6 +310,12 @@ describe('existing preStop hooks', () => {
     expect(argvOf(v4.spec.containers[0])).toContain('--hook-url=http://localhost:9000/x');
     const v6 = mutate(webPod(undefined, { lifecycle: { preStop: { httpGet: { host: '::1', port: 9000 } } } }));
     expect(argvOf(v6.spec.containers[0])).toContain('--hook-url=http://[::1]:9000/');
+  });
+
+  it('httpGet with scheme HTTPS → deny (the helper cannot call it, so it would never run)', () => {
+    expect(denial(webPod(undefined, { lifecycle: { preStop: { httpGet: { port: 8080, path: '/stop', scheme: 'HTTPS' } } } })).message).toBe(
+      'container web: preStop httpGet scheme "HTTPS" cannot run after the drain (the helper speaks plain HTTP); use scheme HTTP or an exec hook',
+    );
   });
 
   it('httpGet with an unknown named port → deny', () => {
