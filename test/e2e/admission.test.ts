@@ -69,6 +69,15 @@ describe('injection through the real API server', () => {
     expect(command).toContain('--ports=8080');
   });
 
+  it('injects a pod created with generateName only, as ReplicaSets create them', async () => {
+    const pod = optedInPod('unused') as { metadata: Record<string, unknown> };
+    const created = await createPod(cp, NS, { ...pod, metadata: { generateName: 'rs-like-', annotations: pod.metadata.annotations } });
+    expect(created.response.status, created.message).toBe(201);
+    if (!created.pod) return;
+    expect(created.pod.metadata.name).toMatch(/^rs-like-/);
+    expectInjectedOnce(created.pod);
+  });
+
   it('stores a pod that did not opt in exactly as it stores it without the webhook', async () => {
     // Control: a namespace the webhook's namespaceSelector excludes, so the API
     // server never calls it there; the stored spec is what Kubernetes alone makes.

@@ -60,7 +60,7 @@ cd "$here"
 start_all=$SECONDS
 build() { # name package ldflags
   local start=$SECONDS
-  log "building $1 ($2) — first build downloads modules and compiles for several minutes"
+  log "building $1 ($2) (minutes on a cold Go build cache)"
   nice -n 10 go build -trimpath -ldflags="$3" -o "$staging/$1" "$2"
   log "built $1 in $((SECONDS - start))s"
 }
