@@ -2,6 +2,7 @@
 import { spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -161,6 +162,49 @@ describe('ws-drain', { timeout: SUBPROCESS_TIMEOUT_MS }, () => {
     const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { version: string };
     const version = await wsDrain(['version']);
     expect(version.stdout.trim()).toBe(`ws-drain ${pkg.version}`);
+  });
+
+  it('serve: answers over TLS, takes config from env, and on SIGTERM shuts down and exits 0', async () => {
+    const out = await mkdtemp(join(tmpdir(), 'ws-drain-serve-'));
+    try {
+      expect((await wsDrain(['certs', '--out', out])).code).toBe(0);
+      const ca = await readFile(join(out, 'ca.crt'), 'utf8');
+      const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'serve', '--port', '0', '--metrics-port', '0', '--tls-cert', join(out, 'tls.crt'), '--tls-key', join(out, 'tls.key')], { cwd: ROOT, env: { ...process.env, WS_DRAIN_MAX_GRACE: '2h' } });
+      const lines: Array<Record<string, unknown>> = [];
+      let buffered = '';
+      const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+      const listening = new Promise<Record<string, unknown>>((resolve, reject) => {
+        child.stdout.on('data', (c: Buffer) => {
+          buffered += c.toString();
+          let nl: number;
+          while ((nl = buffered.indexOf('\n')) >= 0) {
+            const line = JSON.parse(buffered.slice(0, nl)) as Record<string, unknown>;
+            buffered = buffered.slice(nl + 1);
+            lines.push(line);
+            if (line['msg'] === 'ws-drain webhook listening') resolve(line);
+          }
+        });
+        child.on('close', (code) => reject(new Error(`serve exited early with ${code}`)));
+      });
+      const started = await listening;
+      expect((started['config'] as Json).maxGraceSeconds).toBe(7200);
+      const port = started['port'] as number;
+      const get = (path: string) =>
+        new Promise<number>((resolve, reject) => {
+          httpsRequest({ host: '127.0.0.1', port, path, ca, agent: false }, (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          })
+            .on('error', reject)
+            .end();
+        });
+      expect(await get('/readyz')).toBe(200);
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      expect(lines.map((l) => l['msg'])).toEqual(expect.arrayContaining(['signal received', 'shutdown complete']));
+    } finally {
+      await rm(out, { recursive: true, force: true });
+    }
   });
 
   it('serve: exits 2 naming the flag for bad values', async () => {
