@@ -9,6 +9,11 @@ import { createLogger, type LogLevel, type Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
 import { checkTlsMaterial, readTlsMaterial, secureContextOptions, watchTlsFiles } from './tls.js';
 
+// Longer than the API server's idle-connection timeout (Go's 90s), so the client
+// always closes an idle keep-alive connection first: a server-side close racing
+// a new POST would fail that admission call.
+const KEEP_ALIVE_TIMEOUT_MS = 120_000;
+
 export interface WebhookOptions {
   config: WebhookConfig;
   tlsCertFile: string;
@@ -71,7 +76,7 @@ export async function startWebhook(opts: WebhookOptions): Promise<RunningWebhook
   const certInfo = checkTlsMaterial(material);
 
   const app = createApp({ config: opts.config, logger, metrics, lifecycle });
-  const server = createHttpsServer({ ...secureContextOptions(material), keepAliveTimeout: 65_000 }, app);
+  const server = createHttpsServer({ ...secureContextOptions(material), keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS }, app);
   // A client that stops sending mid-request must not pin a socket forever.
   server.requestTimeout = 30_000;
   server.headersTimeout = 20_000;
