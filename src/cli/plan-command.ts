@@ -61,7 +61,8 @@ export async function planCommand(argv: string[]): Promise<number> {
     if (parseMargin(margin) === undefined) throw usageError(`--grace-margin=${JSON.stringify(margin)}: expected a percentage such as 30% or a fraction such as 0.3`);
     annotations[`${PREFIX}grace-margin`] = margin;
   }
-  const plan = planFor(annotations, config);
+  // The containers and ports come from the synthetic pod, not from the user's: leave them out.
+  const plan: Plan = { ...planFor(annotations, config), containers: [] };
   process.stdout.write(values['json'] ? `${JSON.stringify(plan, null, 2)}\n` : `${explainPlan(plan).trimEnd()}\n`);
   return 0;
 }
