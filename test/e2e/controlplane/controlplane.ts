@@ -105,6 +105,20 @@ async function waitFor(
  * loudly instead of skipping it.
  */
 export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise<ControlPlane> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startControlPlaneOnce(opts);
+    } catch (err) {
+      // Free ports are found by binding :0 and closing it; another process can
+      // take one in between. That, and only that, is worth another try.
+      const retryable = opts.apiserverPort === undefined && /address already in use/.test((err as Error).message);
+      if (attempt >= 3 || !retryable) throw err;
+      process.stderr.write(`[controlplane] port taken while starting (attempt ${attempt}); retrying with new ports\n`);
+    }
+  }
+}
+
+async function startControlPlaneOnce(opts: ControlPlaneOptions): Promise<ControlPlane> {
   const binaries = await ensureBinaries();
   const ownsWorkDir = opts.workDir === undefined;
   const workDir = opts.workDir ?? (await mkdtemp(join(tmpdir(), 'ws-drain-cp-')));
