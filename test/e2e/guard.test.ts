@@ -1,0 +1,123 @@
+// The ValidatingAdmissionPolicy guard from manifests/base, table-tested against
+// a real kube-apiserver while the webhook is registered but unreachable (the
+// outage it exists for). failure-mode.test.ts already covers: session-p95
+// without ws-drain/injected is denied (message names ws-drain/injected), a pod
+// without annotations and `enabled: "false"` + session-p95 are admitted. Those
+// cases are not repeated here.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { INJECTED_ANNOTATION } from '../../src/core/types.js';
+import { startControlPlane, type ControlPlane } from './controlplane/controlplane.js';
+import { createNamespace, createPod, eventually, getPod, optedInPod, waitForInjectionActive } from './controlplane/pods.js';
+import { applyObjects, loadValidatingPolicy } from './controlplane/registration.js';
+import { startRegisteredWebhook, type WsDrainWebhook } from './controlplane/webhook.js';
+
+const NS = 'e2e-guard';
+// manifests/base: the webhook's namespaceSelector and the policy binding both
+// exclude namespaces (and pods) labelled ws-drain.io/inject: disabled.
+const OPT_OUT_LABEL = 'ws-drain.io/inject';
+const NS_OPTED_OUT = 'e2e-guard-opted-out';
+// Excluded by name in the binding (and the webhook): kube-system exists on
+// every API server; ws-drain-system is the install namespace.
+const EXCLUDED_NAMESPACES = ['kube-system', 'ws-drain-system'];
+const POLICY_NAME = 'ws-drain-require-injection';
+
+let cp: ControlPlane;
+let webhook: WsDrainWebhook | undefined;
+
+beforeAll(async () => {
+  cp = await startControlPlane();
+  webhook = await startRegisteredWebhook(cp);
+  await createNamespace(cp, NS);
+  await createNamespace(cp, NS_OPTED_OUT, { [OPT_OUT_LABEL]: 'disabled' });
+  await createNamespace(cp, 'ws-drain-system');
+  // Registered and known to be active, then taken down: the registration keeps
+  // pointing at a port nobody listens on (failurePolicy: Ignore lets pods through).
+  await waitForInjectionActive(cp, NS);
+  await webhook.running.close();
+  await applyObjects(cp, await loadValidatingPolicy());
+  // Policies reach the admission chain through an informer: poll until it bites,
+  // so the "allowed" rows below cannot pass just because it is not loaded yet.
+  await eventually(
+    `${POLICY_NAME} active`,
+    async () => {
+      const probe = await createPod(cp, NS, optedInPod('probe-guard', { 'ws-drain/enabled': 'true' }), { dryRun: true });
+      return probe.response.status >= 400 && probe.message?.includes(POLICY_NAME) ? true : undefined;
+    },
+    60_000,
+  );
+});
+
+afterAll(async () => {
+  await webhook?.stop();
+  await cp?.stop();
+});
+
+interface GuardCase {
+  name: string;
+  namespace?: string;
+  annotations?: Record<string, string>;
+  labels?: Record<string, string>;
+  spec?: Record<string, unknown>;
+}
+
+function podFor(c: GuardCase): object {
+  const base = optedInPod(c.name, c.annotations ?? {}) as { metadata: Record<string, unknown>; spec: Record<string, unknown> };
+  return {
+    ...base,
+    metadata: { ...base.metadata, ...(c.labels ? { labels: c.labels } : {}) },
+    spec: { ...base.spec, ...c.spec },
+  };
+}
+
+// Expected outcomes follow the policy's CEL (manifests/base/validating-admission-policy.yaml):
+//   optedIn = 'ws-drain/enabled' in annotations
+//             ? annotations['ws-drain/enabled'].trim() == 'true'
+//             : 'ws-drain/session-p95' in annotations
+//   deny unless !optedIn || windows || 'ws-drain/injected' in annotations
+const denied: (GuardCase & { names: string })[] = [
+  { name: 'enabled-true', annotations: { 'ws-drain/enabled': 'true' }, names: 'ws-drain/enabled' },
+  // `.trim() == 'true'`: surrounding whitespace still opts in (as readOptIn in src/core/annotations.ts).
+  { name: 'enabled-padded', annotations: { 'ws-drain/enabled': ' true ' }, names: 'ws-drain/enabled' },
+  // A Linux node selector is not the Windows exemption.
+  { name: 'linux-selector', annotations: { 'ws-drain/session-p95': '5m' }, spec: { nodeSelector: { 'kubernetes.io/os': 'linux' } }, names: 'ws-drain/session-p95' },
+];
+
+const allowed: GuardCase[] = [
+  { name: 'already-injected', annotations: { 'ws-drain/session-p95': '5m', [INJECTED_ANNOTATION]: 'v0.1.0' } },
+  { name: 'windows-os', annotations: { 'ws-drain/session-p95': '5m' }, spec: { os: { name: 'windows' } } },
+  { name: 'windows-selector', annotations: { 'ws-drain/session-p95': '5m' }, spec: { nodeSelector: { 'kubernetes.io/os': 'windows' } } },
+  { name: 'in-opted-out-ns', namespace: NS_OPTED_OUT, annotations: { 'ws-drain/session-p95': '5m' } },
+  { name: 'pod-opted-out', annotations: { 'ws-drain/session-p95': '5m' }, labels: { [OPT_OUT_LABEL]: 'disabled' } },
+  // When ws-drain/enabled is present it alone decides, and only "true" opts in:
+  // "yes" is not opted in for the policy, so session-p95 does not count either.
+  // (The webhook itself denies "yes" as bad input; while it is down, nobody does.)
+  { name: 'enabled-yes', annotations: { 'ws-drain/enabled': 'yes', 'ws-drain/session-p95': '5m' } },
+  // Case-sensitive comparison: "True" is not "true".
+  { name: 'enabled-capital', annotations: { 'ws-drain/enabled': 'True' } },
+  // Only ws-drain/ tuning keys, no opt-in key.
+  { name: 'tuning-only', annotations: { 'ws-drain/prestop-delay': '30s' } },
+  ...EXCLUDED_NAMESPACES.map((namespace) => ({ name: `in-${namespace}`, namespace, annotations: { 'ws-drain/session-p95': '5m' } })),
+];
+
+describe('guard while the webhook is registered but unreachable', () => {
+  it.each(denied)('denies $name and names $names and ws-drain/injected', async (c) => {
+    const namespace = c.namespace ?? NS;
+    const result = await createPod(cp, namespace, podFor(c));
+    // The policy's validation says `reason: Forbidden`, which the API server returns as 403.
+    expect(result.response.status, result.message).toBe(403);
+    expect(result.message).toContain(POLICY_NAME);
+    expect(result.message).toContain(c.names);
+    expect(result.message).toContain(INJECTED_ANNOTATION);
+    expect(await getPod(cp, namespace, c.name)).toBeUndefined();
+  });
+
+  it.each(allowed)('admits $name, un-injected', async (c) => {
+    const namespace = c.namespace ?? NS;
+    const result = await createPod(cp, namespace, podFor(c));
+    expect(result.response.status, result.message).toBe(201);
+    const stored = await getPod(cp, namespace, c.name);
+    // Stored as sent: the webhook is down, so nothing injected anything.
+    expect(stored?.spec.initContainers ?? []).toHaveLength(0);
+    expect(stored?.metadata.annotations?.[INJECTED_ANNOTATION]).toBe(c.annotations?.[INJECTED_ANNOTATION]);
+  });
+});
