@@ -71,13 +71,17 @@ function podFor(c: GuardCase): object {
 
 // Expected outcomes follow the policy's CEL (manifests/base/validating-admission-policy.yaml):
 //   optedIn = 'ws-drain/enabled' in annotations
-//             ? annotations['ws-drain/enabled'].trim() == 'true'
+//             ? annotations['ws-drain/enabled'].trim() != 'false'
 //             : 'ws-drain/session-p95' in annotations
 //   deny unless !optedIn || windows || 'ws-drain/injected' in annotations
 const denied: (GuardCase & { names: string })[] = [
   { name: 'enabled-true', annotations: { 'ws-drain/enabled': 'true' }, names: 'ws-drain/enabled' },
   // `.trim() == 'true'`: surrounding whitespace still opts in (as readOptIn in src/core/annotations.ts).
   { name: 'enabled-padded', annotations: { 'ws-drain/enabled': ' true ' }, names: 'ws-drain/enabled' },
+  // Values other than "true"/"false" are bad input the webhook denies; the guard
+  // denies them too (`.trim() != 'false'`), so they cannot slip through an outage.
+  { name: 'enabled-yes', annotations: { 'ws-drain/enabled': 'yes', 'ws-drain/session-p95': '5m' }, names: 'ws-drain/enabled' },
+  { name: 'enabled-capital', annotations: { 'ws-drain/enabled': 'True' }, names: 'ws-drain/enabled' },
   // A Linux node selector is not the Windows exemption.
   { name: 'linux-selector', annotations: { 'ws-drain/session-p95': '5m' }, spec: { nodeSelector: { 'kubernetes.io/os': 'linux' } }, names: 'ws-drain/session-p95' },
 ];
@@ -88,12 +92,7 @@ const allowed: GuardCase[] = [
   { name: 'windows-selector', annotations: { 'ws-drain/session-p95': '5m' }, spec: { nodeSelector: { 'kubernetes.io/os': 'windows' } } },
   { name: 'in-opted-out-ns', namespace: NS_OPTED_OUT, annotations: { 'ws-drain/session-p95': '5m' } },
   { name: 'pod-opted-out', annotations: { 'ws-drain/session-p95': '5m' }, labels: { [OPT_OUT_LABEL]: 'disabled' } },
-  // When ws-drain/enabled is present it alone decides, and only "true" opts in:
-  // "yes" is not opted in for the policy, so session-p95 does not count either.
-  // (The webhook itself denies "yes" as bad input; while it is down, nobody does.)
-  { name: 'enabled-yes', annotations: { 'ws-drain/enabled': 'yes', 'ws-drain/session-p95': '5m' } },
-  // Case-sensitive comparison: "True" is not "true".
-  { name: 'enabled-capital', annotations: { 'ws-drain/enabled': 'True' } },
+  { name: 'enabled-false', annotations: { 'ws-drain/enabled': ' false ', 'ws-drain/session-p95': '5m' } },
   // Only ws-drain/ tuning keys, no opt-in key.
   { name: 'tuning-only', annotations: { 'ws-drain/prestop-delay': '30s' } },
   ...EXCLUDED_NAMESPACES.map((namespace) => ({ name: `in-${namespace}`, namespace, annotations: { 'ws-drain/session-p95': '5m' } })),
