@@ -5,7 +5,6 @@ import { z } from 'zod';
 import { parseAnnotations, readOptIn } from './annotations.js';
 import { ALWAYS_EXCLUDED_NAMESPACES } from './config.js';
 import { injectPod, isAlreadyInjected, isWindowsPod, warning } from './inject.js';
-import { diffPatch } from './patch.js';
 import { describeIssues, PodSchema, type Pod } from './pod-schema.js';
 import { INJECTED_ANNOTATION, PLAN_ANNOTATION, PREFIX, type Decision, type WebhookConfig } from './types.js';
 
@@ -75,7 +74,7 @@ function decidePod(input: unknown, namespace: string, config: WebhookConfig): De
   return {
     kind: 'mutate',
     plan: injected.plan,
-    patch: diffPatch(input, injected.pod),
+    patch: injected.patch,
     pod: injected.pod,
     warnings: injected.warnings,
   };

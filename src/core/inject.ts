@@ -6,7 +6,8 @@ import type { DrainRequest, PortRef } from './annotations.js';
 import { ANNOTATION, drainUrl } from './annotations.js';
 import { INSTALL_COMMAND, isHelperCommand, prestopArgv } from './helper-argv.js';
 import { buildPlan, KUBERNETES_DEFAULT_GRACE_SECONDS, requiredGraceSeconds, resolveGrace } from './plan.js';
-import type { Container, ContainerPort, HttpGetAction, Pod } from './pod-schema.js';
+import type { PatchOperation } from './patch.js';
+import type { Container, ContainerPort, HttpGetAction, Pod, PodSpec } from './pod-schema.js';
 import {
   INIT_CONTAINER_NAME,
   INJECTED_ANNOTATION,
@@ -74,7 +75,15 @@ export function isWindowsPod(pod: Pod): boolean {
 }
 
 export type InjectResult =
-  | { ok: true; pod: Pod; plan: Plan; warnings: string[] }
+  | {
+      ok: true;
+      /** Shares every unchanged object with the input: treat both as read-only. */
+      pod: Pod;
+      plan: Plan;
+      warnings: string[];
+      /** RFC 6902 operations turning the input into `pod`. */
+      patch: PatchOperation[];
+    }
   | { ok: false; errors: string[] };
 
 /** What a target container's existing preStop turns into. */
@@ -179,22 +188,28 @@ export function injectPod(input: Pod, request: DrainRequest, config: WebhookConf
   if (grace.warning) warnings.push(warning(grace.warning));
   const plan = buildPlan(request, folded, planContainers, grace.graceSeconds);
 
-  // Mutation, on a copy.
-  const pod = structuredClone(input);
-  const out = pod.spec;
-  const outTargets = out.containers.filter((c) => hooks.has(c.name));
-  const drainTarget = request.http ? pickDrainContainer(outTargets, request.http.port) : undefined;
+  // Mutation, copy-on-write: only the objects on a changed path are copied (the
+  // input is never changed, untouched subtrees are shared with it), and each
+  // change is recorded as the JSON Patch operation that makes it. Diffing a
+  // deep clone afterwards cost more than everything else in an admission.
+  const patch: PatchOperation[] = [];
+  const drainTarget = request.http
+    ? pickDrainContainer(regular.filter((c) => hooks.has(c.name)), request.http.port)
+    : undefined;
   let needsHelper = false;
+  const containers = regular.slice();
 
-  for (const c of outTargets) {
-    const hook = hooks.get(c.name) ?? { kind: 'none' };
+  regular.forEach((c, index) => {
+    const hook = hooks.get(c.name);
+    if (hook === undefined) return;
+    const at = `/spec/containers/${index}`;
     const ports = planContainers.find((p) => p.name === c.name)?.ports ?? [];
     const useHelper = request.mode === 'drain' || hook.kind === 'exec' || hook.kind === 'http';
     if (hook.kind === 'exec') warnings.push(warning(`${c.name}: exec preStop runs after the drain; its time counts only if cleanup covers it`));
     if (hook.kind === 'http') warnings.push(warning(`${c.name}: httpGet preStop runs after the drain; its time counts only if cleanup covers it`));
     if (hook.kind === 'tcp') warnings.push(warning(`${c.name}: tcpSocket preStop removed (kubelet ignores it)`));
 
-    const lifecycle = (c.lifecycle ??= {});
+    const next: Container = { ...c };
     if (useHelper) {
       needsHelper = true;
       const argv = prestopArgv({
@@ -208,34 +223,104 @@ export function injectPod(input: Pod, request: DrainRequest, config: WebhookConf
         ...(hook.kind === 'exec' ? { hookArgv: hook.argv } : {}),
         ...(hook.kind === 'exec' || hook.kind === 'http' ? { hookTimeoutSeconds: request.cleanupSeconds } : {}),
       });
-      lifecycle.preStop = { exec: { command: argv } };
-      (c.volumeMounts ??= []).push(helperMount());
+      setPreStop(c, next, at, { exec: { command: argv } }, patch);
+      next.volumeMounts = appendItem(c.volumeMounts, `${at}/volumeMounts`, helperMount(), patch);
     } else if (d > 0) {
-      lifecycle.preStop = { sleep: { seconds: d } };
+      setPreStop(c, next, at, { sleep: { seconds: d } }, patch);
     } else {
       // Nothing to wait for: an empty hook would be rejected by the API server.
-      delete lifecycle.preStop;
-      if (Object.keys(lifecycle).length === 0) delete c.lifecycle;
+      removePreStop(c, next, at, patch);
     }
-  }
+    containers[index] = next;
+  });
 
+  const out: PodSpec = { ...spec, containers };
   if (needsHelper) {
-    (out.volumes ??= []).push(helperVolume() as { name: string });
-    (out.initContainers ??= []).push(installInitContainer(config.helperImage) as Container);
+    out.volumes = appendItem(spec.volumes, '/spec/volumes', helperVolume() as { name: string }, patch);
+    out.initContainers = appendItem(spec.initContainers, '/spec/initContainers', installInitContainer(config.helperImage) as Container, patch);
   }
   // A missing value already means 30 to the API server: only write a change.
   if (grace.graceSeconds !== (spec.terminationGracePeriodSeconds ?? KUBERNETES_DEFAULT_GRACE_SECONDS)) {
     out.terminationGracePeriodSeconds = grace.graceSeconds;
+    patch.push({ op: opFor(spec.terminationGracePeriodSeconds), path: '/spec/terminationGracePeriodSeconds', value: grace.graceSeconds });
   }
   if (out.hostNetwork === true) {
     warnings.push(warning('hostNetwork pod: connection counts include the node\'s own sockets on the watched ports'));
   }
 
-  const metadata = (pod.metadata ??= {});
-  const annotations = (metadata.annotations ??= {});
-  annotations[INJECTED_ANNOTATION] = config.helperVersion;
-  annotations[PLAN_ANNOTATION] = JSON.stringify(plan);
-  return { ok: true, pod, plan, warnings };
+  const written = { [INJECTED_ANNOTATION]: config.helperVersion, [PLAN_ANNOTATION]: JSON.stringify(plan) };
+  const pod: Pod = { ...input, spec: out, metadata: annotate(input.metadata, written, patch) };
+  return { ok: true, pod, plan, warnings, patch };
+}
+
+/** RFC 6902 "add" on a present member replaces it too; "replace" says so and fails loudly if it went missing. */
+function opFor(existing: unknown): 'add' | 'replace' {
+  return existing === undefined ? 'add' : 'replace';
+}
+
+/** RFC 6901: `~` and `/` inside a key. */
+function pointerToken(key: string): string {
+  return key.replace(/~/g, '~0').replace(/\//g, '~1');
+}
+
+/** A new array with `item` at the end (a new one-element array when there was none). */
+function appendItem<T>(list: T[] | null | undefined, path: string, item: T, patch: PatchOperation[]): T[] {
+  if (Array.isArray(list)) {
+    patch.push({ op: 'add', path: `${path}/${list.length}`, value: item });
+    return [...list, item];
+  }
+  patch.push({ op: opFor(list), path, value: [item] });
+  return [item];
+}
+
+type PreStop = NonNullable<NonNullable<Container['lifecycle']>['preStop']>;
+
+function setPreStop(c: Container, next: Container, at: string, preStop: PreStop, patch: PatchOperation[]): void {
+  const lifecycle = c.lifecycle;
+  if (lifecycle == null) {
+    next.lifecycle = { preStop };
+    patch.push({ op: opFor(lifecycle), path: `${at}/lifecycle`, value: next.lifecycle });
+    return;
+  }
+  next.lifecycle = { ...lifecycle, preStop };
+  patch.push({ op: opFor(lifecycle.preStop), path: `${at}/lifecycle/preStop`, value: preStop });
+}
+
+/** Drops preStop, and lifecycle with it when nothing else is left in it. */
+function removePreStop(c: Container, next: Container, at: string, patch: PatchOperation[]): void {
+  const lifecycle = c.lifecycle;
+  if (lifecycle === undefined) {
+    delete next.lifecycle;
+    return;
+  }
+  const rest = lifecycle === null ? {} : { ...lifecycle };
+  delete rest.preStop;
+  if (Object.keys(rest).length === 0) {
+    delete next.lifecycle;
+    patch.push({ op: 'remove', path: `${at}/lifecycle` });
+  } else {
+    next.lifecycle = rest;
+    if (lifecycle?.preStop !== undefined) patch.push({ op: 'remove', path: `${at}/lifecycle/preStop` });
+  }
+}
+
+/** metadata with `written` set in its annotations, creating either when missing. */
+function annotate(metadata: Pod['metadata'], written: Record<string, string>, patch: PatchOperation[]): NonNullable<Pod['metadata']> {
+  if (metadata == null) {
+    const created = { annotations: { ...written } };
+    patch.push({ op: opFor(metadata), path: '/metadata', value: created });
+    return created;
+  }
+  const annotations = metadata.annotations;
+  if (annotations == null) {
+    const created = { ...written };
+    patch.push({ op: opFor(annotations), path: '/metadata/annotations', value: created });
+    return { ...metadata, annotations: created };
+  }
+  for (const [key, value] of Object.entries(written)) {
+    patch.push({ op: opFor(annotations[key]), path: `/metadata/annotations/${pointerToken(key)}`, value });
+  }
+  return { ...metadata, annotations: { ...annotations, ...written } };
 }
 
 function resolvePorts(refs: PortRef[], containers: Container[], errors: string[]): number[] {

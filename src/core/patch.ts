@@ -1,4 +1,5 @@
-// RFC 6902 patch between the pod the API server sent and the mutated pod.
+// RFC 6902 patch between two JSON documents. The injector builds its patch
+// directly (inject.ts); this generic diff stays for checking that patch in tests.
 
 import jsonpatch from 'fast-json-patch';
 

@@ -180,6 +180,39 @@ describe('properties', () => {
     );
   });
 
+  it('the hand-built patch also applies where the API server sends null instead of omitting a field', () => {
+    // null members need "replace" (they exist), missing ones "add": both must apply under strict validation.
+    const withNulls = fc.tuple(anyPod, fc.array(fc.boolean(), { minLength: 12, maxLength: 12 })).map(([pod, flags]) => {
+      const p = structuredClone(pod) as { metadata: Json; spec: Json & { containers: Json[] } };
+      const nullIfAbsent = (o: Json, key: string, flag: boolean | undefined) => {
+        if (flag && o[key] === undefined) o[key] = null;
+      };
+      nullIfAbsent(p.spec, 'volumes', flags[0]);
+      nullIfAbsent(p.spec, 'initContainers', flags[1]);
+      nullIfAbsent(p.spec, 'terminationGracePeriodSeconds', flags[2]);
+      p.spec.containers.forEach((c, i) => {
+        nullIfAbsent(c, 'volumeMounts', flags[3 + i]);
+        if (flags[6 + i]) c['lifecycle'] = (c['lifecycle'] as Json | undefined)?.['preStop'] ? c['lifecycle'] : null;
+        else if (flags[9 + i] && c['lifecycle'] && !(c['lifecycle'] as Json)['preStop']) c['lifecycle'] = { preStop: null };
+      });
+      return p as Json;
+    });
+    let mutated = 0;
+    fc.assert(
+      fc.property(withNulls, (pod) => {
+        const json = JSON.parse(JSON.stringify(pod)) as Json;
+        const d = decide(pod, 'default', CONFIG);
+        expect(pod).toEqual(json);
+        if (d.kind !== 'mutate') return;
+        mutated += 1;
+        const applied = jsonpatch.applyPatch(json, d.patch as jsonpatch.Operation[], true, false).newDocument;
+        expect(applied).toEqual(d.pod);
+      }),
+      RUNS,
+    );
+    expect(mutated).toBeGreaterThan(40);
+  });
+
   it('inject twice == inject once', () => {
     fc.assert(
       fc.property(anyPod, (pod) => {

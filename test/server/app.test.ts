@@ -205,10 +205,17 @@ describe('bad requests', () => {
     const { app } = setup();
     const depth = 100_000;
     const nested = '['.repeat(depth) + ']'.repeat(depth);
-    const inPod = JSON.stringify(admissionReview()).replace('"restartPolicy":"Always"', `"restartPolicy":${nested}`);
-    const res = await request(app).post('/mutate').set('content-type', 'application/json').send(inPod);
+    // In a field ws-drain does not read: left to the API server's validation, the pod is injected as usual.
+    const unread = JSON.stringify(admissionReview()).replace('"restartPolicy":"Always"', `"restartPolicy":${nested}`);
+    const res = await request(app).post('/mutate').set('content-type', 'application/json').send(unread);
     expect(res.status).toBe(200);
-    expect((res.body as Json).response.allowed).toBe(false);
+    expect((res.body as Json).response).toMatchObject({ allowed: true, patchType: 'JSONPatch' });
+    // In a field it reads: a denial naming the field.
+    const read = JSON.stringify(admissionReview()).replace('"ports":[{"name":"ws"', `"ports":[${nested},{"name":"ws"`);
+    const denied = await request(app).post('/mutate').set('content-type', 'application/json').send(read);
+    expect(denied.status).toBe(200);
+    expect((denied.body as Json).response.allowed).toBe(false);
+    expect((denied.body as Json).response.status.message).toMatch(/spec\.containers\.0\.ports\.0/);
     const inEnvelope = `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":${nested}}`;
     await request(app).post('/mutate').set('content-type', 'application/json').send(inEnvelope).expect(400);
   });
