@@ -9,8 +9,8 @@ import { describeIssues, PodSchema, type Pod } from './pod-schema.js';
 import { INJECTED_ANNOTATION, PLAN_ANNOTATION, PREFIX, type Decision, type WebhookConfig } from './types.js';
 
 // Just enough to read the opt-in without judging the rest of a pod that may not have opted in.
-const AnnotationsOnly = z.looseObject({
-  metadata: z.looseObject({ annotations: z.record(z.string(), z.string()).nullish() }).nullish(),
+const AnnotationsOnly = z.object({
+  metadata: z.object({ annotations: z.record(z.string(), z.string()).nullish() }).nullish(),
 });
 
 export function decide(pod: unknown, namespace: string, config: WebhookConfig): Decision {

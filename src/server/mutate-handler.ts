@@ -5,13 +5,14 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { WebhookConfig } from '../core/types.js';
 import { admit, parseAdmissionReview, type AdmissionResult } from './admission.js';
 import type { Logger } from './logger.js';
-import type { WebhookMetrics } from './metrics.js';
+import type { Counter, Histogram } from 'prom-client';
+import type { AdmissionOutcome, WebhookMetrics } from './metrics.js';
 
 /** Kubernetes objects are at most ~1.5 MiB in etcd; anything larger is not a real AdmissionReview. */
 export const MAX_BODY_BYTES = 3 * 1024 * 1024;
 
 const JSON_CONTENT_TYPE = /^application\/json\s*(;|$)/i;
-const RESPONSE_HEADERS = { 'content-type': 'application/json; charset=utf-8' } as const;
+const JSON_UTF8 = 'application/json; charset=utf-8';
 
 export interface MutateDeps {
   config: WebhookConfig;
@@ -21,25 +22,41 @@ export interface MutateDeps {
 
 function reply(res: ServerResponse, status: number, body: string): void {
   if (res.headersSent) return;
-  res.writeHead(status, { ...RESPONSE_HEADERS, 'content-length': Buffer.byteLength(body) });
+  // Flat [name, value, ...] headers: no per-request object for Node to walk.
+  res.writeHead(status, ['content-type', JSON_UTF8, 'content-length', String(Buffer.byteLength(body))]);
   res.end(body);
+}
+
+/** prom-client hashes the label object on every inc()/observe(); a child per outcome, made on first use, does not. */
+function outcomeChildren(metrics: WebhookMetrics): (outcome: AdmissionOutcome) => { requests: Counter.Internal; duration: Histogram.Internal<'outcome'> } {
+  const cache = new Map<AdmissionOutcome, { requests: Counter.Internal; duration: Histogram.Internal<'outcome'> }>();
+  return (outcome) => {
+    let children = cache.get(outcome);
+    if (children === undefined) {
+      children = { requests: metrics.requests.labels(outcome), duration: metrics.duration.labels(outcome) };
+      cache.set(outcome, children);
+    }
+    return children;
+  };
 }
 
 export function createMutateHandler(deps: MutateDeps): (req: IncomingMessage, res: ServerResponse) => void {
   const { config, logger, metrics } = deps;
+  const byOutcome = outcomeChildren(metrics);
 
   // The unread rest of a refused body is discarded by Node after the response
   // (bounded by the server's requestTimeout), so the client sees the answer
   // rather than a connection reset.
   function refuse(res: ServerResponse, status: number, error: string): void {
-    metrics.requests.inc({ outcome: 'error' });
+    byOutcome('error').requests.inc();
     logger.warn({ status, error }, 'rejected admission request');
     reply(res, status, JSON.stringify({ error }));
   }
 
   function record(result: AdmissionResult, seconds: number): void {
-    metrics.requests.inc({ outcome: result.outcome });
-    metrics.duration.observe({ outcome: result.outcome }, seconds);
+    const children = byOutcome(result.outcome);
+    children.requests.inc();
+    children.duration.observe(seconds);
     if (!result.dryRun && result.outcome === 'mutated') {
       metrics.injections.inc();
       if (result.graceRaised) metrics.graceRaised.inc();
