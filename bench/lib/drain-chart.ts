@@ -13,7 +13,7 @@ export interface ChartSeries {
 
 const WIDTH = 900;
 const PANEL_HEIGHT = 190;
-const MARGIN = { left: 60, right: 20, top: 44, bottom: 34 };
+const MARGIN = { left: 60, right: 70, top: 44, bottom: 34 };
 const COLOURS = { old: '#d9480f', new: '#1971c2', grid: '#dee2e6', text: '#212529', marker: '#868e96' };
 
 export function drainChartSvg(panels: ChartSeries[], clients: number): string {
@@ -45,10 +45,15 @@ export function drainChartSvg(panels: ChartSeries[], clients: number): string {
       parts.push(`<line x1="${f(x(t))}" x2="${f(x(t))}" y1="${f(y(0))}" y2="${f(y(0) + 4)}" stroke="${COLOURS.text}"/>`);
       parts.push(`<text x="${f(x(t))}" y="${f(y(0) + 16)}" text-anchor="middle" fill="${COLOURS.text}">${t / 1000}s</text>`);
     }
-    for (const m of panel.markers) {
+    // Labels of markers that sit close together go on separate rows.
+    let lastX = -Infinity;
+    let row = 0;
+    for (const m of [...panel.markers].sort((a, b) => a.t - b.t)) {
       if (m.t < tMin || m.t > tMax) continue;
+      row = x(m.t) - lastX < 90 ? row + 1 : 0;
+      lastX = x(m.t);
       parts.push(`<line x1="${f(x(m.t))}" x2="${f(x(m.t))}" y1="${f(y(yMax))}" y2="${f(y(0))}" stroke="${COLOURS.marker}" stroke-dasharray="4 3"/>`);
-      parts.push(`<text x="${f(x(m.t) + 3)}" y="${f(y(yMax) + 10)}" fill="${COLOURS.marker}" font-size="10">${esc(m.label)}</text>`);
+      parts.push(`<text x="${f(x(m.t) + 3)}" y="${f(y(yMax) + 10 + row * 11)}" fill="${COLOURS.marker}" font-size="10">${esc(m.label)}</text>`);
     }
     for (const key of ['old', 'new'] as const) {
       const d = panel.points.map((p, j) => `${j === 0 ? 'M' : 'L'}${f(x(p.t))},${f(y(p[key]))}`).join('');

@@ -133,12 +133,14 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioResult> {
     while (Date.now() < until && (fleet.connectedByPod().get('new') ?? 0) < o.clients) await sleep(100);
     await sleep(o.afterMs);
     const connectedToNewAtEnd = fleet.connectedByPod().get('new') ?? 0;
+    const stoppedAt = Date.now();
     const report = await fleet.stop();
     fleet = undefined;
 
     const oldConns = balancer.connections.filter((c) => c.backend === 'old');
     const lastOldConnectionClosedAt = Math.max(...oldConns.map((c) => c.closedAt ?? timeline.exitedAt));
-    const series = balancer.samples.map((s) => ({ t: s.t - deletedAt, old: s.active['old'] ?? 0, new: s.active['new'] ?? 0 }));
+    // Up to the end of the observation: the clients' own shutdown is not part of the drain.
+    const series = balancer.samples.filter((s) => s.t <= stoppedAt).map((s) => ({ t: s.t - deletedAt, old: s.active['old'] ?? 0, new: s.active['new'] ?? 0 }));
 
     return {
       kind: o.kind,
