@@ -1,9 +1,9 @@
 // POST /mutate on plain Node request/response objects. This is the hot path, so
 // it skips the framework: no router, no body-parser, no prototype swapping; one
-// buffer concat, one JSON.parse, one zod pass, one JSON.stringify per request.
+// buffer concat, one JSON.parse, one zod pass, one serialisation per request.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { WebhookConfig } from '../core/types.js';
-import { admit, parseAdmissionReview, type AdmissionResult } from './admission.js';
+import { admit, parseAdmissionReview, serializeReview, type AdmissionResult } from './admission.js';
 import type { Logger } from './logger.js';
 import type { Counter, Histogram } from 'prom-client';
 import type { AdmissionOutcome, WebhookMetrics } from './metrics.js';
@@ -89,7 +89,7 @@ export function createMutateHandler(deps: MutateDeps): (req: IncomingMessage, re
       return;
     }
     const result = admit(parsed.review, config);
-    reply(res, 200, JSON.stringify(result.review));
+    reply(res, 200, serializeReview(result.review));
     record(result, Number(process.hrtime.bigint() - started) / 1e9);
   }
 

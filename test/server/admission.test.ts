@@ -1,0 +1,49 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_CONFIG } from '../../src/core/index.js';
+import { admit, parseAdmissionReview, serializeReview, type AdmissionReviewResponse } from '../../src/server/admission.js';
+import { admissionReview, optedInPod } from './review-fixtures.js';
+
+function admitted(review: unknown): AdmissionReviewResponse {
+  const parsed = parseAdmissionReview(JSON.parse(JSON.stringify(review)));
+  if (!parsed.ok) throw new Error(parsed.error);
+  return admit(parsed.review, DEFAULT_CONFIG).review;
+}
+
+describe('serializeReview', () => {
+  it('is byte for byte JSON.stringify for every kind of answer', () => {
+    const answers = {
+      mutated: admitted(admissionReview()),
+      mutatedWithWarnings: admitted(admissionReview({ object: { ...optedInPod(), spec: { ...(optedInPod()['spec'] as object), hostNetwork: true } } })),
+      skipped: admitted(admissionReview({ object: optedInPod({ 'ws-drain/prestop-delay': '5s' }) })),
+      denied: admitted(admissionReview({ object: optedInPod({ 'ws-drain/session-p95': 'forever' }) })),
+      passthrough: admitted(admissionReview({ operation: 'UPDATE' })),
+    };
+    expect(answers.mutated.response.patch).toBeDefined();
+    expect(answers.mutatedWithWarnings.response.warnings?.length).toBeGreaterThan(0);
+    expect(answers.skipped.response.warnings?.length).toBeGreaterThan(0);
+    expect(answers.denied.response.status?.code).toBe(422);
+    for (const review of Object.values(answers)) expect(serializeReview(review)).toBe(JSON.stringify(review));
+  });
+
+  it('escapes whatever ends up in the answer (uid, warnings, messages, a patch that is not base64)', () => {
+    const text = fc.string({ unit: 'binary' });
+    fc.assert(
+      fc.property(
+        text,
+        fc.boolean(),
+        fc.option(fc.string({ unit: 'binary' }), { nil: undefined }),
+        fc.option(fc.array(text, { maxLength: 3 }), { nil: undefined }),
+        fc.option(fc.record({ code: fc.integer(), message: text, reason: text }), { nil: undefined }),
+        (uid, allowed, patch, warnings, status) => {
+          const review: AdmissionReviewResponse = { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid, allowed } };
+          if (patch !== undefined) Object.assign(review.response, { patchType: 'JSONPatch', patch });
+          if (warnings !== undefined) review.response.warnings = warnings;
+          if (status !== undefined) review.response.status = status;
+          expect(serializeReview(review)).toBe(JSON.stringify(review));
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+});
