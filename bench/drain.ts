@@ -112,7 +112,9 @@ async function main(): Promise<void> {
     JSON.stringify({ clients: flags.clients, quick: flags.quick, settings, results: results.map((r) => ({ ...r, fleet: undefined, series: undefined, oldPodLogs: undefined })), targets }, null, 2),
   );
   process.stderr.write(`wrote ${path.relative(process.cwd(), path.join(dir, 'drain.svg'))} and drain.json\n`);
-  process.exitCode = targets.every((t) => t.ok) ? 0 : 1;
+  // Exit explicitly: with thousands of proxied sockets just closed, Node's
+  // environment teardown can spin in CleanupHandles for minutes.
+  process.exit(targets.every((t) => t.ok) ? 0 : 1);
 }
 
 function table(results: ScenarioResult[]): string {
