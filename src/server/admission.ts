@@ -28,11 +28,18 @@ export const admissionReviewSchema = z.object({
 
 export type AdmissionReviewRequest = z.infer<typeof admissionReviewSchema>;
 
+/** RFC 4648 base64 text, as the AdmissionResponse's []byte patch is encoded; made only by toBase64(). */
+export type Base64 = string & { readonly __encoding: 'base64' };
+
+export function toBase64(text: string): Base64 {
+  return Buffer.from(text).toString('base64') as Base64;
+}
+
 export interface AdmissionResponseBody {
   uid: string;
   allowed: boolean;
   patchType?: 'JSONPatch';
-  patch?: string;
+  patch?: Base64;
   warnings?: string[];
   status?: { code: number; message: string; reason: string };
 }
@@ -114,12 +121,12 @@ export function serializeReview(review: AdmissionReviewResponse): string {
   const r = review.response;
   let out = REVIEW_HEAD + JSON.stringify(r.uid) + (r.allowed ? ',"allowed":true' : ',"allowed":false');
   if (r.patchType !== undefined) out += ',"patchType":' + JSON.stringify(r.patchType);
-  if (r.patch !== undefined) out += ',"patch":' + (BASE64.test(r.patch) ? '"' + r.patch + '"' : JSON.stringify(r.patch));
+  // The base64 alphabet never needs escaping in JSON (the Base64 type says it is base64).
+  if (r.patch !== undefined) out += ',"patch":"' + r.patch + '"';
   if (r.warnings !== undefined) out += ',"warnings":' + JSON.stringify(r.warnings);
   if (r.status !== undefined) out += ',"status":' + JSON.stringify(r.status);
   return out + '}}';
 }
-const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 /** Maps a core Decision onto an AdmissionResponse. */
 export function responseFor(uid: string, decision: Decision): { response: AdmissionResponseBody; outcome: AdmissionOutcome; reason?: string } {
@@ -129,7 +136,7 @@ export function responseFor(uid: string, decision: Decision): { response: Admiss
         uid,
         allowed: true,
         patchType: 'JSONPatch',
-        patch: Buffer.from(JSON.stringify(decision.patch)).toString('base64'),
+        patch: toBase64(JSON.stringify(decision.patch)),
       };
       if (decision.warnings.length > 0) response.warnings = decision.warnings;
       return { response, outcome: 'mutated' };
