@@ -86,7 +86,7 @@ export async function startWsServer(opts: WsServerOptions): Promise<RunningWsSer
     later(opts.goawayTimeoutMs, () => s.ws.close(GOING_AWAY, reason));
   };
 
-  wss.on('connection', (ws, req) => {
+  wss.on('connection', (ws) => {
     const s: Session = { id: nextId++, ws, closing: false };
     sessions.set(s.id, s);
     ws.send(JSON.stringify({ hello: { pod: opts.name, session: s.id } }));
@@ -99,7 +99,6 @@ export async function startWsServer(opts: WsServerOptions): Promise<RunningWsSer
     // A session arriving while draining (routing lag longer than the preStop delay)
     // is told to go away right at the end of the stagger window rather than kept.
     if (draining || terminating) later(Math.max(0, drainEndsAt - Date.now()), () => closeGoingAway(s, 'draining'));
-    void req;
   });
 
   function onMessage(s: Session, data: RawData): void {
