@@ -4,9 +4,10 @@
 // drain helper run with the argv the webhook injects, and kubelet's sequence
 // (preStop → SIGTERM → SIGKILL at grace). Counts and close codes are asserted;
 // timings are printed (the drain benchmark holds the timing targets).
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HELPER_BINARY } from '../../src/core/types.js';
-import { installHelper } from './harness/helper-binary.js';
+import { removeExampleServerBundle } from './harness/app-bundle.js';
+import { installHelper, removeInstalledHelper } from './harness/helper-binary.js';
 import { describeResult, runScenario, type ScenarioOptions } from './harness/scenario.js';
 
 const CLIENTS = 50;
@@ -23,6 +24,11 @@ let helper: string;
 
 beforeAll(() => {
   helper = installHelper();
+});
+
+afterAll(() => {
+  if (helper) removeInstalledHelper(helper);
+  removeExampleServerBundle();
 });
 
 function base(kind: ScenarioOptions['kind']): ScenarioOptions {

@@ -1,7 +1,7 @@
 // The real drain helper: built from helper/ when missing, then installed into a
 // temp dir with its own `install DIR` subcommand, as the init container does.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,9 +23,15 @@ export function ensureHelperBuilt(): string {
 export function installHelper(): string {
   const source = ensureHelperBuilt();
   const dir = mkdtempSync(path.join(tmpdir(), 'ws-drain-'));
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
   const r = spawnSync(source, ['install', dir], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`ws-drain-helper install ${dir} failed (status ${r.status}): ${r.stderr}`);
   const installed = path.join(dir, 'ws-drain-helper');
   if (!existsSync(installed)) throw new Error(`ws-drain-helper install ${dir} exited 0 but ${installed} is missing`);
   return installed;
+}
+
+/** Removes what installHelper() created. */
+export function removeInstalledHelper(installed: string): void {
+  rmSync(path.dirname(installed), { recursive: true, force: true });
 }
