@@ -66,6 +66,26 @@ describe('pod termination with ws-drain injected', () => {
   });
 });
 
+describe('pod termination when the session budget runs out first', () => {
+  it('stops waiting at S, and SIGTERM still closes the remaining sessions with 1001', async () => {
+    // S=3s but the app staggers over 10 s: the helper gives up with sessions left.
+    const annotations = { 'ws-drain/session-p95': '3s', 'ws-drain/prestop-delay': '2s', 'ws-drain/cleanup': '2s', 'ws-drain/drain-signal': 'SIGUSR1' };
+    const r = await runScenario({ ...base('ws-drain'), label: 'ws-drain (budget exhausted)', annotations, installedHelper: helper, staggerMs: 10_000 });
+    console.log(describeResult(r));
+
+    expect(r.timeline.preStop?.exitCode).toBe(0);
+    expect(r.timeline.sigkillAt).toBeUndefined();
+    const atSigterm = r.oldPodLogs.find((l) => l['app'] === 'ws-server' && l['event'] === 'sigterm');
+    expect(atSigterm?.['sessions']).toBeGreaterThan(0);
+
+    expect(r.refusedConnects).toBe(0);
+    expect(r.abnormalCloses).toBe(0);
+    expect(r.lostMessages).toBe(0);
+    expect(r.oldPodCloseCodes).toEqual({ 1001: CLIENTS });
+    expect(r.connectedToNewAtEnd).toBe(CLIENTS);
+  });
+});
+
 describe('pod termination with default Kubernetes behaviour', () => {
   it('shows the failures ws-drain removes: refused connects during the lag and 1006 closes', async () => {
     const r = await runScenario({ ...base('default-kubernetes') });
