@@ -1,7 +1,12 @@
 // Admission throughput and latency: the real webhook against a bare Node https
 // server that answers the same AdmissionReview bytes without any work (the floor).
 //
-//   npx tsx bench/admission.ts [--duration 10] [--connections 200] [--rate 500] [--log-level info]
+//   npx tsx bench/admission.ts [--duration 10] [--connections 200] [--rate 500] [--log-level info] [--breakdown]
+//
+// --breakdown adds saturation rows for servers between the floor and the webhook,
+// to show where the webhook's CPU per request goes: the floor plus a fixed 10 µs
+// busy loop (what any per-request work costs here), plus JSON.parse of the body,
+// plus the whole admission (envelope, core, serialisation) without log or metrics.
 //
 // Each server runs in its own process (via the real CLI for the webhook), so the
 // load generator (autocannon, this process) never shares their event loop.
@@ -23,7 +28,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { generateDevCerts, writeDevCerts } from '../src/certs/dev-certs.js';
 import { DEFAULT_CONFIG } from '../src/core/index.js';
-import { admit, parseAdmissionReview } from '../src/server/admission.js';
+import { admit, parseAdmissionReview, serializeReview } from '../src/server/admission.js';
 import { admissionReview } from '../test/server/review-fixtures.js';
 
 // autocannon ships no types; this is the part of its API the bench uses.
@@ -47,6 +52,54 @@ const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SELF = fileURLToPath(import.meta.url);
+
+/** What a --breakdown server does per request before answering; undefined answers the fixed bytes. */
+type StageWork = (body: Buffer) => string | undefined;
+
+const STAGES: Record<string, { label: string; work: StageWork }> = {
+  busy10: {
+    label: 'floor + 10 µs busy loop',
+    work: () => {
+      const until = process.hrtime.bigint() + 10_000n;
+      while (process.hrtime.bigint() < until);
+      return undefined;
+    },
+  },
+  parse: {
+    label: 'floor + JSON.parse',
+    work: (body) => {
+      JSON.parse(body.toString('utf8'));
+      return undefined;
+    },
+  },
+  admit: {
+    label: 'webhook without log/metrics',
+    work: (body) => {
+      const parsed = parseAdmissionReview(JSON.parse(body.toString('utf8')));
+      if (!parsed.ok) throw new Error(parsed.error);
+      return serializeReview(admit(parsed.review, DEFAULT_CONFIG).review);
+    },
+  },
+};
+
+/** The floor plus one stage of the webhook's work (--breakdown). */
+async function runStage(stage: string, port: number, certFile: string, keyFile: string, responseFile: string): Promise<void> {
+  const work = STAGES[stage]?.work;
+  if (!work) throw new Error(`unknown stage ${stage}`);
+  const [cert, key, response] = await Promise.all([readFile(certFile), readFile(keyFile), readFile(responseFile)]);
+  const server = createHttpsServer({ cert, key, minVersion: 'TLSv1.2', keepAliveTimeout: 65_000 }, (req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      // Readiness probes (GET /healthz) get the fixed bytes; only the benchmark's POSTs do the work.
+      const out = (req.method === 'POST' ? work(Buffer.concat(chunks)) : undefined) ?? response;
+      res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': String(Buffer.byteLength(out)) });
+      res.end(out);
+    });
+  });
+  server.listen(port, '127.0.0.1');
+  process.on('SIGTERM', () => server.close(() => process.exit(0)));
+}
 
 /** The floor: read the whole body (as the webhook must), answer fixed bytes. */
 async function runFloor(port: number, certFile: string, keyFile: string, responseFile: string): Promise<void> {
@@ -219,6 +272,7 @@ async function main(): Promise<void> {
       connections: { type: 'string', default: '200' },
       rate: { type: 'string', default: '500' },
       'log-level': { type: 'string', default: 'info' },
+      breakdown: { type: 'boolean', default: false },
     },
   });
   const duration = Number(values.duration);
@@ -262,10 +316,21 @@ async function main(): Promise<void> {
       { name: 'floor', pid: floor.pid!, url: `https://127.0.0.1:${floorPort}/mutate` },
       { name: 'webhook', pid: webhook.pid!, url: `https://127.0.0.1:${webhookPort}/mutate` },
     ];
+    // --breakdown: the in-between servers, saturation phase only.
+    const stages: Array<{ name: string; pid: number; url: string }> = [];
+    if (values.breakdown) {
+      for (const [stage, { label }] of Object.entries(STAGES)) {
+        const port = await freePort();
+        const child = spawn(process.execPath, [...tsx, SELF, '--stage', stage, String(port), files.tlsCert, files.tlsKey, responseFile], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
+        children.push(child);
+        await waitReady(port, pems.caCert, child);
+        stages.push({ name: label, pid: child.pid!, url: `https://127.0.0.1:${port}/mutate` });
+      }
+    }
     process.stderr.write(`warming up ${warmup}s each ...\n`);
-    for (const t of targets) await load(t.name, t.pid, 'warmup', t.url, body, expected, { connections, duration: warmup });
+    for (const t of [...targets, ...stages]) await load(t.name, t.pid, 'warmup', t.url, body, expected, { connections, duration: warmup });
     const rows: Row[] = [];
-    for (const t of targets) {
+    for (const t of [...targets, ...stages]) {
       process.stderr.write(`${t.name}: saturation, ${connections} connections, ${duration}s ...\n`);
       rows.push(await load(t.name, t.pid, 'saturation', t.url, body, expected, { connections, duration }));
     }
@@ -298,7 +363,10 @@ async function main(): Promise<void> {
   }
 }
 
-if (process.argv[2] === '--floor') {
+if (process.argv[2] === '--stage') {
+  const [stage, port, cert, key, response] = process.argv.slice(3);
+  await runStage(stage!, Number(port), cert!, key!, response!);
+} else if (process.argv[2] === '--floor') {
   const [port, cert, key, response] = process.argv.slice(3);
   await runFloor(Number(port), cert!, key!, response!);
 } else {
