@@ -15,9 +15,13 @@ import (
 // "listen:FILE" listens on 127.0.0.1:0, prints the port, holds every accepted
 // connection, and on SIGUSR1 writes "SIGUSR1 <pid>" to FILE and closes its
 // connections one by one, like an app draining on its drain signal.
+// "readonly-root" runs a command in a read-only root filesystem (install_test.go).
 const childEnv = "WS_DRAIN_TEST_CHILD"
 
 func runChild(spec string) int {
+	if spec == readOnlyRootSpec {
+		return runReadOnlyRoot(os.Args[1:])
+	}
 	file, ok := strings.CutPrefix(spec, "listen:")
 	if !ok {
 		fmt.Fprintln(os.Stderr, "unknown child spec", spec)

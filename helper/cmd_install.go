@@ -51,7 +51,8 @@ func install(dir string) (string, int64, error) {
 	defer src.Close()
 	tmp, err := os.CreateTemp(dir, "."+installedName+"-*")
 	if err != nil {
-		return "", 0, err
+		// The usual init-container mistakes: no volume mounted, or one the uid cannot write.
+		return "", 0, fmt.Errorf("cannot create a file in DIR (it must be an existing directory writable by uid %d): %w", os.Getuid(), err)
 	}
 	tmpName := tmp.Name()
 	ok := false

@@ -23,6 +23,11 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	// MkdirTemp makes 0700; install_test.go runs the binary as non-root uids.
+	if err := os.Chmod(dir, 0o755); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
 	helperBin = filepath.Join(dir, "ws-drain-helper")
 	build := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w -X main.version="+testVersion, "-o", helperBin, ".")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")

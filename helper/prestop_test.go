@@ -53,8 +53,16 @@ type helperRun struct {
 // fallback (PID 1 here is the machine's init), unless env overrides them.
 func startHelper(t *testing.T, env []string, args ...string) *helperRun {
 	t.Helper()
-	r := &helperRun{cmd: exec.Command(helperBin, args...), stdout: &lockedBuffer{}, stderr: &lockedBuffer{}, done: make(chan struct{})}
-	r.cmd.Env = append(append(os.Environ(), "WS_DRAIN_LOG=stderr", "WS_DRAIN_FALLBACK_PID=none"), env...)
+	cmd := exec.Command(helperBin, args...)
+	cmd.Env = append(append(os.Environ(), "WS_DRAIN_LOG=stderr", "WS_DRAIN_FALLBACK_PID=none"), env...)
+	return startCmd(t, cmd)
+}
+
+// startCmd runs a prepared command (another uid, a mount namespace) with the
+// same output capture, exit-code and cleanup handling as startHelper.
+func startCmd(t *testing.T, cmd *exec.Cmd) *helperRun {
+	t.Helper()
+	r := &helperRun{cmd: cmd, stdout: &lockedBuffer{}, stderr: &lockedBuffer{}, done: make(chan struct{})}
 	r.cmd.Stdout, r.cmd.Stderr = r.stdout, r.stderr
 	if err := r.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -92,6 +100,12 @@ func (r *helperRun) wait(t *testing.T) int {
 func runHelper(t *testing.T, env []string, args ...string) (int, *helperRun) {
 	t.Helper()
 	r := startHelper(t, env, args...)
+	return r.wait(t), r
+}
+
+func runCmd(t *testing.T, cmd *exec.Cmd) (int, *helperRun) {
+	t.Helper()
+	r := startCmd(t, cmd)
 	return r.wait(t), r
 }
 
