@@ -2,33 +2,19 @@
 // this process, registered through manifests/base/mutating-webhook.yaml.
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { generateDevCerts } from '../../src/certs/dev-certs.js';
 import { HELPER_BINARY, INIT_CONTAINER_NAME, INJECTED_ANNOTATION, MOUNT_PATH, PLAN_ANNOTATION, VOLUME_NAME } from '../../src/core/types.js';
-import { startControlPlane, type ControlPlane } from './controlplane/controlplane.js';
-import { createNamespace, createPod, getPod, optedInPod, waitForInjectionActive, type StoredPod } from './controlplane/pods.js';
+import { createNamespace, createPod, getPod, optedInPod, type StoredPod } from './controlplane/pods.js';
 import { parsePrometheusText, sumSamples } from './controlplane/prometheus.js';
 import { applyObjects, deleteObjects } from './controlplane/registration.js';
-import { startRegisteredWebhook, type WsDrainWebhook } from './controlplane/webhook.js';
+import { useWebhookCluster } from './controlplane/suite.js';
 
 const NS = 'e2e-admission';
 // Defaults D=20s, C=10s, M=30% with S=2m: the plan the DESIGN formula gives.
 const GRACE_FOR_2M = Math.ceil((20 + 120 + 10) * 1.3);
 
-let cp: ControlPlane;
-let webhook: WsDrainWebhook;
-
-beforeAll(async () => {
-  cp = await startControlPlane();
-  webhook = await startRegisteredWebhook(cp);
-  await createNamespace(cp, NS);
-  await waitForInjectionActive(cp, NS);
-});
-
-afterAll(async () => {
-  await webhook?.stop();
-  await cp?.stop();
-});
+const cluster = useWebhookCluster(NS);
 
 function expectInjectedOnce(pod: StoredPod, containerName = 'app'): void {
   expect(pod.metadata.annotations?.[INJECTED_ANNOTATION]).toBeTruthy();
@@ -53,12 +39,12 @@ function hasNoWsDrainArtefacts(pod: StoredPod): void {
 
 describe('injection through the real API server', () => {
   it('stores an opted-in pod with init container, preStop, volume, grace and plan', async () => {
-    const created = await createPod(cp, NS, {
+    const created = await createPod(cluster.cp, NS, {
       ...optedInPod('opted-in', { 'ws-drain/session-p95': '2m' }),
     });
     expect(created.response.status, created.message).toBe(201);
 
-    const stored = await getPod(cp, NS, 'opted-in');
+    const stored = await getPod(cluster.cp, NS, 'opted-in');
     expect(stored).toBeDefined();
     if (!stored) return;
     expectInjectedOnce(stored);
@@ -71,7 +57,7 @@ describe('injection through the real API server', () => {
 
   it('injects a pod created with generateName only, as ReplicaSets create them', async () => {
     const pod = optedInPod('unused') as { metadata: Record<string, unknown> };
-    const created = await createPod(cp, NS, { ...pod, metadata: { generateName: 'rs-like-', annotations: pod.metadata.annotations } });
+    const created = await createPod(cluster.cp, NS, { ...pod, metadata: { generateName: 'rs-like-', annotations: pod.metadata.annotations } });
     expect(created.response.status, created.message).toBe(201);
     if (!created.pod) return;
     expect(created.pod.metadata.name).toMatch(/^rs-like-/);
@@ -81,7 +67,7 @@ describe('injection through the real API server', () => {
   it('stores a pod that did not opt in exactly as it stores it without the webhook', async () => {
     // Control: a namespace the webhook's namespaceSelector excludes, so the API
     // server never calls it there; the stored spec is what Kubernetes alone makes.
-    await createNamespace(cp, 'e2e-control', { 'ws-drain.io/inject': 'disabled' });
+    await createNamespace(cluster.cp, 'e2e-control', { 'ws-drain.io/inject': 'disabled' });
     // One pod without annotations (not even sent: matchConditions), one with a
     // ws-drain/ annotation that opts out (sent, and must come back unchanged).
     const variants: Array<[string, Record<string, string> | undefined]> = [
@@ -98,8 +84,8 @@ describe('injection through the real API server', () => {
           terminationGracePeriodSeconds: 45,
         },
       };
-      const withWebhook = await createPod(cp, NS, pod);
-      const control = await createPod(cp, 'e2e-control', pod);
+      const withWebhook = await createPod(cluster.cp, NS, pod);
+      const control = await createPod(cluster.cp, 'e2e-control', pod);
       expect(withWebhook.response.status, withWebhook.message).toBe(201);
       expect(control.response.status, control.message).toBe(201);
       if (!withWebhook.pod || !control.pod) return;
@@ -110,9 +96,9 @@ describe('injection through the real API server', () => {
   });
 
   it('leaves opted-in pods in excluded namespaces untouched', async () => {
-    await createNamespace(cp, 'ws-drain-system');
+    await createNamespace(cluster.cp, 'ws-drain-system');
     for (const ns of ['ws-drain-system', 'kube-system']) {
-      const created = await createPod(cp, ns, optedInPod('excluded'));
+      const created = await createPod(cluster.cp, ns, optedInPod('excluded'));
       expect(created.response.status, created.message).toBe(201);
       if (!created.pod) return;
       hasNoWsDrainArtefacts(created.pod);
@@ -123,32 +109,32 @@ describe('injection through the real API server', () => {
 
 describe('denials and warnings reach the client', () => {
   it('denies a bad annotation with a message naming it, the value and the accepted form', async () => {
-    const created = await createPod(cp, NS, optedInPod('bad-duration', { 'ws-drain/session-p95': '5 minutes' }));
+    const created = await createPod(cluster.cp, NS, optedInPod('bad-duration', { 'ws-drain/session-p95': '5 minutes' }));
     expect(created.response.status).toBeGreaterThanOrEqual(400);
     expect(created.message).toContain('inject.ws-drain.io');
     expect(created.message).toContain('ws-drain/session-p95');
     expect(created.message).toContain('5 minutes');
     expect(created.message).toMatch(/duration/i);
-    expect(await getPod(cp, NS, 'bad-duration')).toBeUndefined();
+    expect(await getPod(cluster.cp, NS, 'bad-duration')).toBeUndefined();
   });
 
   it('denies an unknown ws-drain/ key by name', async () => {
-    const created = await createPod(cp, NS, optedInPod('bad-key', { 'ws-drain/session-p95': '2m', 'ws-drain/sesion-p95': '2m' }));
+    const created = await createPod(cluster.cp, NS, optedInPod('bad-key', { 'ws-drain/session-p95': '2m', 'ws-drain/sesion-p95': '2m' }));
     expect(created.response.status).toBeGreaterThanOrEqual(400);
     expect(created.message).toContain('ws-drain/sesion-p95');
-    expect(await getPod(cp, NS, 'bad-key')).toBeUndefined();
+    expect(await getPod(cluster.cp, NS, 'bad-key')).toBeUndefined();
   });
 
   it('enforce: reject denies a short grace period with the number needed', async () => {
-    const created = await createPod(cp, NS, optedInPod('reject-short', { 'ws-drain/session-p95': '2m', 'ws-drain/enforce': 'reject' }));
+    const created = await createPod(cluster.cp, NS, optedInPod('reject-short', { 'ws-drain/session-p95': '2m', 'ws-drain/enforce': 'reject' }));
     expect(created.response.status).toBeGreaterThanOrEqual(400);
     expect(created.message).toContain('terminationGracePeriodSeconds');
     expect(created.message).toContain(String(GRACE_FOR_2M));
-    expect(await getPod(cp, NS, 'reject-short')).toBeUndefined();
+    expect(await getPod(cluster.cp, NS, 'reject-short')).toBeUndefined();
   });
 
   it('enforce: raise sets the grace period and the warning reaches the client', async () => {
-    const created = await createPod(cp, NS, optedInPod('raise-short', { 'ws-drain/session-p95': '2m', 'ws-drain/enforce': 'raise' }));
+    const created = await createPod(cluster.cp, NS, optedInPod('raise-short', { 'ws-drain/session-p95': '2m', 'ws-drain/enforce': 'raise' }));
     expect(created.response.status, created.message).toBe(201);
     expect(created.pod?.spec.terminationGracePeriodSeconds).toBe(GRACE_FOR_2M);
     const warning = created.response.warnings.find((w) => w.includes('terminationGracePeriodSeconds'));
@@ -158,7 +144,7 @@ describe('denials and warnings reach the client', () => {
   });
 
   it('enforce: warn keeps the short grace period and warns', async () => {
-    const created = await createPod(cp, NS, optedInPod('warn-short', { 'ws-drain/session-p95': '2m', 'ws-drain/enforce': 'warn' }));
+    const created = await createPod(cluster.cp, NS, optedInPod('warn-short', { 'ws-drain/session-p95': '2m', 'ws-drain/enforce': 'warn' }));
     expect(created.response.status, created.message).toBe(201);
     expect(created.pod?.spec.terminationGracePeriodSeconds).toBe(30);
     expect(created.response.warnings.some((w) => w.includes(String(GRACE_FOR_2M)))).toBe(true);
@@ -167,18 +153,18 @@ describe('denials and warnings reach the client', () => {
 
 describe('dry run', () => {
   it('dryRun=All returns the mutated pod and stores nothing', async () => {
-    const created = await createPod(cp, NS, optedInPod('dry-run'), { dryRun: true });
+    const created = await createPod(cluster.cp, NS, optedInPod('dry-run'), { dryRun: true });
     expect(created.response.status, created.message).toBe(201);
     if (!created.pod) throw new Error('no pod in the dry-run response');
     expectInjectedOnce(created.pod);
-    expect(await getPod(cp, NS, 'dry-run')).toBeUndefined();
+    expect(await getPod(cluster.cp, NS, 'dry-run')).toBeUndefined();
   });
 });
 
 describe('Pod Security "restricted"', () => {
   it('admits an opted-in restricted pod together with the injected init container', async () => {
     const ns = 'e2e-restricted';
-    await createNamespace(cp, ns, {
+    await createNamespace(cluster.cp, ns, {
       'pod-security.kubernetes.io/enforce': 'restricted',
       'pod-security.kubernetes.io/enforce-version': 'latest',
     });
@@ -199,7 +185,7 @@ describe('Pod Security "restricted"', () => {
       },
     };
     // The namespace really enforces: the same pod without its securityContext is refused.
-    const insecure = await createPod(cp, ns, {
+    const insecure = await createPod(cluster.cp, ns, {
       ...restrictedPod,
       metadata: { ...restrictedPod.metadata, name: 'insecure' },
       spec: { containers: [{ name: 'app', image: 'registry.example/ws-app:1.0', ports: [{ containerPort: 8080 }] }] },
@@ -207,7 +193,7 @@ describe('Pod Security "restricted"', () => {
     expect(insecure.response.status, insecure.message).toBe(403);
     expect(insecure.message).toMatch(/violates PodSecurity "restricted/);
 
-    const created = await createPod(cp, ns, restrictedPod);
+    const created = await createPod(cluster.cp, ns, restrictedPod);
     expect(created.response.status, created.message).toBe(201);
     if (!created.pod) return;
     expectInjectedOnce(created.pod);
@@ -217,7 +203,7 @@ describe('Pod Security "restricted"', () => {
 describe('reinvocation with a second mutating webhook', () => {
   let sidecar: Server | undefined;
   afterAll(async () => {
-    await deleteObjects(cp, [{ apiVersion: 'admissionregistration.k8s.io/v1', kind: 'MutatingWebhookConfiguration', metadata: { name: 'zz-e2e-env-injector' } }]);
+    await deleteObjects(cluster.cp, [{ apiVersion: 'admissionregistration.k8s.io/v1', kind: 'MutatingWebhookConfiguration', metadata: { name: 'zz-e2e-env-injector' } }]);
     await new Promise<void>((r) => (sidecar ? sidecar.close(() => r()) : r()));
   });
 
@@ -247,7 +233,7 @@ describe('reinvocation with a second mutating webhook', () => {
     });
     await new Promise<void>((r) => sidecar?.listen(0, '127.0.0.1', r));
     const port = (sidecar.address() as AddressInfo).port;
-    await applyObjects(cp, [
+    await applyObjects(cluster.cp, [
       {
         apiVersion: 'admissionregistration.k8s.io/v1',
         kind: 'MutatingWebhookConfiguration',
@@ -267,10 +253,10 @@ describe('reinvocation with a second mutating webhook', () => {
       } as object,
     ]);
     const ns = 'e2e-reinvoke';
-    await createNamespace(cp, ns);
+    await createNamespace(cluster.cp, ns);
 
     const callsToUs = async (): Promise<number> => {
-      const metrics = await cp.request('GET', '/metrics');
+      const metrics = await cluster.cp.request('GET', '/metrics');
       return sumSamples(parsePrometheusText(metrics.body), 'apiserver_admission_webhook_admission_duration_seconds_count', {
         name: 'inject.ws-drain.io',
         type: 'admit',
@@ -279,20 +265,20 @@ describe('reinvocation with a second mutating webhook', () => {
     // Wait until the second webhook is active, then measure one create.
     let stored: StoredPod | undefined;
     for (let attempt = 0; attempt < 50 && !stored?.metadata.labels?.['e2e-env-injector']; attempt++) {
-      const probe = await createPod(cp, ns, optedInPod(`reinvoke-probe-${attempt}`), { dryRun: true });
+      const probe = await createPod(cluster.cp, ns, optedInPod(`reinvoke-probe-${attempt}`), { dryRun: true });
       stored = probe.pod;
       if (!stored?.metadata.labels?.['e2e-env-injector']) await new Promise((r) => setTimeout(r, 200));
     }
     expect(stored?.metadata.labels?.['e2e-env-injector']).toBe('done');
 
     const before = await callsToUs();
-    const created = await createPod(cp, ns, optedInPod('reinvoked'));
+    const created = await createPod(cluster.cp, ns, optedInPod('reinvoked'));
     expect(created.response.status, created.message).toBe(201);
     const after = await callsToUs();
     // Called once, then again after the second webhook changed the pod.
     expect(after - before).toBe(2);
 
-    const pod = await getPod(cp, ns, 'reinvoked');
+    const pod = await getPod(cluster.cp, ns, 'reinvoked');
     if (!pod) throw new Error('reinvoked pod not stored');
     expectInjectedOnce(pod);
     expect(pod.metadata.labels?.['e2e-env-injector']).toBe('done');

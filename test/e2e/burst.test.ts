@@ -2,43 +2,29 @@
 // server's own view of the webhook's latency (its admission histogram); the
 // assertion is only that every pod was injected: timings are reported, not
 // judged (bench/ is where numbers are held to limits).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { INJECTED_ANNOTATION } from '../../src/core/types.js';
-import { startControlPlane, type ControlPlane } from './controlplane/controlplane.js';
-import { createNamespace, createPod, optedInPod, waitForInjectionActive } from './controlplane/pods.js';
+import { createPod, optedInPod } from './controlplane/pods.js';
 import { histogramDelta, histogramQuantile, parsePrometheusText, readHistogram, type Histogram } from './controlplane/prometheus.js';
-import { startRegisteredWebhook, type WsDrainWebhook } from './controlplane/webhook.js';
+import { useWebhookCluster } from './controlplane/suite.js';
 
 const NS = 'e2e-burst';
 const PODS = 500;
 const CONCURRENCY = 20;
 const HISTOGRAM = 'apiserver_admission_webhook_admission_duration_seconds';
 
-let cp: ControlPlane;
-let webhook: WsDrainWebhook;
-
-beforeAll(async () => {
-  cp = await startControlPlane();
-  webhook = await startRegisteredWebhook(cp, { logLevel: 'warn' });
-  await createNamespace(cp, NS);
-  await waitForInjectionActive(cp, NS);
-});
-
-afterAll(async () => {
-  await webhook?.stop();
-  await cp?.stop();
-});
+const cluster = useWebhookCluster(NS, { logLevel: 'warn' });
 
 async function apiserverHistogram(): Promise<Histogram> {
-  const res = await cp.request('GET', '/metrics');
+  const res = await cluster.cp.request('GET', '/metrics');
   expect(res.status).toBe(200);
   return readHistogram(parsePrometheusText(res.body), HISTOGRAM, { name: 'inject.ws-drain.io', type: 'admit', operation: 'CREATE' });
 }
 
 /** The webhook's own view: time spent inside the handler, without TLS and queueing. */
 async function handlerHistogram(): Promise<Histogram> {
-  const res = await fetch(`http://127.0.0.1:${webhook.running.metricsPort}/metrics`);
+  const res = await fetch(`http://127.0.0.1:${cluster.webhook.running.metricsPort}/metrics`);
   expect(res.status).toBe(200);
   return readHistogram(parsePrometheusText(await res.text()), 'ws_drain_admission_duration_seconds', { outcome: 'mutated' });
 }
@@ -57,7 +43,7 @@ describe('burst', () => {
     await Promise.all(
       Array.from({ length: CONCURRENCY }, async () => {
         for (let i = next++; i < PODS; i = next++) {
-          const created = await createPod(cp, NS, optedInPod(`burst-${i}`, { 'ws-drain/session-p95': '5m' }));
+          const created = await createPod(cluster.cp, NS, optedInPod(`burst-${i}`, { 'ws-drain/session-p95': '5m' }));
           if (created.response.status !== 201) failures.push(`burst-${i}: ${created.response.status} ${created.message ?? ''}`);
         }
       }),
@@ -83,7 +69,7 @@ describe('burst', () => {
 
     expect(failures).toEqual([]);
     expect(delta.count).toBeGreaterThanOrEqual(PODS);
-    const list = await cp.request('GET', `/api/v1/namespaces/${NS}/pods`);
+    const list = await cluster.cp.request('GET', `/api/v1/namespaces/${NS}/pods`);
     const pods = PodList.parse(JSON.parse(list.body)).items.filter((p) => p.metadata.name.startsWith('burst-'));
     expect(pods).toHaveLength(PODS);
     expect(pods.filter((p) => p.metadata.annotations?.[INJECTED_ANNOTATION] === undefined).map((p) => p.metadata.name)).toEqual([]);

@@ -4,15 +4,14 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { KubernetesObjectApi, type KubernetesObject } from '@kubernetes/client-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { DEFAULT_CONFIG } from '../../src/core/config.js';
 import { decide } from '../../src/core/decide.js';
 import { INJECTED_ANNOTATION, PLAN_ANNOTATION } from '../../src/core/types.js';
 import { REPO_ROOT } from './controlplane/binaries.js';
-import { startControlPlane, type ControlPlane } from './controlplane/controlplane.js';
-import { createNamespace, createPod, StoredPod, waitForInjectionActive } from './controlplane/pods.js';
-import { startRegisteredWebhook, type WsDrainWebhook } from './controlplane/webhook.js';
+import { createNamespace, createPod, StoredPod } from './controlplane/pods.js';
+import { useWebhookCluster } from './controlplane/suite.js';
 
 const FIXTURES = join(REPO_ROOT, 'test/fixtures');
 
@@ -111,20 +110,8 @@ function loadCases(): FixtureCase[] {
 }
 
 const cases = loadCases();
-let cp: ControlPlane;
-let webhook: WsDrainWebhook;
 
-beforeAll(async () => {
-  cp = await startControlPlane();
-  webhook = await startRegisteredWebhook(cp);
-  await createNamespace(cp, 'e2e-fixtures');
-  await waitForInjectionActive(cp, 'e2e-fixtures');
-});
-
-afterAll(async () => {
-  await webhook?.stop();
-  await cp?.stop();
-});
+const cluster = useWebhookCluster('e2e-fixtures');
 
 describe('test/fixtures through the real API server', () => {
   it('has fixtures to run', () => {
@@ -133,9 +120,9 @@ describe('test/fixtures through the real API server', () => {
 
   it.each(cases.map((c, i) => [c.id, c, i] as const))('%s', async (_id, fixture, i) => {
     const ns = `e2e-fixture-${i}`;
-    await createNamespace(cp, ns);
+    await createNamespace(cluster.cp, ns);
     const expected = decide(fixture.pod, ns, DEFAULT_CONFIG);
-    const created = await createPod(cp, ns, fixture.pod);
+    const created = await createPod(cluster.cp, ns, fixture.pod);
 
     if (expected.kind === 'deny') {
       expect(created.response.status).toBeGreaterThanOrEqual(400);
@@ -168,7 +155,7 @@ describe('test/fixtures through the real API server', () => {
       const mutated = expected.pod;
       const template = { metadata: { ...(isObject(mutated.metadata) ? mutated.metadata : {}), name: undefined }, spec: mutated.spec };
       const workload = setIn({ ...fixture.object, metadata: { ...(fixture.object.metadata as Json), namespace: ns } }, fixture.templateAt, template);
-      const client = KubernetesObjectApi.makeApiClient(cp.kubeConfig());
+      const client = KubernetesObjectApi.makeApiClient(cluster.cp.kubeConfig());
       await expect(client.create(workload as KubernetesObject)).resolves.toBeDefined();
     }
   });

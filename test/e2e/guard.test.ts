@@ -4,12 +4,11 @@
 // without ws-drain/injected is denied (message names ws-drain/injected), a pod
 // without annotations and `enabled: "false"` + session-p95 are admitted. Those
 // cases are not repeated here.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { INJECTED_ANNOTATION } from '../../src/core/types.js';
-import { startControlPlane, type ControlPlane } from './controlplane/controlplane.js';
-import { createNamespace, createPod, eventually, getPod, optedInPod, waitForInjectionActive } from './controlplane/pods.js';
+import { createNamespace, createPod, eventually, getPod, optedInPod } from './controlplane/pods.js';
 import { applyObjects, loadValidatingPolicy } from './controlplane/registration.js';
-import { startRegisteredWebhook, type WsDrainWebhook } from './controlplane/webhook.js';
+import { useWebhookCluster } from './controlplane/suite.js';
 
 const NS = 'e2e-guard';
 // manifests/base: the webhook's namespaceSelector and the policy binding both
@@ -21,35 +20,25 @@ const NS_OPTED_OUT = 'e2e-guard-opted-out';
 const EXCLUDED_NAMESPACES = ['kube-system', 'ws-drain-system'];
 const POLICY_NAME = 'ws-drain-require-injection';
 
-let cp: ControlPlane;
-let webhook: WsDrainWebhook | undefined;
+const cluster = useWebhookCluster(NS);
 
 beforeAll(async () => {
-  cp = await startControlPlane();
-  webhook = await startRegisteredWebhook(cp);
-  await createNamespace(cp, NS);
-  await createNamespace(cp, NS_OPTED_OUT, { [OPT_OUT_LABEL]: 'disabled' });
-  await createNamespace(cp, 'ws-drain-system');
-  // Registered and known to be active, then taken down: the registration keeps
-  // pointing at a port nobody listens on (failurePolicy: Ignore lets pods through).
-  await waitForInjectionActive(cp, NS);
-  await webhook.running.close();
-  await applyObjects(cp, await loadValidatingPolicy());
+  await createNamespace(cluster.cp, NS_OPTED_OUT, { [OPT_OUT_LABEL]: 'disabled' });
+  await createNamespace(cluster.cp, 'ws-drain-system');
+  // Registered and known to be active (useWebhookCluster), then taken down: the registration
+  // keeps pointing at a port nobody listens on (failurePolicy: Ignore lets pods through).
+  await cluster.webhook.running.close();
+  await applyObjects(cluster.cp, await loadValidatingPolicy());
   // Policies reach the admission chain through an informer: poll until it bites,
   // so the "allowed" rows below cannot pass just because it is not loaded yet.
   await eventually(
     `${POLICY_NAME} active`,
     async () => {
-      const probe = await createPod(cp, NS, optedInPod('probe-guard', { 'ws-drain/enabled': 'true' }), { dryRun: true });
+      const probe = await createPod(cluster.cp, NS, optedInPod('probe-guard', { 'ws-drain/enabled': 'true' }), { dryRun: true });
       return probe.response.status >= 400 && probe.message?.includes(POLICY_NAME) ? true : undefined;
     },
     60_000,
   );
-});
-
-afterAll(async () => {
-  await webhook?.stop();
-  await cp?.stop();
 });
 
 interface GuardCase {
@@ -101,20 +90,20 @@ const allowed: GuardCase[] = [
 describe('guard while the webhook is registered but unreachable', () => {
   it.each(denied)('denies $name and names $names and ws-drain/injected', async (c) => {
     const namespace = c.namespace ?? NS;
-    const result = await createPod(cp, namespace, podFor(c));
+    const result = await createPod(cluster.cp, namespace, podFor(c));
     // The policy's validation says `reason: Forbidden`, which the API server returns as 403.
     expect(result.response.status, result.message).toBe(403);
     expect(result.message).toContain(POLICY_NAME);
     expect(result.message).toContain(c.names);
     expect(result.message).toContain(INJECTED_ANNOTATION);
-    expect(await getPod(cp, namespace, c.name)).toBeUndefined();
+    expect(await getPod(cluster.cp, namespace, c.name)).toBeUndefined();
   });
 
   it.each(allowed)('admits $name, un-injected', async (c) => {
     const namespace = c.namespace ?? NS;
-    const result = await createPod(cp, namespace, podFor(c));
+    const result = await createPod(cluster.cp, namespace, podFor(c));
     expect(result.response.status, result.message).toBe(201);
-    const stored = await getPod(cp, namespace, c.name);
+    const stored = await getPod(cluster.cp, namespace, c.name);
     // Stored as sent: the webhook is down, so nothing injected anything.
     expect(stored?.spec.initContainers ?? []).toHaveLength(0);
     expect(stored?.metadata.annotations?.[INJECTED_ANNOTATION]).toBe(c.annotations?.[INJECTED_ANNOTATION]);
