@@ -107,63 +107,10 @@ export function injectPod(input: Pod, request: DrainRequest, config: WebhookConf
   const warnings: string[] = [];
   const spec = input.spec;
   const regular = spec.containers;
-  const inits = spec.initContainers ?? [];
-  const regularNames = regular.map((c) => c.name);
 
-  // Conflicts: something else already uses our volume name or mount path.
-  if ((spec.volumes ?? []).some((v) => v.name === VOLUME_NAME)) {
-    errors.push(`the pod already has a volume named "${VOLUME_NAME}"; ws-drain needs that name for its helper`);
-  }
-  for (const c of [...inits, ...regular]) {
-    for (const m of c.volumeMounts ?? []) {
-      if (m.mountPath.replace(/\/+$/, '') === MOUNT_PATH) {
-        errors.push(`container ${c.name} already mounts something at ${MOUNT_PATH}; ws-drain needs that path for its helper`);
-      }
-    }
-  }
-
-  // Target containers.
-  let targets: Container[] = [];
-  if (request.containers) {
-    for (const name of request.containers) {
-      const found = regular.find((c) => c.name === name);
-      if (found) targets.push(found);
-      else if (inits.some((c) => c.name === name)) {
-        errors.push(
-          `${ANNOTATION.containers}: "${name}" is an init container; name regular containers only (${regularNames.join(', ')})`,
-        );
-      } else {
-        errors.push(`${ANNOTATION.containers}: "${name}" is not a container of this pod; its containers are ${regularNames.join(', ')}`);
-      }
-    }
-  } else if (request.ports) {
-    targets = [...regular];
-  } else {
-    targets = regular.filter((c) => tcpPorts(c).length > 0);
-    if (targets.length === 0) {
-      if (request.mode === 'sleep') targets = [...regular];
-      else {
-        errors.push(
-          `no container declares a TCP containerPort, so ws-drain does not know which connections to watch; ` +
-            `set ${ANNOTATION.ports} (e.g. "8080") or declare a containerPort`,
-        );
-      }
-    }
-  }
-
-  // Ports: the annotation's list for every target (containers share the pod's network), else each container's own.
-  let annotatedPorts: number[] | undefined;
-  if (request.ports) annotatedPorts = resolvePorts(request.ports, [...regular, ...inits], errors);
-  const planContainers: Plan['containers'] = [];
-  for (const c of targets) {
-    const ports = annotatedPorts ?? tcpPorts(c);
-    if (ports.length === 0 && request.mode === 'drain' && annotatedPorts === undefined) {
-      errors.push(
-        `container ${c.name} has no TCP containerPort to watch; set ${ANNOTATION.ports} or declare a containerPort in ${c.name}`,
-      );
-    }
-    planContainers.push({ name: c.name, ports });
-  }
+  findConflicts(spec, errors);
+  const targets = selectTargets(spec, request, errors);
+  const planContainers = targetPorts(spec, targets, request, errors);
 
   // Existing preStop hooks of the targets.
   const hooks = new Map<string, ExistingHook>();
@@ -254,6 +201,67 @@ export function injectPod(input: Pod, request: DrainRequest, config: WebhookConf
   pod.spec = out;
   pod.metadata = annotate(input.metadata, written, patch);
   return { ok: true, pod, plan, warnings, patch };
+}
+
+/** Something else already uses our volume name or mount path: deny rather than guess. */
+function findConflicts(spec: PodSpec, errors: string[]): void {
+  if ((spec.volumes ?? []).some((v) => v.name === VOLUME_NAME)) {
+    errors.push(`the pod already has a volume named "${VOLUME_NAME}"; ws-drain needs that name for its helper`);
+  }
+  for (const c of [...(spec.initContainers ?? []), ...spec.containers]) {
+    for (const m of c.volumeMounts ?? []) {
+      if (m.mountPath.replace(/\/+$/, '') === MOUNT_PATH) {
+        errors.push(`container ${c.name} already mounts something at ${MOUNT_PATH}; ws-drain needs that path for its helper`);
+      }
+    }
+  }
+}
+
+/**
+ * The containers that get the preStop: those named by ws-drain/containers,
+ * else every regular container when ws-drain/ports is set, else those with a
+ * TCP containerPort (in sleep mode, all of them when none has one).
+ */
+function selectTargets(spec: PodSpec, request: DrainRequest, errors: string[]): Container[] {
+  const regular = spec.containers;
+  const inits = spec.initContainers ?? [];
+  const regularNames = regular.map((c) => c.name).join(', ');
+  if (request.containers) {
+    const targets: Container[] = [];
+    for (const name of request.containers) {
+      const found = regular.find((c) => c.name === name);
+      if (found) targets.push(found);
+      else if (inits.some((c) => c.name === name)) {
+        errors.push(`${ANNOTATION.containers}: "${name}" is an init container; name regular containers only (${regularNames})`);
+      } else {
+        errors.push(`${ANNOTATION.containers}: "${name}" is not a container of this pod; its containers are ${regularNames}`);
+      }
+    }
+    return targets;
+  }
+  if (request.ports) return [...regular];
+  const withPorts = regular.filter((c) => tcpPorts(c).length > 0);
+  if (withPorts.length > 0) return withPorts;
+  if (request.mode === 'sleep') return [...regular];
+  errors.push(
+    `no container declares a TCP containerPort, so ws-drain does not know which connections to watch; ` +
+      `set ${ANNOTATION.ports} (e.g. "8080") or declare a containerPort`,
+  );
+  return [];
+}
+
+/** Ports per target: the annotation's list for every target (containers share the pod's network), else each container's own. */
+function targetPorts(spec: PodSpec, targets: Container[], request: DrainRequest, errors: string[]): Plan['containers'] {
+  const annotated = request.ports
+    ? resolvePorts(request.ports, [...spec.containers, ...(spec.initContainers ?? [])], errors)
+    : undefined;
+  return targets.map((c) => {
+    const ports = annotated ?? tcpPorts(c);
+    if (ports.length === 0 && request.mode === 'drain' && annotated === undefined) {
+      errors.push(`container ${c.name} has no TCP containerPort to watch; set ${ANNOTATION.ports} or declare a containerPort in ${c.name}`);
+    }
+    return { name: c.name, ports };
+  });
 }
 
 /**
