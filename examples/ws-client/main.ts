@@ -5,20 +5,10 @@
 //
 // Prints a JSON progress line every second and a JSON summary at the end
 // (close codes, refused connects, lost messages, peak reconnects/s).
-import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { parseDuration } from '../../src/core/duration.js';
+import { durationMs, failUsage, parseFlags } from '../flags.js';
 import { ClientFleet, summarise } from './fleet.js';
 
-const durationMs = (flag: string) =>
-  z.string().transform((text, ctx) => {
-    const seconds = parseDuration(text);
-    if (seconds === undefined) {
-      ctx.addIssue({ code: 'custom', message: `--${flag}: "${text}" is not a duration (e.g. 5s, 500ms, 2m)` });
-      return z.NEVER;
-    }
-    return Math.round(seconds * 1000);
-  });
 
 const Flags = z.object({
   url: z.string({ message: '--url is required (e.g. ws://127.0.0.1:8080)' }).regex(/^wss?:\/\//, '--url must start with ws:// or wss://'),
@@ -28,19 +18,7 @@ const Flags = z.object({
 });
 
 async function main(): Promise<void> {
-  let raw;
-  try {
-    raw = parseArgs({
-      options: { url: { type: 'string' }, clients: { type: 'string' }, interval: { type: 'string' }, duration: { type: 'string' } },
-      strict: true,
-      allowPositionals: false,
-    }).values;
-  } catch (err) {
-    fail((err as Error).message);
-  }
-  const parsed = Flags.safeParse(raw);
-  if (!parsed.success) fail(parsed.error.issues.map((i) => i.message).join('; '));
-  const f = parsed.data;
+  const f = parseFlags('ws-client', { url: { type: 'string' }, clients: { type: 'string' }, interval: { type: 'string' }, duration: { type: 'string' } }, Flags);
 
   const fleet = new ClientFleet({ url: f.url, clients: f.clients, sendIntervalMs: f.interval });
   const progress = setInterval(() => {
@@ -57,9 +35,5 @@ async function main(): Promise<void> {
   process.stdout.write(JSON.stringify({ summary: summarise(report) }) + '\n');
 }
 
-function fail(message: string): never {
-  process.stderr.write(`ws-client: ${message}\n`);
-  process.exit(2);
-}
 
-void main().catch((err: unknown) => fail(err instanceof Error ? err.message : String(err)));
+void main().catch((err: unknown) => failUsage('ws-client', err instanceof Error ? err.message : String(err)));

@@ -6,22 +6,12 @@
 //
 // Drain triggers: the drain signal, or `POST /drain` from loopback (on the admin
 // port if given, else on the WebSocket port).
-import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { parseDuration } from '../../src/core/duration.js';
+import { durationMs, failUsage, parseFlags } from '../flags.js';
 import { startWsServer, type SigtermBehaviour } from './server.js';
 
 const SIGNALS = ['SIGUSR1', 'SIGUSR2', 'SIGHUP', 'SIGQUIT', 'SIGINT'] as const;
 
-const durationMs = (flag: string) =>
-  z.string().transform((text, ctx) => {
-    const seconds = parseDuration(text);
-    if (seconds === undefined) {
-      ctx.addIssue({ code: 'custom', message: `--${flag}: "${text}" is not a duration (e.g. 5s, 500ms, 2m)` });
-      return z.NEVER;
-    }
-    return Math.round(seconds * 1000);
-  });
 
 const port = (flag: string) =>
   z.coerce.number({ message: `--${flag} must be a number` }).int().min(0, `--${flag} must be 0-65535`).max(65535, `--${flag} must be 0-65535`);
@@ -46,30 +36,18 @@ function log(event: string, fields: Record<string, unknown> = {}): void {
 }
 
 async function main(): Promise<void> {
-  let raw;
-  try {
-    raw = parseArgs({
-      options: {
-        name: { type: 'string' },
-        host: { type: 'string' },
-        port: { type: 'string' },
-        'admin-port': { type: 'string' },
-        'drain-signal': { type: 'string' },
-        stagger: { type: 'string' },
-        'goaway-timeout': { type: 'string' },
-        'shutdown-timeout': { type: 'string' },
-        naive: { type: 'boolean' },
-        'exit-on-sigterm': { type: 'boolean' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }).values;
-  } catch (err) {
-    fail((err as Error).message);
-  }
-  const parsed = Flags.safeParse(raw);
-  if (!parsed.success) fail(parsed.error.issues.map((i) => i.message).join('; '));
-  const f = parsed.data;
+  const f = parseFlags('ws-server', {
+    name: { type: 'string' },
+    host: { type: 'string' },
+    port: { type: 'string' },
+    'admin-port': { type: 'string' },
+    'drain-signal': { type: 'string' },
+    stagger: { type: 'string' },
+    'goaway-timeout': { type: 'string' },
+    'shutdown-timeout': { type: 'string' },
+    naive: { type: 'boolean' },
+    'exit-on-sigterm': { type: 'boolean' },
+  }, Flags);
   const sigterm: SigtermBehaviour = f.naive ? 'naive' : f['exit-on-sigterm'] ? 'exit' : 'drain';
 
   const server = await startWsServer({
@@ -103,9 +81,5 @@ async function main(): Promise<void> {
   }, 1000).unref();
 }
 
-function fail(message: string): never {
-  process.stderr.write(`ws-server: ${message}\n`);
-  process.exit(2);
-}
 
-void main().catch((err: unknown) => fail(err instanceof Error ? err.message : String(err)));
+void main().catch((err: unknown) => failUsage('ws-server', err instanceof Error ? err.message : String(err)));
