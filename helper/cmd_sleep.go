@@ -4,7 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"time"
+
+	"github.com/ws-drain/ws-drain/helper/internal/drain"
 )
 
 const sleepUsage = `Usage: ws-drain-helper sleep DURATION
@@ -27,12 +28,8 @@ func runSleep(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "ws-drain-helper sleep: %v\n", err)
 		return exitUsage
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return exitOK
-	case <-ctx.Done():
+	if !drain.Sleep(ctx, d) {
 		return exitInterrupted
 	}
+	return exitOK
 }

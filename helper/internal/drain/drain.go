@@ -118,7 +118,7 @@ func Run(ctx context.Context, cfg Config, log *jsonlog.Logger) Result {
 	defer cancel()
 
 	log.Info("delay", "waiting for endpoint removal to propagate; new connections are still accepted", "delay", cfg.Delay)
-	if !sleepCtx(drainCtx, cfg.Delay) && ctx.Err() != nil {
+	if !Sleep(drainCtx, cfg.Delay) && ctx.Err() != nil {
 		res.Interrupted = true
 		log.Warn("exit", "interrupted during delay", "elapsed", since(start))
 		return res
@@ -150,8 +150,8 @@ func Run(ctx context.Context, cfg Config, log *jsonlog.Logger) Result {
 	return res
 }
 
-// sleepCtx waits d; false when ctx ended first.
-func sleepCtx(ctx context.Context, d time.Duration) bool {
+// Sleep waits d; false when ctx ended first. (Also the `sleep` subcommand.)
+func Sleep(ctx context.Context, d time.Duration) bool {
 	if d <= 0 {
 		return ctx.Err() == nil
 	}

@@ -155,35 +155,26 @@ func writeJSON(b *bytes.Buffer, v any) {
 	case float64:
 		b.WriteString(strconv.FormatFloat(tv, 'f', -1, 64))
 	case []string:
-		b.WriteByte('[')
-		for i, e := range tv {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			writeString(b, e)
-		}
-		b.WriteByte(']')
+		writeArray(b, tv, writeString)
 	case []int:
-		b.WriteByte('[')
-		for i, e := range tv {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			b.WriteString(strconv.Itoa(e))
-		}
-		b.WriteByte(']')
+		writeArray(b, tv, func(b *bytes.Buffer, e int) { b.WriteString(strconv.Itoa(e)) })
 	case []uint16:
-		b.WriteByte('[')
-		for i, e := range tv {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			b.WriteString(strconv.FormatUint(uint64(e), 10))
-		}
-		b.WriteByte(']')
+		writeArray(b, tv, func(b *bytes.Buffer, e uint16) { b.WriteString(strconv.FormatUint(uint64(e), 10)) })
 	default:
 		writeString(b, fmt.Sprint(v))
 	}
+}
+
+// writeArray writes xs as a JSON array, each element with one.
+func writeArray[T any](b *bytes.Buffer, xs []T, one func(*bytes.Buffer, T)) {
+	b.WriteByte('[')
+	for i, e := range xs {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		one(b, e)
+	}
+	b.WriteByte(']')
 }
 
 const hexDigits = "0123456789abcdef"
