@@ -4,10 +4,11 @@
 // @peculiar/x509 uses tsyringe, which needs the Reflect metadata API loaded first.
 import 'reflect-metadata';
 import { webcrypto } from 'node:crypto';
-import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { chmod, writeFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import * as x509 from '@peculiar/x509';
+import { makeDirectory } from '../files/safe-fs.js';
 
 const crypto = webcrypto as unknown as Crypto;
 x509.cryptoProvider.set(crypto);
@@ -109,7 +110,7 @@ export const DEV_CERT_FILES = { caCert: 'ca.crt', caKey: 'ca.key', tlsCert: 'tls
 
 /** Writes ca.crt, ca.key, tls.crt, tls.key into dir (created if needed); keys are 0600. */
 export async function writeDevCerts(dir: string, pems: DevCertPems): Promise<Record<keyof DevCertPems, string>> {
-  await mkdir(dir, { recursive: true });
+  await makeDirectory(dir);
   const paths = {
     caCert: join(dir, DEV_CERT_FILES.caCert),
     caKey: join(dir, DEV_CERT_FILES.caKey),

@@ -1,9 +1,9 @@
 // `ws-drain inject -f FILE`: the webhook's mutation applied offline to YAML,
 // like `istioctl kube-inject`. Documents the core does not change are written
 // back byte for byte; mutated ones are re-serialised.
-import { readFile } from 'node:fs/promises';
 import { CST, Parser, parseDocument, stringify } from 'yaml';
 import { decideWorkload } from '../core/index.js';
+import { readTextFile, readTextStream } from '../files/safe-fs.js';
 import type { WebhookConfig } from '../core/types.js';
 import { CliError, usageError } from './cli-error.js';
 import { CONFIG_FLAGS, configFromFlags, formatFlagHelp, parseFlags, stringFlag, type FlagSpec } from './flags.js';
@@ -87,16 +87,11 @@ export function injectYaml(text: string, config: WebhookConfig): InjectResult {
 }
 
 async function readInput(file: string): Promise<string> {
-  if (file !== '-') {
-    try {
-      return await readFile(file, 'utf8');
-    } catch (err) {
-      throw new CliError(`-f ${file}: ${err instanceof Error ? err.message : String(err)}`, 1);
-    }
+  try {
+    return file === '-' ? await readTextStream(process.stdin, '-') : await readTextFile(file);
+  } catch (err) {
+    throw new CliError(`-f ${err instanceof Error ? err.message : String(err)}`, 1);
   }
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 export async function injectCommand(argv: string[]): Promise<number> {

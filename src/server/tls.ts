@@ -2,9 +2,9 @@
 // volume by swapping a symlink, which fs.watch reports unreliably, so the files
 // are polled (a few hundred bytes every few seconds) and compared by content.
 import { X509Certificate } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import type { Server } from 'node:https';
 import { createSecureContext, type SecureContextOptions } from 'node:tls';
+import { readBoundedFile } from '../files/safe-fs.js';
 import type { Logger } from './logger.js';
 
 export const TLS_MIN_VERSION = 'TLSv1.2' as const;
@@ -19,8 +19,11 @@ export interface TlsMaterial {
   key: Buffer;
 }
 
+/** A PEM chain or key is a few KiB; a path to /dev/zero must fail, not fill memory. */
+const MAX_PEM_BYTES = 1024 * 1024;
+
 export async function readTlsMaterial(files: TlsFiles): Promise<TlsMaterial> {
-  const [cert, key] = await Promise.all([readFile(files.certFile), readFile(files.keyFile)]);
+  const [cert, key] = await Promise.all([readBoundedFile(files.certFile, MAX_PEM_BYTES), readBoundedFile(files.keyFile, MAX_PEM_BYTES)]);
   return { cert, key };
 }
 

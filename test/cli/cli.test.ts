@@ -89,6 +89,15 @@ describe('ws-drain inject', { timeout: SUBPROCESS_TIMEOUT_MS }, () => {
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain('--frobnicate');
   });
+
+  it('exits 1 naming the path for a directory or an endless device, instead of reading forever', async () => {
+    const dir = await wsDrain(['inject', '-f', '/proc']);
+    expect(dir.code).toBe(1);
+    expect(dir.stderr).toBe('ws-drain inject: -f /proc: is a directory\n');
+    const endless = await wsDrain(['inject', '-f', '/dev/zero']);
+    expect(endless.code).toBe(1);
+    expect(endless.stderr).toBe('ws-drain inject: -f /dev/zero: longer than 67108864 bytes\n');
+  });
 });
 
 describe('ws-drain plan', { timeout: SUBPROCESS_TIMEOUT_MS }, () => {
@@ -146,6 +155,12 @@ describe('ws-drain certs', { timeout: SUBPROCESS_TIMEOUT_MS }, () => {
     } finally {
       await rm(out, { recursive: true, force: true });
     }
+  });
+
+  it('exits 1 with the cause for a directory it cannot create (it used to spin forever on /proc/nope)', async () => {
+    const r = await wsDrain(['certs', '--out', '/proc/nope']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe('ws-drain certs: cannot write certificates to /proc/nope: cannot create directory /proc/nope: /proc does not allow new directories\n');
   });
 });
 
