@@ -12,6 +12,7 @@ Commands:
   inject    apply the webhook's mutation to YAML offline (-f FILE, - for stdin)
   plan      explain the drain timings for given annotation values
   certs     generate a development CA and serving certificate
+  check     audit a live cluster: install, opted-in workloads, proxy timeouts
   version   print the version
 
 Run "ws-drain COMMAND --help" for a command's flags.
@@ -30,6 +31,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   inject: async (argv) => (await import('./inject-command.js')).injectCommand(argv),
   plan: async (argv) => (await import('./plan-command.js')).planCommand(argv),
   certs: async (argv) => (await import('./certs-command.js')).certsCommand(argv),
+  check: async (argv) => (await import('./check-command.js')).checkCommand(argv),
   version: async (argv) => {
     if (argv.includes('--help') || argv.includes('-h')) {
       process.stdout.write('Usage: ws-drain version\n\nPrint the version of ws-drain.\n');

@@ -1,0 +1,233 @@
+// The path in front of an opted-in workload: the Services that select its
+// pods, the Ingresses and HTTPRoutes that send traffic to those Services, and
+// the proxy timeouts that would cut a WebSocket session before the drain plan
+// expects it to end. Also rollout settings that turn a long drain into lost
+// capacity.
+import { finding, type Finding, type ObjectRef } from './findings.js';
+import type { ConfigMap, HTTPRoute, Ingress, Workload } from './objects.js';
+import { serviceSelects } from './selectors.js';
+import type { Snapshot } from './snapshot.js';
+import { INGRESS_NGINX_DEFAULTS, NGINX_INC_DEFAULT_TIMEOUT_SECONDS, parseGatewayDuration, parseIngressNginxSeconds, parseNginxTime } from './timeouts.js';
+import type { WorkloadView } from './workload-rules.js';
+
+export const INGRESS_NGINX_CONTROLLER = 'k8s.io/ingress-nginx';
+export const NGINX_INC_CONTROLLER = 'nginx.org/ingress-controller';
+const NGINX_ANNOTATION = 'nginx.ingress.kubernetes.io/';
+const NGINX_INC_ANNOTATION = 'nginx.org/';
+
+/** What routes traffic to one workload. */
+export interface WorkloadPath {
+  services: ObjectRef[];
+  ingresses: ObjectRef[];
+  httpRoutes: ObjectRef[];
+}
+
+export function pathOf(snapshot: Snapshot, w: WorkloadView): { path: WorkloadPath; ingresses: Ingress[]; routes: HTTPRoute[] } {
+  const ns = w.object.namespace;
+  const services = snapshot.services.filter((s) => s.metadata.namespace === ns && serviceSelects(s.spec.selector, w.podLabels));
+  const names = new Set(services.map((s) => s.metadata.name));
+  const ingresses = snapshot.ingresses.filter((i) => i.metadata.namespace === ns && ingressBackends(i).some((b) => names.has(b)));
+  const routes = snapshot.httpRoutes.filter((r) => (r.spec.rules ?? []).some((rule) => ruleRoutesTo(r, rule, ns, names)));
+  const ref = (kind: string) => (o: { metadata: { name: string; namespace?: string } }): ObjectRef => ({ kind, namespace: o.metadata.namespace, name: o.metadata.name });
+  return { path: { services: services.map(ref('Service')), ingresses: ingresses.map(ref('Ingress')), httpRoutes: routes.map(ref('HTTPRoute')) }, ingresses, routes };
+}
+
+type RouteRule = NonNullable<HTTPRoute['spec']['rules']>[number];
+
+function ruleRoutesTo(route: HTTPRoute, rule: RouteRule, ns: string | undefined, services: ReadonlySet<string>): boolean {
+  return (rule.backendRefs ?? []).some(
+    (b) => (b.kind ?? 'Service') === 'Service' && (b.group ?? '') === '' && (b.namespace ?? route.metadata.namespace) === ns && services.has(b.name),
+  );
+}
+
+function ingressBackends(i: Ingress): string[] {
+  const out: string[] = [];
+  if (i.spec.defaultBackend?.service) out.push(i.spec.defaultBackend.service.name);
+  for (const r of i.spec.rules ?? []) for (const p of r.http?.paths ?? []) if (p.backend.service) out.push(p.backend.service.name);
+  return out;
+}
+
+/** The controller of an Ingress: its class (field, legacy annotation, or the default IngressClass) → spec.controller. */
+export function ingressController(snapshot: Snapshot, i: Ingress): { className?: string; controller?: string } {
+  const className = i.spec.ingressClassName ?? i.metadata.annotations?.['kubernetes.io/ingress.class'] ?? undefined;
+  const cls = className
+    ? snapshot.ingressClasses.find((c) => c.metadata.name === className)
+    : snapshot.ingressClasses.find((c) => c.metadata.annotations?.['ingressclass.kubernetes.io/is-default-class'] === 'true');
+  const controller = cls?.spec?.controller ?? (className === 'nginx' ? INGRESS_NGINX_CONTROLLER : undefined);
+  return { ...(className ?? cls ? { className: className ?? cls!.metadata.name } : {}), ...(controller ? { controller } : {}) };
+}
+
+/**
+ * `--configmap=NS/NAME` of each ingress-nginx controller (Deployment or
+ * DaemonSet running /nginx-ingress-controller), with its --ingress-class.
+ * The fetch layer reads exactly these ConfigMaps.
+ */
+export function ingressNginxConfigMapRefs(workloads: readonly Workload[]): Array<{ namespace: string; name: string; ingressClass?: string }> {
+  const out: Array<{ namespace: string; name: string; ingressClass?: string }> = [];
+  for (const w of workloads) {
+    for (const c of w.spec.template.spec.containers) {
+      const args = [...(c.command ?? []), ...(c.args ?? [])];
+      if (!args.some((a) => a.includes('nginx-ingress-controller'))) continue;
+      const flag = (name: string) => args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+      const cm = flag('configmap');
+      if (!cm) continue;
+      const [namespace, name] = cm.includes('/') ? cm.split('/', 2) : [w.metadata.namespace ?? 'default', cm];
+      const ingressClass = flag('ingress-class');
+      out.push({ namespace: namespace!, name: name!, ...(ingressClass ? { ingressClass } : {}) });
+    }
+  }
+  return out;
+}
+
+interface TimeoutValue {
+  seconds: number;
+  from: string;
+}
+
+export function pathRules(snapshot: Snapshot, workloads: readonly WorkloadView[]): Finding[] {
+  const out: Finding[] = [];
+  const nginxRefs = ingressNginxConfigMapRefs([...snapshot.deployments, ...snapshot.daemonSets]);
+  for (const w of workloads) {
+    if (!w.plan || w.outOfScope) continue;
+    const s = w.plan.sessionP95Seconds;
+    const grace = w.plan.graceSeconds;
+    const who = `${w.object.kind} ${w.object.namespace}/${w.object.name}`;
+    const { path, ingresses, routes } = pathOf(snapshot, w);
+    const serviceNames = new Set(path.services.map((r) => r.name));
+    for (const ing of ingresses) {
+      const ref: ObjectRef = { kind: 'Ingress', namespace: ing.metadata.namespace, name: ing.metadata.name };
+      const { className, controller } = ingressController(snapshot, ing);
+      if (controller === INGRESS_NGINX_CONTROLLER) {
+        const cmRef = nginxRefs.find((r) => r.ingressClass === className) ?? nginxRefs[0];
+        const cm = cmRef ? snapshot.configMaps.find((c) => c.metadata.namespace === cmRef.namespace && c.metadata.name === cmRef.name) : undefined;
+        const cmName = cm ? `ConfigMap ${cm.metadata.namespace}/${cm.metadata.name}` : undefined;
+        for (const [key, def] of [['proxy-read-timeout', INGRESS_NGINX_DEFAULTS.proxyReadTimeoutSeconds], ['proxy-send-timeout', INGRESS_NGINX_DEFAULTS.proxySendTimeoutSeconds]] as const) {
+          const v = nginxTimeout(out, ref, ing, cm, cmName, `${NGINX_ANNOTATION}${key}`, key, def, parseIngressNginxSeconds, 'whole seconds, e.g. "3600"');
+          if (v.seconds < s) {
+            out.push(
+              finding(
+                'WSD301',
+                ref,
+                `ingress-nginx ${key} is ${v.seconds} s (${v.from}), shorter than the session p95 of ${who} (${s} s, grace ${grace} s): nginx closes a WebSocket that carries no frame for ${v.seconds} s, so longer sessions are cut unless the app pings more often`,
+                `set the annotation ${NGINX_ANNOTATION}${key}: "${s}" (or more) on the Ingress`,
+              ),
+            );
+          }
+        }
+        const shutdown = cm?.data?.['worker-shutdown-timeout'];
+        let wst: TimeoutValue = { seconds: INGRESS_NGINX_DEFAULTS.workerShutdownTimeoutSeconds, from: cmRef ? `ingress-nginx default; ${cmName ?? `ConfigMap ${cmRef.namespace}/${cmRef.name}`} does not set it` : 'ingress-nginx default' };
+        if (shutdown !== undefined) {
+          const parsed = parseNginxTime(shutdown);
+          if (parsed === undefined) unreadable(out, ref, `worker-shutdown-timeout ${JSON.stringify(shutdown)} in ${cmName}`, 'an nginx time such as "240s" or "10m"');
+          else wst = { seconds: parsed, from: cmName! };
+        }
+        if (wst.seconds < s) {
+          out.push(
+            finding(
+              'WSD302',
+              ref,
+              `ingress-nginx worker-shutdown-timeout is ${wst.seconds} s (${wst.from}), shorter than the session p95 of ${who} (${s} s): on every nginx reload (an Ingress, ConfigMap or certificate change) the old workers close WebSockets older than ${wst.seconds} s`,
+              `set worker-shutdown-timeout: "${s}s" (or more) in the controller's ConfigMap`,
+            ),
+          );
+        }
+      } else if (controller === NGINX_INC_CONTROLLER) {
+        for (const key of ['proxy-read-timeout', 'proxy-send-timeout'] as const) {
+          const v = nginxTimeout(out, ref, ing, undefined, undefined, `${NGINX_INC_ANNOTATION}${key}`, key, NGINX_INC_DEFAULT_TIMEOUT_SECONDS, parseNginxTime, 'an nginx time such as "3600s"');
+          if (v.seconds < s) {
+            out.push(
+              finding('WSD301', ref, `NGINX Ingress Controller ${key} is ${v.seconds} s (${v.from}), shorter than the session p95 of ${who} (${s} s, grace ${grace} s): idle WebSockets are closed after ${v.seconds} s`, `set the annotation ${NGINX_INC_ANNOTATION}${key}: "${s}s" (or more) on the Ingress`),
+            );
+          }
+        }
+      }
+    }
+    for (const route of routes) {
+      const ref: ObjectRef = { kind: 'HTTPRoute', namespace: route.metadata.namespace, name: route.metadata.name };
+      (route.spec.rules ?? []).forEach((rule, index) => {
+        if (!ruleRoutesTo(route, rule, w.object.namespace, serviceNames)) return;
+        for (const key of ['request', 'backendRequest'] as const) {
+          const raw = rule.timeouts?.[key];
+          if (raw === undefined || raw === null) continue;
+          const seconds = parseGatewayDuration(raw);
+          if (seconds === undefined) {
+            unreadable(out, ref, `rules[${index}].timeouts.${key} ${JSON.stringify(raw)}`, 'a Gateway API duration such as "1h" or "300s"');
+            continue;
+          }
+          // "0s" disables the timeout.
+          if (seconds > 0 && seconds < s) {
+            out.push(
+              finding(
+                'WSD303',
+                ref,
+                `rules[${index}].timeouts.${key} is ${raw} (${seconds} s), shorter than the session p95 of ${who} (${s} s, grace ${grace} s): the gateway ends a request, WebSocket upgrades included on most implementations, after ${seconds} s`,
+                `set rules[${index}].timeouts.${key} to "${s}s" or more, or "0s" for no timeout`,
+              ),
+            );
+          }
+        }
+      });
+    }
+    out.push(...rolloutRules(w));
+  }
+  return out;
+}
+
+function nginxTimeout(
+  out: Finding[],
+  ref: ObjectRef,
+  ing: Ingress,
+  cm: ConfigMap | undefined,
+  cmName: string | undefined,
+  annotation: string,
+  key: string,
+  fallback: number,
+  parse: (v: string) => number | undefined,
+  form: string,
+): TimeoutValue {
+  const a = ing.metadata.annotations?.[annotation];
+  if (a !== undefined) {
+    const v = parse(a);
+    if (v !== undefined) return { seconds: v, from: `annotation ${annotation}` };
+    unreadable(out, ref, `annotation ${annotation}: ${JSON.stringify(a)}`, form);
+  }
+  const c = cm?.data?.[key];
+  if (c !== undefined) {
+    const v = parse(c);
+    if (v !== undefined) return { seconds: v, from: cmName! };
+    unreadable(out, ref, `${key} ${JSON.stringify(c)} in ${cmName}`, form);
+  }
+  return { seconds: fallback, from: 'controller default' };
+}
+
+function unreadable(out: Finding[], ref: ObjectRef, what: string, form: string): void {
+  out.push(finding('WSD304', ref, `${what} is not a value the controller accepts, so it falls back to its default`, `write it as ${form}`));
+}
+
+/** A drain longer than this makes rollout settings matter. */
+export const LONG_DRAIN_SECONDS = 60;
+
+function rolloutRules(w: WorkloadView): Finding[] {
+  if (w.object.kind !== 'Deployment' || !w.plan) return [];
+  const drain = w.plan.prestopDelaySeconds + w.plan.sessionP95Seconds;
+  if (drain < LONG_DRAIN_SECONDS) return [];
+  const strategy = (w.source as Workload).spec.strategy;
+  if (strategy?.type === 'Recreate') {
+    return [
+      finding('WSD402', w.object, `strategy Recreate with a ${drain} s drain: every pod drains at once and new pods start only when all are gone, so nothing serves for up to ${w.plan.graceSeconds} s`, 'use strategy RollingUpdate (with maxSurge ≥ 1)'),
+    ];
+  }
+  const surge = strategy?.rollingUpdate?.maxSurge;
+  if (surge === 0 || surge === '0' || surge === '0%') {
+    const unavailable = strategy?.rollingUpdate?.maxUnavailable ?? '25%';
+    return [
+      finding(
+        'WSD401',
+        w.object,
+        `maxSurge: 0 with a ${drain} s drain: a draining pod keeps its CPU/memory requests for up to ${w.plan.graceSeconds} s; where there is no room for an extra pod (the usual reason for maxSurge: 0) its replacement stays Pending that long, so the Deployment runs maxUnavailable (${unavailable}) short through every step of the rollout`,
+        'set maxSurge to 1 or more (e.g. 25%) and leave room for it, so new pods start while old ones drain',
+      ),
+    ];
+  }
+  return [];
+}
