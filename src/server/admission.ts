@@ -180,19 +180,72 @@ export function admit(review: AdmissionReviewRequest, config: WebhookConfig): Ad
   } catch (err) {
     // decide() is total by contract; if a bug breaks that, refuse the pod rather
     // than admit it silently without the drain it asked for.
-    const message = `ws-drain webhook internal error: ${err instanceof Error ? err.message : String(err)}`;
-    return {
-      uid,
-      namespace,
-      podName,
-      dryRun,
-      review: envelope({ uid, allowed: false, status: { code: 500, message, reason: 'InternalError' } }),
-      outcome: 'error',
-      reason: message,
-      graceRaised: false,
-    };
+    return refusal(review, 500, 'InternalError', `ws-drain webhook internal error: ${errorText(err)}`, 'error');
   }
   const { response, outcome, reason } = responseFor(uid, decision);
   const graceRaised = decision.kind === 'mutate' && decision.patch.some((op) => op.path === GRACE_PATH);
   return { uid, namespace, podName, dryRun, review: envelope(response), outcome, reason, graceRaised };
+}
+
+/**
+ * Largest answer the webhook sends (docs/limits.md). The core keeps its patch,
+ * messages and warnings well below it; this is the safety net behind them.
+ */
+export const MAX_RESPONSE_BYTES = 1024 * 1024;
+
+function errorText(err: unknown): string {
+  const text = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  return text.length > 200 ? `${text.slice(0, 197)}...` : text;
+}
+
+/** A denial for this review that never depends on the pod: it cannot fail or grow. */
+function refusal(
+  review: AdmissionReviewRequest,
+  code: number,
+  reason: string,
+  message: string,
+  outcome: AdmissionOutcome,
+): AdmissionResult {
+  const request = review.request;
+  const uid = request.uid;
+  return {
+    uid,
+    namespace: namespaceOf(request),
+    podName: podNameOf(request),
+    dryRun: request.dryRun === true,
+    review: envelope({ uid, allowed: false, status: { code, message, reason } }),
+    outcome,
+    reason: message,
+    graceRaised: false,
+  };
+}
+
+/**
+ * admit() and its serialisation, total and bounded: whatever goes wrong in
+ * either (a bug, a string past V8's limit) or an answer over
+ * MAX_RESPONSE_BYTES becomes a clear denial of this pod, never a crash.
+ */
+export function answerReview(
+  review: AdmissionReviewRequest,
+  config: WebhookConfig,
+  maxBytes: number = MAX_RESPONSE_BYTES,
+): { result: AdmissionResult; body: string } {
+  let result: AdmissionResult;
+  let body: string;
+  try {
+    result = admit(review, config);
+    body = serializeReview(result.review);
+  } catch (err) {
+    result = refusal(review, 500, 'InternalError', `ws-drain webhook internal error: ${errorText(err)}`, 'error');
+    return { result, body: serializeReview(result.review) };
+  }
+  // Answers are ASCII but for user text in messages and warnings: length is exact or an undercount by at most 3x.
+  if (body.length * 3 > maxBytes && Buffer.byteLength(body) > maxBytes) {
+    const message =
+      `ws-drain: the answer for this pod would be ${Buffer.byteLength(body)} bytes, over the webhook's limit of ` +
+      `${maxBytes} bytes (docs/limits.md); name fewer ports in ws-drain/ports or fewer containers in ws-drain/containers`;
+    result = refusal(review, 422, 'Invalid', message, 'denied');
+    body = serializeReview(result.review);
+  }
+  return { result, body };
 }

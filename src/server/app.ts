@@ -10,9 +10,12 @@ import { createMutateHandler } from './mutate-handler.js';
 
 export { MAX_BODY_BYTES } from './mutate-handler.js';
 
-/** Shared with serve.ts: flipped at the start of shutdown so /readyz fails at once. */
+/** Shared with serve.ts, which flips both during shutdown. */
 export interface Lifecycle {
+  /** From the start of shutdown: /readyz fails. */
   shuttingDown: boolean;
+  /** From the listener's close: every answer ends its connection. */
+  endingConnections?: boolean;
 }
 
 export interface AppDeps {
@@ -41,6 +44,12 @@ export function createApp(deps: AppDeps): RequestListener {
   });
 
   return (req: IncomingMessage, res: ServerResponse) => {
+    // Once the listener has closed (after the shutdown delay, when endpoints no
+    // longer send new connections here), every answer ends its connection: the
+    // client's next request opens a new one to a ready replica instead of
+    // racing the close of an idle keep-alive socket. Not earlier: reconnecting
+    // during the delay would land here again, in a listen queue about to close.
+    if (lifecycle.endingConnections === true) res.shouldKeepAlive = false;
     // The API server calls the path from the webhook configuration, possibly with a query (?timeout=10s).
     const url = req.url ?? '';
     if (url === '/mutate' || url.startsWith('/mutate?')) mutate(req, res);

@@ -3,7 +3,7 @@
 // buffer concat, one JSON.parse, one zod pass, one serialisation per request.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { WebhookConfig } from '../core/types.js';
-import { admit, parseAdmissionReview, serializeReview, type AdmissionResult } from './admission.js';
+import { answerReview, parseAdmissionReview, type AdmissionResult } from './admission.js';
 import type { Logger } from './logger.js';
 import type { Counter, Histogram } from 'prom-client';
 import type { AdmissionOutcome, WebhookMetrics } from './metrics.js';
@@ -88,8 +88,8 @@ export function createMutateHandler(deps: MutateDeps): (req: IncomingMessage, re
       refuse(res, 400, parsed.error);
       return;
     }
-    const result = admit(parsed.review, config);
-    reply(res, 200, serializeReview(result.review));
+    const { result, body: answer } = answerReview(parsed.review, config);
+    reply(res, 200, answer);
     record(result, Number(process.hrtime.bigint() - started) / 1e9);
   }
 

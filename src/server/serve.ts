@@ -2,17 +2,39 @@
 // reload) plus a plain-HTTP Prometheus endpoint, and a graceful shutdown.
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { Server as NetServer, type AddressInfo } from 'node:net';
 import type { WebhookConfig } from '../core/types.js';
 import { createApp, type Lifecycle } from './app.js';
 import { createLogger, type LogLevel, type Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
 import { checkTlsMaterial, readTlsMaterial, secureContextOptions, watchTlsFiles } from './tls.js';
 
-// Longer than the API server's idle-connection timeout (Go's 90s), so the client
-// always closes an idle keep-alive connection first: a server-side close racing
-// a new POST would fail that admission call.
-const KEEP_ALIVE_TIMEOUT_MS = 120_000;
+/**
+ * Connection timeouts (docs/limits.md). Each bounds how long one hostile or
+ * broken client can hold a socket and the memory behind it.
+ */
+export const CONNECTION_TIMEOUTS = {
+  /** TCP accept to finished TLS handshake (Node's default is 120 s). */
+  handshakeMs: 10_000,
+  /** First byte of a request to the end of its headers. */
+  headersMs: 10_000,
+  /** First byte of a request to the end of its body. */
+  requestMs: 30_000,
+  /**
+   * No byte moving either way on a socket with a request in progress: a client
+   * that sends nothing after the handshake, or never reads its answer, is
+   * disconnected and the unsent answer freed.
+   */
+  stalledMs: 15_000,
+  /**
+   * Longer than the API server's idle-connection timeout (Go's 90s), so the
+   * client always closes an idle keep-alive connection first: a server-side
+   * close racing a new POST would fail that admission call.
+   */
+  keepAliveMs: 120_000,
+} as const;
+
+export type ConnectionTimeouts = { [K in keyof typeof CONNECTION_TIMEOUTS]: number };
 
 export interface WebhookOptions {
   config: WebhookConfig;
@@ -32,6 +54,8 @@ export interface WebhookOptions {
   /** Time between /readyz turning 503 and the listener closing, so endpoints can drop the pod first. */
   shutdownDelayMs?: number;
   tlsReloadIntervalMs?: number;
+  /** Overrides of CONNECTION_TIMEOUTS (tests use short ones). */
+  timeouts?: Partial<ConnectionTimeouts>;
 }
 
 export interface RunningWebhook {
@@ -53,16 +77,27 @@ function listen(server: HttpServer | HttpsServer, port: number, host: string | u
   });
 }
 
+/** After the listener closes, how long a connection without a request in progress may stay open. */
+const IDLE_GRACE_MS = 1_000;
+
+/**
+ * Stops accepting, then lets every open connection end on its own terms: a
+ * request in progress or arriving is answered (with Connection: close, see
+ * app.ts); connections still without one after IDLE_GRACE_MS are closed; all
+ * are closed after timeoutMs. Node's http close() would instead destroy every
+ * connection without a parsed request at once, including ones whose request
+ * is already in the socket buffer: under load that reset one request per
+ * keep-alive client.
+ */
 function closeServer(server: HttpServer | HttpsServer, timeoutMs: number): Promise<void> {
   return new Promise((resolve) => {
+    const idle = setTimeout(() => server.closeIdleConnections(), Math.min(IDLE_GRACE_MS, timeoutMs));
     const force = setTimeout(() => server.closeAllConnections(), timeoutMs);
-    force.unref();
-    server.close(() => {
+    NetServer.prototype.close.call(server, () => {
+      clearTimeout(idle);
       clearTimeout(force);
       resolve();
     });
-    // Idle keep-alive sockets would otherwise hold close() open until the client hangs up.
-    server.closeIdleConnections();
   });
 }
 
@@ -76,10 +111,22 @@ export async function startWebhook(opts: WebhookOptions): Promise<RunningWebhook
   const certInfo = checkTlsMaterial(material);
 
   const app = createApp({ config: opts.config, logger, metrics, lifecycle });
-  const server = createHttpsServer({ ...secureContextOptions(material), keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS }, app);
+  const t: ConnectionTimeouts = { ...CONNECTION_TIMEOUTS, ...opts.timeouts };
+  const server = createHttpsServer(
+    {
+      ...secureContextOptions(material),
+      keepAliveTimeout: t.keepAliveMs,
+      handshakeTimeout: t.handshakeMs,
+      // headersTimeout and requestTimeout are enforced on this tick (Node's default: 30 s).
+      connectionsCheckingInterval: Math.min(1_000, t.headersMs),
+    },
+    app,
+  );
   // A client that stops sending mid-request must not pin a socket forever.
-  server.requestTimeout = 30_000;
-  server.headersTimeout = 20_000;
+  server.requestTimeout = t.requestMs;
+  server.headersTimeout = t.headersMs;
+  // Without a 'timeout' listener Node destroys the stalled socket, dropping any unsent answer.
+  server.timeout = t.stalledMs;
 
   const metricsServer = createHttpServer((req, res) => {
     if (req.method === 'GET' && (req.url === '/metrics' || req.url?.startsWith('/metrics?'))) {
@@ -116,6 +163,7 @@ export async function startWebhook(opts: WebhookOptions): Promise<RunningWebhook
     logger.info({ shutdownDelayMs: delay, shutdownTimeoutMs: opts.shutdownTimeoutMs ?? 10_000 }, 'shutting down: readyz now fails');
     if (delay > 0) await new Promise((r) => setTimeout(r, delay));
     reloader.stop();
+    lifecycle.endingConnections = true;
     await Promise.all([closeServer(server, opts.shutdownTimeoutMs ?? 10_000), closeServer(metricsServer, 1_000)]);
     logger.info('shutdown complete');
     await new Promise<void>((resolve) => logger.flush(() => resolve()));

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_CONFIG } from '../../src/core/index.js';
-import { admit, parseAdmissionReview, serializeReview, toBase64, type AdmissionReviewResponse } from '../../src/server/admission.js';
+import { admit, answerReview, MAX_RESPONSE_BYTES, parseAdmissionReview, serializeReview, toBase64, type AdmissionReviewResponse } from '../../src/server/admission.js';
 import { admissionReview, optedInPod } from './review-fixtures.js';
 
 function admitted(review: unknown): AdmissionReviewResponse {
@@ -45,5 +45,22 @@ describe('serializeReview', () => {
       ),
       { numRuns: 500 },
     );
+  });
+});
+
+describe('answerReview: the safety net behind the core', () => {
+  it('turns an answer over the byte cap into a denial of that pod, uid kept, with the sizes in the message', () => {
+    const parsed = parseAdmissionReview(admissionReview({ uid: 'big' }));
+    if (!parsed.ok) throw new Error(parsed.error);
+    const normal = answerReview(parsed.review, DEFAULT_CONFIG);
+    expect(normal.result.outcome).toBe('mutated');
+    expect(normal.body.length).toBeLessThan(MAX_RESPONSE_BYTES);
+
+    const capped = answerReview(parsed.review, DEFAULT_CONFIG, 500);
+    expect(capped.result.outcome).toBe('denied');
+    const response = JSON.parse(capped.body).response;
+    expect(response).toMatchObject({ uid: 'big', allowed: false, status: { code: 422, reason: 'Invalid' } });
+    expect(response.status.message).toMatch(/would be \d+ bytes, over the webhook's limit of 500 bytes/);
+    expect(capped.body.length).toBeLessThan(500);
   });
 });
