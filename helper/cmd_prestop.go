@@ -15,6 +15,7 @@ import (
 
 	"github.com/ws-drain/ws-drain/helper/internal/drain"
 	"github.com/ws-drain/ws-drain/helper/internal/jsonlog"
+	"github.com/ws-drain/ws-drain/helper/internal/sockowner"
 )
 
 const prestopUsage = `Usage: ws-drain-helper prestop [flags] [-- original exec argv...]
@@ -23,7 +24,9 @@ Runs as a container's preStop hook: waits --delay for endpoint removal to
 propagate, triggers the app's drain (--signal / --drain-url), waits up to
 --budget for ESTABLISHED connections on --ports to close, then runs the
 original preStop (exec argv after --, or --hook-url) and exits 0.
-Never runs longer than delay + budget + 2s (+ hook-timeout when a hook is given).
+Never runs longer than delay + budget + 2s (+ hook-timeout + 1s for an http
+hook, + hook-timeout + 2s for an exec hook): the "bound" in its start line. A
+watchdog ends it at that bound with exit code 124.
 Logs JSON lines to the container's stdout (/proc/1/fd/1), else stderr.
 
 Flags (every value is --flag=value):
@@ -218,11 +221,33 @@ func fallbackPID() (int, error) {
 	case "none":
 		return -1, nil
 	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n <= 0 {
-		return 0, fmt.Errorf("invalid %s=%q (want a pid or \"none\")", envFallbackPID, v)
+	n, ok := sockowner.ParsePID(v)
+	if !ok {
+		return 0, fmt.Errorf("invalid %s=%q (want a pid, 1-%d in decimal, or \"none\")", envFallbackPID, v, sockowner.MaxPID)
 	}
 	return n, nil
+}
+
+// watchdogLogWait is how long the watchdog waits for its log line before
+// exiting anyway (the log pipe may be what is stuck).
+const watchdogLogWait = 100 * time.Millisecond
+
+// armWatchdog exits with exitWatchdog once bound is reached: it fires
+// watchdogLogWait early so the exit, log line or not, is within the bound.
+// Non-zero, so kubelet records the hook as failed instead of a clean drain.
+func armWatchdog(bound time.Duration, log *jsonlog.Logger, exit func(int)) *time.Timer {
+	return time.AfterFunc(bound-watchdogLogWait, func() {
+		done := make(chan struct{})
+		go func() {
+			log.Error("exit", "hard time bound reached; exiting", "bound", bound, "exit_code", exitWatchdog)
+			close(done)
+		}()
+		select {
+		case <-done:
+		case <-time.After(watchdogLogWait):
+		}
+		exit(exitWatchdog)
+	})
 }
 
 func validMethod(m string) bool {
@@ -259,17 +284,9 @@ func runPrestop(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	log := jsonlog.New(w, cfg.Container)
 
 	// Last line of defence: whatever blocks (a wedged /proc read, a log pipe),
-	// the helper is gone shortly after its hard bound.
+	// the helper is gone by its hard bound.
 	bound := drain.HardBound(cfg)
-	watchdog := time.AfterFunc(bound+time.Second, func() {
-		done := make(chan struct{})
-		go func() { log.Error("exit", "hard time bound reached; exiting", "bound", bound); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(500 * time.Millisecond):
-		}
-		os.Exit(exitOK)
-	})
+	watchdog := armWatchdog(bound, log, os.Exit)
 	defer watchdog.Stop()
 
 	start := time.Now()

@@ -21,10 +21,12 @@ import (
 var version = "dev"
 
 // Exit codes: 2 for a bad command line (so kubelet reports a failed hook),
+// 124 (as timeout(1)) when the watchdog ended a prestop at its hard bound,
 // 143 when the helper itself got SIGTERM/SIGINT and stopped early.
 const (
 	exitOK          = 0
 	exitUsage       = 2
+	exitWatchdog    = 124
 	exitInterrupted = 143
 )
 

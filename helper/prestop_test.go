@@ -524,8 +524,11 @@ func TestPrestopFallbackPIDFromEnv(t *testing.T) {
 	if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGUSR2 {
 		t.Errorf("sleeper: %v, want killed by SIGUSR2; stderr:\n%s", err, r.stderr.String())
 	}
-	if code, _ := runHelper(t, []string{"WS_DRAIN_FALLBACK_PID=init"}, "prestop", "--budget=0s"); code != 2 {
-		t.Errorf("invalid WS_DRAIN_FALLBACK_PID: exit %d, want 2", code)
+	// 4294967295 would reach kill(2) as -1 (every process); "+1" and "00001" as 1.
+	for _, bad := range []string{"init", "0", "-1", "4294967295", "2147483648", "4194305", "+1", "00001", "1.0", " 1"} {
+		if code, r := runHelper(t, []string{"WS_DRAIN_FALLBACK_PID=" + bad}, "prestop", "--budget=0s"); code != 2 || !strings.Contains(r.stderr.String(), "WS_DRAIN_FALLBACK_PID") {
+			t.Errorf("WS_DRAIN_FALLBACK_PID=%q: exit %d, want 2 naming the variable; stderr:\n%s", bad, code, r.stderr.String())
+		}
 	}
 }
 

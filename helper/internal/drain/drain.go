@@ -210,7 +210,7 @@ func signalTarget(ctx context.Context, cfg Config, tables *tableReader) (pid int
 	if len(inodes) == 0 {
 		return cfg.FallbackPID, nil, "no listening socket on the ports is visible in " + filepath.Join(cfg.ProcRoot, "net", "tcp{,6}") + fallback
 	}
-	owners, err := sockowner.Owners(ctx, cfg.ProcRoot, inodes, os.Getpid())
+	owners, err := ownersWithin(ctx, cfg.ProcRoot, inodes)
 	if len(owners) > 0 {
 		return owners[0], owners, "owns the listening socket on port " + ports
 	}
@@ -219,6 +219,28 @@ func signalTarget(ctx context.Context, cfg Config, tables *tableReader) (pid int
 		why = "owner lookup failed (" + err.Error() + ")"
 	}
 	return cfg.FallbackPID, nil, why + fallback
+}
+
+// ownersWithin is sockowner.Owners, abandoned when ctx ends: opening a
+// /proc/<pid>/fd that is not a real /proc entry (a FIFO in a hostile tree)
+// blocks in open(2), which no context can interrupt. The abandoned scan costs
+// one goroutine; the drain goes on.
+func ownersWithin(ctx context.Context, procRoot string, inodes map[uint64]bool) ([]int, error) {
+	type result struct {
+		owners []int
+		err    error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		owners, err := sockowner.Owners(ctx, procRoot, inodes, os.Getpid())
+		ch <- result{owners, err}
+	}()
+	select {
+	case r := <-ch:
+		return r.owners, r.err
+	case <-ctx.Done():
+		return nil, fmt.Errorf("owner lookup abandoned: %w", ctx.Err())
+	}
 }
 
 func listeningInodes(ctx context.Context, cfg Config, tables *tableReader) (map[uint64]bool, string) {
@@ -325,7 +347,7 @@ func (r *tableReader) readOne(ctx context.Context, p string) ([]procnet.Entry, e
 		case st.Truncated:
 			ch <- tableResult{entries, errors.New("table larger than the read cap; counted the first part only")}
 		case st.Malformed > 0:
-			ch <- tableResult{entries, fmt.Errorf("%d malformed lines skipped", st.Malformed)}
+			ch <- tableResult{entries, fmt.Errorf("%d %w", st.Malformed, errMalformedSkipped)}
 		default:
 			ch <- tableResult{entries, nil}
 		}
@@ -344,16 +366,35 @@ func (r *tableReader) readOne(ctx context.Context, p string) ([]procnet.Entry, e
 
 // countEstablished counts ESTABLISHED sockets whose local port is watched,
 // over IPv4 and IPv6 (IPv4 clients of a dual-stack listener show up in tcp6
-// with IPv4-mapped addresses and are counted there). ok is false when no
-// table could be read.
+// with IPv4-mapped addresses and are counted there). ok is false when the
+// count cannot be trusted to be complete and is 0: a table that could not be
+// read (only a missing tcp6, IPv6 disabled in the pod, is a real absence) or
+// was cut at the read cap. An unreadable tcp beside a readable tcp6 is not
+// "no IPv4 connections": the drain waits instead of ending at once. A
+// positive count from a partial read is a lower bound and still reported.
 func countEstablished(ctx context.Context, tables *tableReader, want map[uint16]bool) (n int, ok bool, errs []tableError) {
 	read, errs := tables.read(ctx, func(e procnet.Entry) {
 		if e.State == procnet.StateEstablished && want[e.LocalPort] {
 			n++
 		}
 	})
-	return n, read > 0, errs
+	complete := read > 0
+	for _, te := range errs {
+		if !tableAbsentOK(te) && !errors.Is(te.Err, errMalformedSkipped) {
+			complete = false
+		}
+	}
+	return n, complete || (read > 0 && n > 0), errs
 }
+
+// tableAbsentOK: a pod with IPv6 disabled has no tcp6 table at all.
+func tableAbsentOK(te tableError) bool {
+	return errors.Is(te.Err, os.ErrNotExist) && filepath.Base(te.Path) == "tcp6"
+}
+
+// errMalformedSkipped marks a table read in full with some unparsable lines
+// skipped: the count of the rest is used.
+var errMalformedSkipped = errors.New("malformed lines skipped")
 
 // watch polls the count until it is 0 or end passes. It returns whether the
 // count reached 0 and the last count (-1 if never known).
@@ -373,7 +414,7 @@ func watch(ctx context.Context, cfg Config, tables *tableReader, end time.Time, 
 			if wctx.Err() == nil && !warned[te.Path] {
 				warned[te.Path] = true
 				level := "warn"
-				if errors.Is(te.Err, os.ErrNotExist) && filepath.Base(te.Path) == "tcp6" {
+				if tableAbsentOK(te) {
 					level = "info" // IPv6 disabled in this pod: normal
 				}
 				log.Log(level, "watch", "connection table not readable", "path", te.Path, "error", te.Err)

@@ -40,8 +40,8 @@ func Owners(ctx context.Context, procRoot string, inodes map[uint64]bool, self i
 			if ctx.Err() != nil {
 				return pids, ctx.Err()
 			}
-			pid, convErr := strconv.Atoi(name)
-			if convErr != nil || pid <= 0 || pid == self {
+			pid, ok := ParsePID(name)
+			if !ok || pid == self {
 				continue
 			}
 			if holds(ctx, filepath.Join(procRoot, name, "fd"), inodes) {
@@ -81,6 +81,31 @@ func holds(ctx context.Context, fdDir string, inodes map[uint64]bool) bool {
 		}
 	}
 	return false
+}
+
+// MaxPID is the kernel's PID_MAX_LIMIT on 64-bit: no pid is larger.
+const MaxPID = 1 << 22
+
+// ParsePID accepts a pid exactly as the kernel writes one (a /proc directory
+// name): decimal digits, no sign, no leading zero, 1..MaxPID. Anything else —
+// "+1", "00001", "4294967295" (which kill(2) would see as -1, every process)
+// — is not a pid.
+func ParsePID(s string) (int, bool) {
+	if s == "" || len(s) > 7 || s[0] == '0' {
+		return 0, false
+	}
+	n := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	if n > MaxPID {
+		return 0, false
+	}
+	return n, true
 }
 
 // SocketInode parses a fd link target of the form "socket:[12345]".

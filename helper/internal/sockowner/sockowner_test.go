@@ -145,3 +145,17 @@ func TestOwnersLiveProc(t *testing.T) {
 		t.Errorf("Owners = %v, want [%d] (this test process)", got, os.Getpid())
 	}
 }
+
+func TestParsePIDIsStrict(t *testing.T) {
+	good := map[string]int{"1": 1, "42": 42, "4194304": 4194304}
+	for s, want := range good {
+		if got, ok := ParsePID(s); !ok || got != want {
+			t.Errorf("ParsePID(%q) = %d, %v; want %d", s, got, ok, want)
+		}
+	}
+	for _, s := range []string{"", "0", "00001", "+1", "-1", " 1", "1 ", "1e3", "0x10", "4194305", "4294967295", "18446744073709551617", "１"} {
+		if got, ok := ParsePID(s); ok {
+			t.Errorf("ParsePID(%q) = %d, accepted", s, got)
+		}
+	}
+}
