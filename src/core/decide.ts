@@ -4,7 +4,8 @@
 import { z } from 'zod';
 import { parseAnnotations, readOptIn } from './annotations.js';
 import { ALWAYS_EXCLUDED_NAMESPACES } from './config.js';
-import { injectPod, isAlreadyInjected, isWindowsPod, warning } from './inject.js';
+import { injectionMarks, injectPod, isAlreadyInjected, isWindowsPod, warning } from './inject.js';
+import { boundedMessage, boundedWarnings, MAX_MESSAGE_CHARS, MAX_WARNINGS } from './limits.js';
 import { describeIssues, PodSchema, type Pod } from './pod-schema.js';
 import { INJECTED_ANNOTATION, PLAN_ANNOTATION, PREFIX, type Decision, type WebhookConfig } from './types.js';
 
@@ -15,12 +16,18 @@ const AnnotationsOnly = z.object({
 
 export function decide(pod: unknown, namespace: string, config: WebhookConfig): Decision {
   try {
-    return decidePod(pod, namespace, config);
+    return bounded(decidePod(pod, namespace, config));
   } catch (err) {
     // A bug must not turn into a 500 that blocks every pod: answer with a clear denial instead.
     const reason = err instanceof Error ? err.message : String(err);
-    return { kind: 'deny', code: 400, message: `ws-drain could not process this pod: ${reason}` };
+    return { kind: 'deny', code: 400, message: boundedMessage([`ws-drain could not process this pod: ${reason}`]) };
   }
+}
+
+/** Every answer within the caps of limits.ts, whichever path made it. */
+function bounded(d: Decision): Decision {
+  if (d.kind === 'deny') return d.message.length > MAX_MESSAGE_CHARS ? { ...d, message: boundedMessage([d.message]) } : d;
+  return d.warnings.length > MAX_WARNINGS ? { ...d, warnings: boundedWarnings(d.warnings) } : d;
 }
 
 function decidePod(input: unknown, namespace: string, config: WebhookConfig): Decision {
@@ -56,6 +63,19 @@ function decidePod(input: unknown, namespace: string, config: WebhookConfig): De
   // the input (not zod's output) keeps field order and every unknown field.
   const pod = input as Pod;
 
+  const marks = injectionMarks(pod);
+  if (marks.length > 0 && annotations[INJECTED_ANNOTATION] === undefined) {
+    // Parts without the annotation: copied from an injected pod, or half-made by hand. ws-drain
+    // cannot tell what was injected, and the guard would deny the pod with a message about the webhook.
+    return {
+      kind: 'deny',
+      code: 422,
+      message:
+        `this pod already has ${marks.join(' and ')} but no ${INJECTED_ANNOTATION} annotation, so ws-drain cannot tell ` +
+        `what was injected; remove them and let ws-drain inject, or keep the ${INJECTED_ANNOTATION} and ${PLAN_ANNOTATION} ` +
+        'annotations of the pod they were copied from',
+    };
+  }
   if (isAlreadyInjected(pod)) return { kind: 'skip', reason: 'already-injected', warnings: [] };
   if (isWindowsPod(pod)) {
     return {
@@ -66,10 +86,10 @@ function decidePod(input: unknown, namespace: string, config: WebhookConfig): De
   }
 
   const request = parseAnnotations(annotations, config);
-  if (!request.ok) return { kind: 'deny', code: 422, message: request.errors.join('; ') };
+  if (!request.ok) return { kind: 'deny', code: 422, message: boundedMessage(request.errors) };
 
   const injected = injectPod(pod, request.request, config);
-  if (!injected.ok) return { kind: 'deny', code: 422, message: injected.errors.join('; ') };
+  if (!injected.ok) return { kind: 'deny', code: 422, message: boundedMessage(injected.errors) };
 
   return {
     kind: 'mutate',

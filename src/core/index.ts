@@ -19,7 +19,8 @@ export {
 } from './annotations.js';
 export { requiredGraceSeconds, resolveGrace, buildPlan, KUBERNETES_DEFAULT_GRACE_SECONDS } from './plan.js';
 export { prestopArgv, isHelperCommand, INSTALL_COMMAND, HELPER_IMAGE_BINARY, type PrestopArgs } from './helper-argv.js';
-export { injectPod, helperVolume, installInitContainer, helperMount, isAlreadyInjected, isWindowsPod } from './inject.js';
+export { injectPod, helperVolume, installInitContainer, helperMount, isAlreadyInjected, injectionMarks, isWindowsPod } from './inject.js';
+export { MAX_MESSAGE_CHARS, MAX_WARNINGS, boundedMessage, boundedWarnings } from './limits.js';
 export { diffPatch, type PatchOperation } from './patch.js';
 export { decide } from './decide.js';
 export { decideWorkload, type WorkloadDecision } from './workloads.js';

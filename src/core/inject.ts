@@ -9,6 +9,7 @@ import { buildPlan, KUBERNETES_DEFAULT_GRACE_SECONDS, requiredGraceSeconds, reso
 import type { PatchOperation } from './patch.js';
 import type { Container, ContainerPort, HttpGetAction, Pod, PodSpec } from './pod-schema.js';
 import {
+  HELPER_BINARY,
   INIT_CONTAINER_NAME,
   INJECTED_ANNOTATION,
   MOUNT_PATH,
@@ -58,13 +59,22 @@ export function warning(text: string): string {
   return line.length < 120 ? line : `${line.slice(0, 116)}...`;
 }
 
-/** True when the pod already went through ws-drain: never wrap twice. */
-export function isAlreadyInjected(pod: Pod): boolean {
+/**
+ * What in the spec says ws-drain already ran on this pod: our init container,
+ * a preStop running the helper. Empty when none. Never wrap twice.
+ */
+export function injectionMarks(pod: Pod): string[] {
   const spec = pod.spec;
-  if ((spec.initContainers ?? []).some((c) => c.name === INIT_CONTAINER_NAME)) return true;
-  const all = [...spec.containers, ...(spec.initContainers ?? [])];
-  if (all.some((c) => isHelperCommand(c.lifecycle?.preStop?.exec?.command))) return true;
-  // Sleep mode may inject neither; both annotations together mark it.
+  const marks: string[] = [];
+  if ((spec.initContainers ?? []).some((c) => c.name === INIT_CONTAINER_NAME)) marks.push(`an init container named ${INIT_CONTAINER_NAME}`);
+  const hooked = [...spec.containers, ...(spec.initContainers ?? [])].find((c) => isHelperCommand(c.lifecycle?.preStop?.exec?.command));
+  if (hooked) marks.push(`a preStop running ${HELPER_BINARY} in container ${hooked.name}`);
+  return marks;
+}
+
+/** True when the pod already went through ws-drain: its parts, or (sleep mode injects neither) both annotations. */
+export function isAlreadyInjected(pod: Pod): boolean {
+  if (injectionMarks(pod).length > 0) return true;
   const annotations = pod.metadata?.annotations ?? {};
   return annotations[INJECTED_ANNOTATION] !== undefined && annotations[PLAN_ANNOTATION] !== undefined;
 }
@@ -205,6 +215,10 @@ export function injectPod(input: Pod, request: DrainRequest, config: WebhookConf
 
 /** Something else already uses our volume name or mount path: deny rather than guess. */
 function findConflicts(spec: PodSpec, errors: string[]): void {
+  // Names are unique across all containers of a pod: ours would be a duplicate the API server rejects.
+  if (spec.containers.some((c) => c.name === INIT_CONTAINER_NAME)) {
+    errors.push(`container name "${INIT_CONTAINER_NAME}" is reserved for the init container ws-drain adds; rename that container`);
+  }
   if ((spec.volumes ?? []).some((v) => v.name === VOLUME_NAME)) {
     errors.push(`the pod already has a volume named "${VOLUME_NAME}"; ws-drain needs that name for its helper`);
   }

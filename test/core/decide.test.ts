@@ -68,12 +68,13 @@ describe('opt-in and skips', () => {
     }
   });
 
-  it('an injected pod is skipped: init container, helper preStop, or both annotations', () => {
+  it('an injected pod is skipped: its parts with ws-drain/injected, or both annotations', () => {
     const once = mutate(webPod()).pod;
     expect(decide(once, 'default', CONFIG)).toMatchObject({ kind: 'skip', reason: 'already-injected' });
 
-    const hookOnly = webPod(undefined, { lifecycle: { preStop: { exec: { command: ['/ws-drain/ws-drain-helper', 'prestop'] } } } });
-    expect(decide(hookOnly, 'default', CONFIG)).toMatchObject({ reason: 'already-injected' });
+    const hook = { lifecycle: { preStop: { exec: { command: ['/ws-drain/ws-drain-helper', 'prestop'] } } } };
+    const hookMarked = webPod({ 'ws-drain/session-p95': '5m', 'ws-drain/injected': '0.1.0' }, hook);
+    expect(decide(hookMarked, 'default', CONFIG)).toMatchObject({ reason: 'already-injected' });
 
     const annotated = webPod({ 'ws-drain/session-p95': '5m', 'ws-drain/injected': '0.1.0', 'ws-drain/plan': '{}' });
     expect(decide(annotated, 'default', CONFIG)).toMatchObject({ reason: 'already-injected' });

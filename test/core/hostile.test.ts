@@ -1,0 +1,82 @@
+// Reviews built to hurt (issue 12): reserved names, look-alike injected pods,
+// and pods that would make the answer huge. Each gets a clear, bounded answer.
+import { describe, expect, it } from 'vitest';
+import { decide } from '../../src/core/decide.js';
+import { boundedMessage, MAX_MESSAGE_CHARS, MAX_WARNINGS } from '../../src/core/limits.js';
+import { CONFIG, container, pod, tcp, webPod } from './pod-builders.js';
+
+const OPT_IN = { 'ws-drain/session-p95': '5m' };
+const helperHook = { lifecycle: { preStop: { exec: { command: ['/ws-drain/ws-drain-helper', 'prestop'] } } } };
+
+describe('names ws-drain needs', () => {
+  it('a regular container named ws-drain-install is denied instead of duplicated', () => {
+    const d = decide(pod(OPT_IN, { containers: [container('ws-drain-install', { ports: [tcp(8080)] })] }), 'default', CONFIG);
+    expect(d).toMatchObject({ kind: 'deny', code: 422 });
+    expect(d.kind === 'deny' && d.message).toMatch(/container name "ws-drain-install" is reserved/);
+  });
+});
+
+describe('pods that look injected but are not marked', () => {
+  it('a helper preStop without ws-drain/injected is denied with what was found and how to fix it', () => {
+    const d = decide(webPod(OPT_IN, helperHook), 'default', CONFIG);
+    expect(d).toMatchObject({ kind: 'deny', code: 422 });
+    expect(d.kind === 'deny' && d.message).toMatch(/already has a preStop running \/ws-drain\/ws-drain-helper in container web but no ws-drain\/injected/);
+  });
+
+  it('a ws-drain-install init container without ws-drain/injected is denied', () => {
+    const p = pod(OPT_IN, { initContainers: [container('ws-drain-install')], containers: [container('web', { ports: [tcp(8080)] })] });
+    const d = decide(p, 'default', CONFIG);
+    expect(d.kind === 'deny' && d.message).toMatch(/an init container named ws-drain-install but no ws-drain\/injected/);
+  });
+
+  it('the same pods with ws-drain/injected are skipped as already injected', () => {
+    const marked = { ...OPT_IN, 'ws-drain/injected': '0.1.0' };
+    expect(decide(webPod(marked, helperHook), 'default', CONFIG)).toMatchObject({ kind: 'skip', reason: 'already-injected' });
+  });
+});
+
+describe('bounded answers', () => {
+  it('2,000 unknown names in ws-drain/containers on 5,000 containers: one short message', () => {
+    const containers = Array.from({ length: 5000 }, (_, i) => container(`c${i}`, { ports: [tcp(8000 + (i % 1000))] }));
+    const unknown = Array.from({ length: 2000 }, (_, i) => `missing-${i}`).join(',');
+    const d = decide(pod({ ...OPT_IN, 'ws-drain/containers': unknown }, { containers }), 'default', CONFIG);
+    expect(d.kind).toBe('deny');
+    if (d.kind !== 'deny') return;
+    expect(d.message.length).toBeLessThanOrEqual(MAX_MESSAGE_CHARS);
+    expect(d.message).toMatch(/missing-0/);
+    expect(d.message).toMatch(/more/);
+  });
+
+  it('8,000 unknown port names on a pod with 5,000 named ports: one short message', () => {
+    const containers = Array.from({ length: 50 }, (_, c) =>
+      container(`c${c}`, { ports: Array.from({ length: 100 }, (_, i) => tcp(1000 + c * 100 + i, `p${c}x${i}`)) }),
+    );
+    const unknown = Array.from({ length: 8000 }, (_, i) => `u${i}`).join(',');
+    const d = decide(pod({ ...OPT_IN, 'ws-drain/ports': unknown }, { containers }), 'default', CONFIG);
+    expect(d.kind).toBe('deny');
+    if (d.kind !== 'deny') return;
+    expect(d.message.length).toBeLessThanOrEqual(MAX_MESSAGE_CHARS);
+  });
+
+  it('many warnings become the first few and a count', () => {
+    const containers = Array.from({ length: 40 }, (_, i) =>
+      container(`c${i}`, { ports: [tcp(8000 + i)], lifecycle: { preStop: { exec: { command: ['/bin/true'] } } } }),
+    );
+    const d = decide(pod(OPT_IN, { containers }), 'default', CONFIG);
+    expect(d.kind).toBe('mutate');
+    if (d.kind !== 'mutate') return;
+    expect(d.warnings).toHaveLength(MAX_WARNINGS);
+    expect(d.warnings.at(-1)).toMatch(/and \d+ more warnings/);
+  });
+
+  it('boundedMessage keeps whole problems, counts the rest, and cuts one giant problem', () => {
+    expect(boundedMessage(['a', 'b'])).toBe('a; b');
+    const many = boundedMessage(Array.from({ length: 1000 }, (_, i) => `problem number ${i}`));
+    expect(many.length).toBeLessThanOrEqual(MAX_MESSAGE_CHARS);
+    expect(many).toMatch(/^problem number 0; problem number 1;/);
+    expect(many).toMatch(/; and \d+ more problems$/);
+    const giant = boundedMessage(['x'.repeat(1_000_000), 'y']);
+    expect(giant.length).toBeLessThanOrEqual(MAX_MESSAGE_CHARS);
+    expect(giant).toMatch(/\.\.\.; and 1 more problem$/);
+  });
+});
