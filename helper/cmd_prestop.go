@@ -15,7 +15,6 @@ import (
 
 	"github.com/ws-drain/ws-drain/helper/internal/drain"
 	"github.com/ws-drain/ws-drain/helper/internal/jsonlog"
-	"github.com/ws-drain/ws-drain/helper/internal/sockowner"
 )
 
 const prestopUsage = `Usage: ws-drain-helper prestop [flags] [-- original exec argv...]
@@ -31,6 +30,8 @@ Logs JSON lines to the container's stdout (/proc/1/fd/1), else stderr.
 
 Flags (every value is --flag=value):
   --container=NAME            container name, for log lines
+  --role=app                  app: trigger the drain; proxy: only wait for the app's
+                              connections on --ports to close (never signals or calls)
   --delay=20s                 D: wait before draining (endpoint propagation)
   --budget=300s               S: longest wait for connections to close; 0s = don't watch
   --ports=8080,8443           local TCP ports whose ESTABLISHED connections are counted
@@ -172,8 +173,9 @@ func parsePrestop(args []string, stderr io.Writer) (drain.Config, error) {
 	fs := flag.NewFlagSet("prestop", flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // errors are printed once, by the caller
 	fs.Usage = func() {}
-	var signalName string
+	var signalName, role string
 	fs.StringVar(&cfg.Container, "container", "", "")
+	fs.StringVar(&role, "role", "app", "")
 	fs.Var(durationFlag{&cfg.Delay}, "delay", "")
 	fs.Var(durationFlag{&cfg.Budget}, "budget", "")
 	fs.Var(portsFlag{&cfg.Ports}, "ports", "")
@@ -200,6 +202,16 @@ func parsePrestop(args []string, stderr io.Writer) (drain.Config, error) {
 		}
 		cfg.Signal, cfg.SignalName = sig, signalName
 	}
+	switch role {
+	case "app":
+	case "proxy":
+		cfg.Proxy = true
+		if cfg.Signal != 0 || cfg.DrainURL != nil {
+			return cfg, errors.New("--role=proxy takes no --signal or --drain-url: a proxy is never triggered")
+		}
+	default:
+		return cfg, fmt.Errorf("invalid --role %q (want app or proxy)", role)
+	}
 	cfg.DrainMethod = strings.ToUpper(cfg.DrainMethod)
 	if !validMethod(cfg.DrainMethod) {
 		return cfg, fmt.Errorf("invalid --drain-method %q (want GET, POST, PUT, DELETE, PATCH or HEAD)", cfg.DrainMethod)
@@ -208,24 +220,6 @@ func parsePrestop(args []string, stderr io.Writer) (drain.Config, error) {
 		return cfg, errors.New("--hook-header needs --hook-url")
 	}
 	return cfg, nil
-}
-
-// fallbackPID reads WS_DRAIN_FALLBACK_PID: unset means PID 1 (the container's
-// main process), "none" disables the fallback (for running outside a
-// container, where PID 1 is the host's init).
-func fallbackPID() (int, error) {
-	v := os.Getenv(envFallbackPID)
-	switch v {
-	case "":
-		return 1, nil
-	case "none":
-		return -1, nil
-	}
-	n, ok := sockowner.ParsePID(v)
-	if !ok {
-		return 0, fmt.Errorf("invalid %s=%q (want a pid, 1-%d in decimal, or \"none\")", envFallbackPID, v, sockowner.MaxPID)
-	}
-	return n, nil
 }
 
 // watchdogLogWait is how long the watchdog waits for its log line before
@@ -274,10 +268,6 @@ func runPrestop(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return exitUsage
 	}
 	cfg.ProcRoot = procRoot()
-	if cfg.FallbackPID, err = fallbackPID(); err != nil {
-		fmt.Fprintf(stderr, "ws-drain-helper prestop: %v\n", err)
-		return exitUsage
-	}
 
 	w, target, closeLog := jsonlog.OpenTarget(os.Getenv(envLog), cfg.ProcRoot)
 	defer closeLog()
@@ -300,7 +290,7 @@ func runPrestop(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	log.Info("start", "preStop drain started",
 		"version", version, "pid", os.Getpid(), "log_target", target,
 		"delay", cfg.Delay, "budget", cfg.Budget, "ports", cfg.Ports,
-		"signal", cfg.SignalName, "drain_url", drainURL, "drain_method", cfg.DrainMethod,
+		"role", role(cfg), "signal", cfg.SignalName, "drain_url", drainURL, "drain_method", cfg.DrainMethod,
 		"hook_argv", cfg.HookArgv, "hook_url", hookURL, "hook_timeout", cfg.HookTimeout,
 		"bound", bound)
 
@@ -311,4 +301,11 @@ func runPrestop(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	}
 	log.Info("exit", "preStop drain finished", "drained", res.Drained, "left", res.Left, "hook_exit_code", res.HookExit, "elapsed", time.Since(start).Round(time.Millisecond))
 	return exitOK
+}
+
+func role(cfg drain.Config) string {
+	if cfg.Proxy {
+		return "proxy"
+	}
+	return "app"
 }

@@ -33,12 +33,10 @@ const (
 // Environment knobs, not flags, so the webhook's argv contract stays exactly
 // as documented. WS_DRAIN_PROC_ROOT points at a fixture /proc tree in tests;
 // WS_DRAIN_LOG sends log lines to "stderr", "stdout" or a file instead of the
-// container's stdout, and WS_DRAIN_FALLBACK_PID replaces or ("none") disables
-// the PID 1 signal fallback: both for running the helper outside a container.
+// container's stdout: for running the helper outside a container.
 const (
-	envProcRoot    = "WS_DRAIN_PROC_ROOT"
-	envLog         = "WS_DRAIN_LOG"
-	envFallbackPID = "WS_DRAIN_FALLBACK_PID"
+	envProcRoot = "WS_DRAIN_PROC_ROOT"
+	envLog      = "WS_DRAIN_LOG"
 )
 
 const topUsage = `ws-drain-helper: drains long-lived connections before a pod stops.

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
-	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -49,12 +48,11 @@ type helperRun struct {
 }
 
 // startHelper runs the helper binary with log lines on stderr (there is no
-// container PID 1 whose stdout we could borrow) and without the PID 1 signal
-// fallback (PID 1 here is the machine's init), unless env overrides them.
+// container PID 1 whose stdout we could borrow), unless env overrides it.
 func startHelper(t *testing.T, env []string, args ...string) *helperRun {
 	t.Helper()
 	cmd := exec.Command(helperBin, args...)
-	cmd.Env = append(append(os.Environ(), "WS_DRAIN_LOG=stderr", "WS_DRAIN_FALLBACK_PID=none"), env...)
+	cmd.Env = append(append(os.Environ(), "WS_DRAIN_LOG=stderr"), env...)
 	return startCmd(t, cmd)
 }
 
@@ -370,6 +368,9 @@ func TestPrestopBadFlagsExit2(t *testing.T) {
 		{[]string{"--ports=80", "--hook-header=X: y"}, "--hook-header needs --hook-url"},
 		{[]string{"--ports=80", "stray"}, "unexpected argument"},
 		{[]string{"--ports=80", "--delay"}, "flag needs an argument"},
+		{[]string{"--ports=80", "--role=sidecar"}, "invalid --role"},
+		{[]string{"--ports=80", "--role=proxy", "--signal=SIGQUIT"}, "a proxy is never triggered"},
+		{[]string{"--ports=80", "--role=proxy", "--drain-url=http://127.0.0.1:80/d"}, "a proxy is never triggered"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
@@ -503,31 +504,6 @@ func TestSleepVersionHelpAndUsage(t *testing.T) {
 	for _, args := range [][]string{{}, {"bogus"}, {"version", "extra"}, {"install"}} {
 		if code, _ := runHelper(t, nil, args...); code != 2 {
 			t.Errorf("%v: exit %d, want 2", args, code)
-		}
-	}
-}
-
-func TestPrestopFallbackPIDFromEnv(t *testing.T) {
-	sleeper := exec.Command("sleep", "60")
-	if err := sleeper.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = sleeper.Process.Kill(); _ = sleeper.Wait() })
-	empty := t.TempDir() // a /proc where no process owns the port
-	code, r := runHelper(t, []string{"WS_DRAIN_PROC_ROOT=" + empty, "WS_DRAIN_FALLBACK_PID=" + strconv.Itoa(sleeper.Process.Pid)},
-		"prestop", "--delay=0s", "--budget=0s", "--ports=8080", "--signal=SIGUSR2")
-	if code != 0 {
-		t.Fatalf("exit %d; stderr:\n%s", code, r.stderr.String())
-	}
-	err := sleeper.Wait()
-	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGUSR2 {
-		t.Errorf("sleeper: %v, want killed by SIGUSR2; stderr:\n%s", err, r.stderr.String())
-	}
-	// 4294967295 would reach kill(2) as -1 (every process); "+1" and "00001" as 1.
-	for _, bad := range []string{"init", "0", "-1", "4294967295", "2147483648", "4194305", "+1", "00001", "1.0", " 1"} {
-		if code, r := runHelper(t, []string{"WS_DRAIN_FALLBACK_PID=" + bad}, "prestop", "--budget=0s"); code != 2 || !strings.Contains(r.stderr.String(), "WS_DRAIN_FALLBACK_PID") {
-			t.Errorf("WS_DRAIN_FALLBACK_PID=%q: exit %d, want 2 naming the variable; stderr:\n%s", bad, code, r.stderr.String())
 		}
 	}
 }

@@ -49,7 +49,17 @@ export function explainPlan(plan: Plan): string {
   if (plan.containers.length > 0) {
     lines.push('');
     lines.push('containers:');
-    for (const c of plan.containers) lines.push(`  ${c.name}: ports ${c.ports.length ? c.ports.join(', ') : '(none watched)'}`);
+    for (const c of plan.containers) {
+      const ports = c.ports.length ? c.ports.join(', ') : '(none watched)';
+      if (c.role === 'app') lines.push(`  ${c.name}: app (${c.why}), gets the drain trigger, watches ${ports}`);
+      else if (c.role === 'proxy') lines.push(`  ${c.name}: proxy (${c.why}), never signalled, stays up until ${ports} drained`);
+      else lines.push(`  ${c.name}: left alone (${c.why})`);
+    }
+  }
+  if (plan.portsLeftOut && plan.portsLeftOut.length > 0) {
+    lines.push('');
+    lines.push('ports not watched as sessions (ws-drain/ports overrides):');
+    for (const l of plan.portsLeftOut) lines.push(`  ${l.container}:${l.port}  ${l.why}`);
   }
   return lines.join('\n');
 }

@@ -17,6 +17,8 @@ export interface PrestopArgs {
   /** 0 = do not watch connections. */
   budgetSeconds: number;
   ports: number[];
+  /** proxy: wait for the app's sessions only; never signal, never call. */
+  role?: 'proxy';
   signal?: DrainSignal;
   drainUrl?: string;
   drainMethod?: string;
@@ -40,6 +42,7 @@ export function prestopArgv(args: PrestopArgs): string[] {
     `--budget=${formatSeconds(args.budgetSeconds)}`,
     `--ports=${args.ports.join(',')}`,
   ];
+  if (args.role !== undefined) argv.push(`--role=${args.role}`);
   if (args.signal !== undefined) argv.push(`--signal=${args.signal}`);
   if (args.drainUrl !== undefined) argv.push(`--drain-url=${args.drainUrl}`);
   if (args.drainMethod !== undefined) argv.push(`--drain-method=${args.drainMethod}`);

@@ -2,12 +2,13 @@
 // spec, folds or wraps existing preStop hooks, and adds the helper volume and
 // init container. The injected objects are plain data, defined once below.
 
-import type { DrainRequest, PortRef } from './annotations.js';
+import type { DrainRequest } from './annotations.js';
 import { ANNOTATION, drainUrl } from './annotations.js';
 import { INSTALL_COMMAND, isHelperCommand, prestopArgv } from './helper-argv.js';
 import { buildPlan, KUBERNETES_DEFAULT_GRACE_SECONDS, requiredGraceSeconds, resolveGrace } from './plan.js';
 import type { PatchOperation } from './patch.js';
-import type { Container, ContainerPort, HttpGetAction, Pod, PodSpec } from './pod-schema.js';
+import type { Container, HttpGetAction, Pod, PodSpec } from './pod-schema.js';
+import { assignRoles, tcpPorts } from './roles.js';
 import {
   HELPER_BINARY,
   INIT_CONTAINER_NAME,
@@ -15,6 +16,7 @@ import {
   MOUNT_PATH,
   PLAN_ANNOTATION,
   VOLUME_NAME,
+  type ContainerRole,
   type Plan,
   type WebhookConfig,
 } from './types.js';
@@ -104,8 +106,6 @@ type ExistingHook =
   | { kind: 'http'; url: string; headers: string[] }
   | { kind: 'tcp' };
 
-const isTcp = (p: ContainerPort): boolean => (p.protocol ?? 'TCP') === 'TCP';
-const tcpPorts = (c: Container): number[] => [...new Set((c.ports ?? []).filter(isTcp).map((p) => p.containerPort))];
 
 /**
  * Returns a new pod (the input is not changed) with the drain plan injected,
@@ -119,13 +119,15 @@ export function injectPod(input: Pod, request: DrainRequest, config: WebhookConf
   const regular = spec.containers;
 
   findConflicts(spec, errors);
-  const targets = selectTargets(spec, request, errors);
-  const planContainers = targetPorts(spec, targets, request, errors);
+  const roles = assignRoles(spec, input.metadata?.annotations ?? {}, request, errors);
+  const planContainers = withoutTargetsError(roles.containers, request, errors);
+  const roleOf = new Map(planContainers.map((c) => [c.name, c]));
 
-  // Existing preStop hooks of the targets.
+  // Existing preStop hooks of the containers that get ours.
   const hooks = new Map<string, ExistingHook>();
-  for (const c of targets) hooks.set(c.name, readHook(c, errors));
+  for (const c of regular) if (roleOf.get(c.name)?.role !== 'none') hooks.set(c.name, readHook(c, errors));
   if (errors.length > 0) return { ok: false, errors };
+  warnings.push(...roles.warnings.map(warning));
 
   const folded = Math.max(0, ...[...hooks.values()].map((h) => (h.kind === 'sleep' ? h.seconds : 0)));
   const d = request.prestopDelaySeconds + folded;
@@ -144,15 +146,15 @@ export function injectPod(input: Pod, request: DrainRequest, config: WebhookConf
   }
   if (grace.warning) warnings.push(warning(grace.warning));
   const plan = buildPlan(request, folded, planContainers, grace.graceSeconds);
+  if (roles.leftOut.length > 0) plan.portsLeftOut = roles.leftOut;
 
   // Mutation, copy-on-write: only the objects on a changed path are copied (the
   // input is never changed, untouched subtrees are shared with it), and each
   // change is recorded as the JSON Patch operation that makes it. Diffing a
   // deep clone afterwards cost more than everything else in an admission.
   const patch: PatchOperation[] = [];
-  const drainTarget = request.http
-    ? pickDrainContainer(regular.filter((c) => hooks.has(c.name)), request.http.port)
-    : undefined;
+  const apps = regular.filter((c) => roleOf.get(c.name)?.role === 'app');
+  const drainTarget = request.http ? pickDrainContainer(apps, request.http.port) : undefined;
   let needsHelper = false;
   const containers = regular.slice();
 
@@ -160,8 +162,11 @@ export function injectPod(input: Pod, request: DrainRequest, config: WebhookConf
     const hook = hooks.get(c.name);
     if (hook === undefined) return;
     const at = `/spec/containers/${index}`;
-    const ports = planContainers.find((p) => p.name === c.name)?.ports ?? [];
-    const useHelper = request.mode === 'drain' || hook.kind === 'exec' || hook.kind === 'http';
+    const role = roleOf.get(c.name);
+    const isProxy = role?.role === 'proxy';
+    const ports = role?.ports ?? [];
+    // A proxy waits for the app's sessions in either mode (in sleep mode they close after SIGTERM).
+    const useHelper = request.mode === 'drain' || isProxy || hook.kind === 'exec' || hook.kind === 'http';
     if (hook.kind === 'exec') warnings.push(warning(`${c.name}: exec preStop runs after the drain; its time counts only if cleanup covers it`));
     if (hook.kind === 'http') warnings.push(warning(`${c.name}: httpGet preStop runs after the drain; its time counts only if cleanup covers it`));
     if (hook.kind === 'tcp') warnings.push(warning(`${c.name}: tcpSocket preStop removed (kubelet ignores it)`));
@@ -172,9 +177,10 @@ export function injectPod(input: Pod, request: DrainRequest, config: WebhookConf
       const argv = prestopArgv({
         container: c.name,
         delaySeconds: d,
-        budgetSeconds: request.mode === 'drain' ? request.sessionP95Seconds : 0,
+        budgetSeconds: request.mode === 'drain' || isProxy ? request.sessionP95Seconds : 0,
         ports,
-        ...(request.signal ? { signal: request.signal } : {}),
+        ...(isProxy ? { role: 'proxy' as const } : {}),
+        ...(request.signal && !isProxy ? { signal: request.signal } : {}),
         ...(request.http && c === drainTarget ? { drainUrl: drainUrl(request.http), drainMethod: request.http.method } : {}),
         ...(hook.kind === 'http' ? { hookUrl: hook.url, hookHeaders: hook.headers } : {}),
         ...(hook.kind === 'exec' ? { hookArgv: hook.argv } : {}),
@@ -229,53 +235,6 @@ function findConflicts(spec: PodSpec, errors: string[]): void {
       }
     }
   }
-}
-
-/**
- * The containers that get the preStop: those named by ws-drain/containers,
- * else every regular container when ws-drain/ports is set, else those with a
- * TCP containerPort (in sleep mode, all of them when none has one).
- */
-function selectTargets(spec: PodSpec, request: DrainRequest, errors: string[]): Container[] {
-  const regular = spec.containers;
-  const inits = spec.initContainers ?? [];
-  const regularNames = regular.map((c) => c.name).join(', ');
-  if (request.containers) {
-    const targets: Container[] = [];
-    for (const name of request.containers) {
-      const found = regular.find((c) => c.name === name);
-      if (found) targets.push(found);
-      else if (inits.some((c) => c.name === name)) {
-        errors.push(`${ANNOTATION.containers}: "${name}" is an init container; name regular containers only (${regularNames})`);
-      } else {
-        errors.push(`${ANNOTATION.containers}: "${name}" is not a container of this pod; its containers are ${regularNames}`);
-      }
-    }
-    return targets;
-  }
-  if (request.ports) return [...regular];
-  const withPorts = regular.filter((c) => tcpPorts(c).length > 0);
-  if (withPorts.length > 0) return withPorts;
-  if (request.mode === 'sleep') return [...regular];
-  errors.push(
-    `no container declares a TCP containerPort, so ws-drain does not know which connections to watch; ` +
-      `set ${ANNOTATION.ports} (e.g. "8080") or declare a containerPort`,
-  );
-  return [];
-}
-
-/** Ports per target: the annotation's list for every target (containers share the pod's network), else each container's own. */
-function targetPorts(spec: PodSpec, targets: Container[], request: DrainRequest, errors: string[]): Plan['containers'] {
-  const annotated = request.ports
-    ? resolvePorts(request.ports, [...spec.containers, ...(spec.initContainers ?? [])], errors)
-    : undefined;
-  return targets.map((c) => {
-    const ports = annotated ?? tcpPorts(c);
-    if (ports.length === 0 && request.mode === 'drain' && annotated === undefined) {
-      errors.push(`container ${c.name} has no TCP containerPort to watch; set ${ANNOTATION.ports} or declare a containerPort in ${c.name}`);
-    }
-    return { name: c.name, ports };
-  });
 }
 
 /**
@@ -361,29 +320,6 @@ function annotate(metadata: Pod['metadata'], written: Record<string, string>, pa
   return copy;
 }
 
-function resolvePorts(refs: PortRef[], containers: Container[], errors: string[]): number[] {
-  const out: number[] = [];
-  for (const ref of refs) {
-    if (typeof ref === 'number') {
-      out.push(ref);
-      continue;
-    }
-    const numbers = new Set<number>();
-    for (const c of containers) for (const p of c.ports ?? []) if (p.name === ref && isTcp(p)) numbers.add(p.containerPort);
-    if (numbers.size === 1) out.push([...numbers][0] as number);
-    else if (numbers.size === 0) {
-      const known = containers.flatMap((c) => (c.ports ?? []).filter((p) => isTcp(p) && p.name).map((p) => p.name as string));
-      errors.push(
-        `${ANNOTATION.ports}: "${ref}" is not a TCP containerPort name in this pod; ` +
-          (known.length > 0 ? `named ports are ${[...new Set(known)].join(', ')}` : 'no containerPort has a name, use numbers'),
-      );
-    } else {
-      errors.push(`${ANNOTATION.ports}: "${ref}" names different ports (${[...numbers].join(', ')}) in different containers; use numbers`);
-    }
-  }
-  return [...new Set(out)];
-}
-
 function readHook(c: Container, errors: string[]): ExistingHook {
   const preStop = c.lifecycle?.preStop;
   if (!preStop) return { kind: 'none' };
@@ -423,7 +359,33 @@ function hookUrl(c: Container, get: HttpGetAction, errors: string[]): string | u
   return `${scheme}://${host}:${port}${path}`;
 }
 
-/** The drain call goes out once per pod: from the target that declares the port, else the first target. */
+/**
+ * Fills in the sleep-mode case (no app: every container sleeps D) and the
+ * drain-mode errors (nothing to watch).
+ */
+function withoutTargetsError(roles: ContainerRole[], request: DrainRequest, errors: string[]): ContainerRole[] {
+  const apps = roles.filter((c) => c.role === 'app');
+  if (apps.length === 0) {
+    if (request.mode === 'sleep') return roles.map((c) => (c.role === 'none' ? { ...c, role: 'app', why: 'sleep mode' } : c));
+    if (errors.length === 0) {
+      errors.push(
+        `no container declares a TCP containerPort, so ws-drain does not know which connections to watch; ` +
+          `set ${ANNOTATION.ports} (e.g. "8080") or declare a containerPort`,
+      );
+    }
+    return roles;
+  }
+  if (request.mode === 'drain' && errors.length === 0) {
+    for (const c of apps) {
+      if (c.ports.length === 0) {
+        errors.push(`container ${c.name} has no TCP containerPort to watch; set ${ANNOTATION.ports} or declare a containerPort in ${c.name}`);
+      }
+    }
+  }
+  return roles;
+}
+
+/** The drain call goes out once per pod: from the app that declares the port, else the first app. */
 function pickDrainContainer(targets: Container[], port: number): Container | undefined {
   return targets.find((c) => tcpPorts(c).includes(port)) ?? targets[0];
 }

@@ -28,6 +28,14 @@ const Handler = z.object({
   sleep: z.object({ seconds: z.number().int().min(0) }).nullish(),
 });
 
+const PortRef = z.union([z.number().int(), z.string()]);
+// Probes: only where they point, to tell probe-only ports from session ports.
+const Probe = z.object({
+  httpGet: z.object({ port: PortRef }).nullish(),
+  tcpSocket: z.object({ port: PortRef }).nullish(),
+  grpc: z.object({ port: z.number().int() }).nullish(),
+});
+
 const VolumeMount = z.object({
   name: z.string(),
   mountPath: z.string(),
@@ -37,7 +45,12 @@ const VolumeMount = z.object({
 const Container = z.object({
   name: z.string(),
   image: z.string().optional(),
+  command: z.array(z.string()).nullish(),
+  args: z.array(z.string()).nullish(),
   ports: z.array(Port).nullish(),
+  livenessProbe: Probe.nullish(),
+  readinessProbe: Probe.nullish(),
+  startupProbe: Probe.nullish(),
   lifecycle: z.object({ preStop: Handler.nullish() }).nullish(),
   volumeMounts: z.array(VolumeMount).nullish(),
   restartPolicy: z.string().optional(),
@@ -68,6 +81,7 @@ export type Container = z.infer<typeof Container>;
 export type ContainerPort = z.infer<typeof Port>;
 export type LifecycleHandler = z.infer<typeof Handler>;
 export type HttpGetAction = z.infer<typeof HttpGet>;
+export type Probe = z.infer<typeof Probe>;
 
 /** A short, human description of why a value is not a pod. */
 export function describeIssues(error: z.ZodError): string {

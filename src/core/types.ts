@@ -59,10 +59,37 @@ export interface Plan {
   requiredGraceSeconds: number;
   /** What the pod ends up with (equal to required in raise mode when it was lower). */
   graceSeconds: number;
-  /** Per target container: which ports the helper watches. */
-  containers: Array<{ name: string; ports: number[] }>;
+  /** Every regular container: its role in the drain and the ports it watches. */
+  containers: ContainerRole[];
+  /** App ports not watched as sessions (metrics, admin, probe-only...), and why. Absent when none. */
+  portsLeftOut?: LeftOutPort[];
+  /** Existing exec/httpGet preStop hooks run as the drain trigger (at D) instead of after the drain. */
+  hooksAsTrigger?: string[];
   signal?: DrainSignal;
   http?: HttpCall;
+}
+
+/**
+ * app: serves the watched sessions, gets the drain trigger. proxy: carries
+ * traffic for the app (mesh proxy, TLS/HTTP proxy); waits for the app's
+ * sessions to close, never signalled. none: left alone.
+ */
+export type Role = 'app' | 'proxy' | 'none';
+
+export interface ContainerRole {
+  name: string;
+  role: Role;
+  /** Watched ports: an app's session ports; for a proxy, the apps' ports it waits on. */
+  ports: number[];
+  /** Why this role, in a few words. */
+  why: string;
+}
+
+/** A port of an app container that is not watched as a session port. */
+export interface LeftOutPort {
+  container: string;
+  port: number;
+  why: string;
 }
 
 /** Why a pod was left alone. */

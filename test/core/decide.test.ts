@@ -206,11 +206,12 @@ describe('target containers and ports', () => {
       ],
     });
 
-  it('default: every regular container with a TCP containerPort, watching its own TCP ports', () => {
+  it('default: every regular container with a TCP containerPort is an app watching its own TCP ports; the rest are listed as left alone', () => {
     const d = mutate(twoContainers({ 'ws-drain/session-p95': '5m' }));
     expect(d.plan.containers).toEqual([
-      { name: 'web', ports: [8080] },
-      { name: 'api', ports: [9000] },
+      { name: 'web', role: 'app', ports: [8080], why: 'serves session ports' },
+      { name: 'log-shipper', role: 'none', ports: [], why: 'no session port' },
+      { name: 'api', role: 'app', ports: [9000], why: 'serves session ports' },
     ]);
     expect(preStopOf(d.spec.containers[1])).toBeUndefined();
     expect(d.spec.containers[1]?.['volumeMounts']).toBeUndefined();
@@ -218,7 +219,7 @@ describe('target containers and ports', () => {
 
   it('containers annotation picks targets', () => {
     const d = mutate(twoContainers({ 'ws-drain/session-p95': '5m', 'ws-drain/containers': 'api' }));
-    expect(d.plan.containers).toEqual([{ name: 'api', ports: [9000] }]);
+    expect(d.plan.containers.filter((c) => c.role === 'app')).toEqual([{ name: 'api', role: 'app', ports: [9000], why: 'ws-drain/containers' }]);
     expect(preStopOf(d.spec.containers[0])).toBeUndefined();
   });
 
@@ -240,11 +241,12 @@ describe('target containers and ports', () => {
     );
   });
 
-  it('ports annotation: every regular container, names resolved across the pod', () => {
+  it('ports annotation: the containers that declare one of the ports watch all of them; names resolved across the pod', () => {
     const d = mutate(twoContainers({ 'ws-drain/session-p95': '5m', 'ws-drain/ports': 'http,grpc,7000' }));
-    expect(d.plan.containers.map((c) => c.name)).toEqual(['web', 'log-shipper', 'api']);
-    for (const c of d.plan.containers) expect(c.ports).toEqual([8080, 9000, 7000]);
-    expect(argvOf(d.spec.containers[1])).toContain('--ports=8080,9000,7000');
+    expect(d.plan.containers.filter((c) => c.role === 'app').map((c) => c.name)).toEqual(['web', 'api']);
+    for (const c of d.plan.containers.filter((c) => c.role === 'app')) expect(c.ports).toEqual([8080, 9000, 7000]);
+    expect(argvOf(d.spec.containers[0])).toContain('--ports=8080,9000,7000');
+    expect(preStopOf(d.spec.containers[1])).toBeUndefined();
   });
 
   it('unknown or UDP-only port name → deny listing the TCP port names', () => {
@@ -404,14 +406,14 @@ describe('sleep mode', () => {
     const input = pod({ 'ws-drain/session-p95': '1m', 'ws-drain/mode': 'sleep' }, {
       containers: [
         container('web', { ports: [tcp(8080)] }),
-        container('nginx', { ports: [tcp(80)], lifecycle: { preStop: { exec: { command: ['nginx', '-s', 'quit'] } } } }),
+        container('cache', { ports: [tcp(6379)], lifecycle: { preStop: { exec: { command: ['/bin/flush'] } } } }),
       ],
     });
     const d = mutate(input);
     expect(preStopOf(d.spec.containers[0])).toEqual({ sleep: { seconds: 20 } });
     expect(argvOf(d.spec.containers[1])).toEqual([
-      '/ws-drain/ws-drain-helper', 'prestop', '--container=nginx', '--delay=20s', '--budget=0s', '--ports=80',
-      '--hook-timeout=10s', '--', 'nginx', '-s', 'quit',
+      '/ws-drain/ws-drain-helper', 'prestop', '--container=cache', '--delay=20s', '--budget=0s', '--ports=6379',
+      '--hook-timeout=10s', '--', '/bin/flush',
     ]);
     expect(d.spec.initContainers?.map((c) => c['name'])).toEqual(['ws-drain-install']);
     expect(d.spec.containers[0]?.['volumeMounts']).toBeUndefined();

@@ -11,7 +11,7 @@ const base: Plan = {
   margin: 0.3,
   requiredGraceSeconds: 429,
   graceSeconds: 429,
-  containers: [{ name: 'web', ports: [8080, 8443] }],
+  containers: [{ name: 'web', role: 'app', ports: [8080, 8443], why: 'serves session ports' }],
 };
 
 describe('explainPlan', () => {
@@ -23,7 +23,7 @@ describe('explainPlan', () => {
     expect(text).toContain('M = 30%  margin: 99s of slack');
     const timeline = text.split('\n').filter((l) => /^\s+\d+s  /.test(l)).map((l) => Number(l.trim().split('s')[0]));
     expect(timeline).toEqual([0, 20, 320, 330, 429]);
-    expect(text).toContain('web: ports 8080, 8443');
+    expect(text).toContain('web: app (serves session ports), gets the drain trigger, watches 8080, 8443');
   });
 
   it('names drain triggers, folded sleep, a kept higher grace and sleep mode', () => {

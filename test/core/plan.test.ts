@@ -79,7 +79,7 @@ describe('buildPlan', () => {
     const plan = buildPlan(
       { mode: 'drain', enforce: 'raise', prestopDelaySeconds: 20, sessionP95Seconds: 300, cleanupSeconds: 10, margin: 0.3 },
       5,
-      [{ name: 'web', ports: [8080] }],
+      [{ name: 'web', role: 'app', ports: [8080], why: 'serves session ports' }],
       undefined,
     );
     expect(plan.prestopDelaySeconds).toBe(25);

@@ -55,7 +55,7 @@ describe('examples/k8s/ws-echo.yaml', () => {
     if (result.decision.kind !== 'mutate') return;
     expect(result.decision.plan.signal).toBe('SIGUSR1');
     expect(result.decision.plan.sessionP95Seconds).toBe(120);
-    expect(result.decision.plan.containers).toEqual([{ name: 'ws-echo', ports: [8080] }]);
+    expect(result.decision.plan.containers).toEqual([{ name: 'ws-echo', role: 'app', ports: [8080], why: 'serves session ports' }]);
 
     const container = Deployment.parse(result.doc).spec.template.spec.containers[0];
     const command = container?.lifecycle?.preStop.exec.command ?? [];

@@ -57,13 +57,12 @@ type Config struct {
 	HookHeaders []Header
 	HookTimeout time.Duration
 	HookArgv    []string
+	// Proxy: this container carries traffic for the app (a mesh proxy, a TLS
+	// sidecar). It waits for the app's sessions to close and triggers nothing.
+	Proxy bool
 
 	// ProcRoot is where /proc is (fixture trees in tests).
 	ProcRoot string
-	// FallbackPID receives the signal when no owner of a listening socket is
-	// visible. 0 means PID 1: in a container, the app (or its init). Negative
-	// means no fallback (outside a container PID 1 is the host's init).
-	FallbackPID int
 	// PollInterval and ReportInterval default to 200 ms and 5 s.
 	PollInterval   time.Duration
 	ReportInterval time.Duration
@@ -108,9 +107,6 @@ func Run(ctx context.Context, cfg Config, log *jsonlog.Logger) Result {
 	}
 	if cfg.ProcRoot == "" {
 		cfg.ProcRoot = "/proc"
-	}
-	if cfg.FallbackPID == 0 {
-		cfg.FallbackPID = 1
 	}
 	res := Result{Left: -1, HookExit: -1}
 	start := time.Now()
@@ -169,6 +165,10 @@ func since(t time.Time) string { return time.Since(t).Round(time.Millisecond).St
 
 // trigger sends the drain signal and/or calls the drain URL.
 func trigger(ctx context.Context, cfg Config, tables *tableReader, log *jsonlog.Logger) {
+	if cfg.Proxy {
+		log.Info("trigger", "proxy container: not signalled; staying up until the app's sessions have closed")
+		return
+	}
 	if cfg.Signal == 0 && cfg.DrainURL == nil {
 		log.Info("trigger", "no drain signal or drain-url configured: the app drains on SIGTERM after this hook")
 		return
@@ -177,7 +177,7 @@ func trigger(ctx context.Context, cfg Config, tables *tableReader, log *jsonlog.
 		sendSignal(ctx, cfg, tables, log)
 	}
 	if cfg.DrainURL != nil {
-		callDrainURL(ctx, cfg, log)
+		callDrainURL(ctx, cfg, tables, log)
 	}
 }
 
@@ -198,27 +198,30 @@ func sendSignal(ctx context.Context, cfg Config, tables *tableReader, log *jsonl
 }
 
 // signalTarget picks the process owning a listening socket on one of the
-// ports. With several owners (a master that forked workers sharing the
-// socket) the lowest PID is chosen: the oldest process, normally the master
-// that forwards the signal to its workers.
+// ports, in this container. With several owners (a master that forked
+// workers sharing the socket) the lowest PID is chosen: the oldest process,
+// normally the master that forwards the signal to its workers. When no owner
+// is visible nobody is signalled: PID 1 may be a mesh agent, a shell or an
+// init that does not serve the sessions, and a signal it does not handle
+// kills it.
 func signalTarget(ctx context.Context, cfg Config, tables *tableReader) (pid int, owners []int, reason string) {
-	fallback := "; falling back to pid " + strconv.Itoa(cfg.FallbackPID)
-	if cfg.FallbackPID < 0 {
-		fallback = "; fallback disabled"
-	}
 	inodes, ports := listeningInodes(ctx, cfg, tables)
 	if len(inodes) == 0 {
-		return cfg.FallbackPID, nil, "no listening socket on the ports is visible in " + filepath.Join(cfg.ProcRoot, "net", "tcp{,6}") + fallback
+		return 0, nil, "no listening socket on the ports is visible in " + filepath.Join(cfg.ProcRoot, "net", "tcp{,6}") + "; the app drains on SIGTERM after this hook"
 	}
-	owners, err := ownersWithin(ctx, cfg.ProcRoot, inodes)
+	all, err := ownersWithin(ctx, cfg.ProcRoot, inodes)
+	owners, others := sockowner.SameContainer(cfg.ProcRoot, all)
 	if len(owners) > 0 {
 		return owners[0], owners, "owns the listening socket on port " + ports
 	}
-	why := "no process visible that holds the listening socket on port " + ports
+	why := "no process in this container holds the listening socket on port " + ports
+	if len(others) > 0 {
+		why += " (it is in another container of the pod: " + strconv.Itoa(others[0]) + ")"
+	}
 	if err != nil {
 		why = "owner lookup failed (" + err.Error() + ")"
 	}
-	return cfg.FallbackPID, nil, why + fallback
+	return 0, nil, why
 }
 
 // ownersWithin is sockowner.Owners, abandoned when ctx ends: opening a

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"os"
 	"os/exec"
@@ -15,11 +16,13 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/ws-drain/ws-drain/helper/internal/jsonlog"
+	"github.com/ws-drain/ws-drain/helper/internal/procnet"
 )
 
 // hangGuard is only there to turn a hang into a failure; no test asserts a
@@ -283,24 +286,93 @@ func signalledBy(t *testing.T, cmd *exec.Cmd) syscall.Signal {
 	}
 }
 
-func TestSignalFallsBackWhenNoOwnerVisible(t *testing.T) {
+func TestNoSignalWhenNoOwnerVisible(t *testing.T) {
 	// A /proc without any listener for the port: the helper cannot see the
-	// owner (another user's process, or hidepid) and signals the fallback.
+	// owner, and signals nobody (PID 1 may be pilot-agent, a shell or an init).
 	root := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(root, "net"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	sleeper := startSleeper(t)
+	_, lines := runBounded(t, context.Background(), Config{
+		Signal: syscall.SIGUSR1, SignalName: "SIGUSR1", Ports: []uint16{8080}, ProcRoot: root,
+	})
+	if find(lines, "trigger", "sent drain signal") >= 0 {
+		t.Errorf("a signal was sent without a visible owner; log:\n%s", dump(lines))
+	}
+	if i := find(lines, "trigger", "no process signalled"); i < 0 || !strings.Contains(lines[i]["reason"].(string), "no listening socket") {
+		t.Errorf("want a trigger line saying why nobody was signalled; log:\n%s", dump(lines))
+	}
+}
+
+// fixtureOwner makes a fixture /proc whose tcp table has a LISTEN socket on
+// 8080 held by pid, with mount namespaces for self and pid.
+func fixtureOwner(t *testing.T, pid int, selfNS, pidNS string) string {
+	t.Helper()
+	root := t.TempDir()
+	pidDir := filepath.Join(root, strconv.Itoa(pid))
+	for _, d := range []string{filepath.Join(pidDir, "fd"), filepath.Join(pidDir, "ns"), filepath.Join(root, "self", "ns"), filepath.Join(root, "net")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	links := map[string]string{
+		filepath.Join(pidDir, "fd", "3"):         "socket:[777002]",
+		filepath.Join(pidDir, "ns", "mnt"):       pidNS,
+		filepath.Join(root, "self", "ns", "mnt"): selfNS,
+	}
+	for at, to := range links {
+		if err := os.Symlink(to, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	table := "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n" +
+		"   0: 00000000:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 777002 1 0000000000000000 100 0 0 10 0\n"
+	if err := os.WriteFile(filepath.Join(root, "net", "tcp"), []byte(table), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
+func TestSignalOnlyToOwnerInThisContainer(t *testing.T) {
+	// shareProcessNamespace: the listener's owner is visible but lives in
+	// another container (another mount namespace): it is not signalled.
+	other := startSleeper(t)
 	_, lines := runBounded(t, context.Background(), Config{
 		Signal: syscall.SIGUSR1, SignalName: "SIGUSR1", Ports: []uint16{8080},
-		ProcRoot: root, FallbackPID: sleeper.Process.Pid,
+		ProcRoot: fixtureOwner(t, other.Process.Pid, "mnt:[4026531841]", "mnt:[4026531999]"),
 	})
-	if got := signalledBy(t, sleeper); got != syscall.SIGUSR1 {
-		t.Errorf("fallback process got %v, want SIGUSR1", got)
+	if i := find(lines, "trigger", "no process signalled"); i < 0 || !strings.Contains(lines[i]["reason"].(string), "another container") {
+		t.Errorf("log:\n%s", dump(lines))
 	}
-	i := find(lines, "trigger", "sent drain signal")
-	if i < 0 || lines[i]["pid"] != float64(sleeper.Process.Pid) || !strings.Contains(lines[i]["reason"].(string), "falling back") {
-		t.Errorf("want a trigger line naming the fallback pid and why; log:\n%s", dump(lines))
+	if err := other.Process.Signal(syscall.Signal(0)); err != nil {
+		t.Errorf("the other container's process is gone: %v", err)
+	}
+
+	same := startSleeper(t)
+	_, lines = runBounded(t, context.Background(), Config{
+		Signal: syscall.SIGUSR2, SignalName: "SIGUSR2", Ports: []uint16{8080},
+		ProcRoot: fixtureOwner(t, same.Process.Pid, "mnt:[4026531841]", "mnt:[4026531841]"),
+	})
+	if got := signalledBy(t, same); got != syscall.SIGUSR2 {
+		t.Errorf("owner in this container got %v, want SIGUSR2; log:\n%s", got, dump(lines))
+	}
+}
+
+func TestProxyIsNeverTriggered(t *testing.T) {
+	owner := startSleeper(t)
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { calls.Add(1) }))
+	defer srv.Close()
+	u, _ := url.Parse(srv.URL + "/drain")
+	_, lines := runBounded(t, context.Background(), Config{
+		Proxy: true, Signal: syscall.SIGUSR1, SignalName: "SIGUSR1", DrainURL: u, Ports: []uint16{8080},
+		ProcRoot: fixtureOwner(t, owner.Process.Pid, "mnt:[1]", "mnt:[1]"),
+	})
+	if calls.Load() != 0 || find(lines, "trigger", "sent drain signal") >= 0 || find(lines, "trigger", "proxy container") < 0 {
+		t.Errorf("calls %d; log:\n%s", calls.Load(), dump(lines))
+	}
+	if err := owner.Process.Signal(syscall.Signal(0)); err != nil {
+		t.Errorf("the listener's owner is gone: %v", err)
 	}
 }
 
@@ -324,10 +396,8 @@ func TestSignalReachesOwnerFoundInProc(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(root, "net", "tcp"), []byte(table), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	fallback := startSleeper(t)
 	_, lines := runBounded(t, context.Background(), Config{
-		Signal: syscall.SIGHUP, SignalName: "SIGHUP", Ports: []uint16{8080},
-		ProcRoot: root, FallbackPID: fallback.Process.Pid,
+		Signal: syscall.SIGHUP, SignalName: "SIGHUP", Ports: []uint16{8080}, ProcRoot: root,
 	})
 	if got := signalledBy(t, sleeper); got != syscall.SIGHUP {
 		t.Errorf("owner got %v, want SIGHUP; log:\n%s", got, dump(lines))
@@ -354,7 +424,7 @@ func TestBadProcContentNeverHangsOrCrashes(t *testing.T) {
 	}
 	res, lines := runBounded(t, context.Background(), Config{
 		Budget: 4 * time.Second, Ports: []uint16{8080}, ProcRoot: root,
-		Signal: syscall.SIGUSR1, SignalName: "SIGUSR1", FallbackPID: startSleeper(t).Process.Pid,
+		Signal: syscall.SIGUSR1, SignalName: "SIGUSR1",
 		PollInterval: 50 * time.Millisecond,
 	})
 	if res.Drained {
@@ -575,12 +645,55 @@ func TestHardBound(t *testing.T) {
 	}
 }
 
-func TestSignalFallbackDisabled(t *testing.T) {
-	_, lines := runBounded(t, context.Background(), Config{
-		Signal: syscall.SIGUSR1, SignalName: "SIGUSR1", Ports: []uint16{8080},
-		ProcRoot: t.TempDir(), FallbackPID: -1,
-	})
-	if i := find(lines, "trigger", "no process signalled"); i < 0 || !strings.Contains(lines[i]["reason"].(string), "fallback disabled") {
-		t.Errorf("log:\n%s", dump(lines))
+func TestListenAddrFor(t *testing.T) {
+	a := netip.MustParseAddr
+	listen := func(addr string, port uint16) procnet.Entry {
+		return procnet.Entry{LocalAddr: a(addr), LocalPort: port, State: procnet.StateListen}
+	}
+	tests := []struct {
+		name    string
+		entries []procnet.Entry
+		want    string // "" = keep the URL's 127.0.0.1
+	}{
+		{"wildcard v4", []procnet.Entry{listen("0.0.0.0", 80)}, ""},
+		{"loopback v4", []procnet.Entry{listen("127.0.0.1", 80)}, ""},
+		{"other v4 loopback", []procnet.Entry{listen("127.0.0.2", 80)}, "127.0.0.2"},
+		{"dual-stack wildcard", []procnet.Entry{listen("::", 80)}, "::1"},
+		{"v6 loopback only", []procnet.Entry{listen("::1", 80)}, "::1"},
+		{"pod IP only", []procnet.Entry{listen("10.1.2.3", 80)}, "10.1.2.3"},
+		{"pod IPv6 only", []procnet.Entry{listen("fd00::5", 80)}, "fd00::5"},
+		{"pod IP and v4 loopback", []procnet.Entry{listen("10.1.2.3", 80), listen("127.0.0.1", 80)}, ""},
+		{"pod IP and ::1", []procnet.Entry{listen("10.1.2.3", 80), listen("::1", 80)}, "::1"},
+		{"other port only", []procnet.Entry{listen("10.1.2.3", 81)}, ""},
+		{"established, not listening", []procnet.Entry{{LocalAddr: a("10.1.2.3"), LocalPort: 80, State: procnet.StateEstablished}}, ""},
+		{"nothing", nil, ""},
+	}
+	for _, tt := range tests {
+		got, ok := ListenAddrFor(tt.entries, 80)
+		if (tt.want == "") == ok || (ok && got != a(tt.want)) {
+			t.Errorf("%s: got %v %v, want %q", tt.name, got, ok, tt.want)
+		}
+	}
+}
+
+// An app bound only to ::1 (or only to the pod IP) never answers on
+// 127.0.0.1: the call goes where the listener is.
+func TestDrainURLReachesListenerBoundElsewhere(t *testing.T) {
+	for _, addr := range []string{"[::1]:0", "127.0.0.2:0"} {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			t.Logf("%s: %v (skipped: not available on this machine)", addr, err)
+			continue
+		}
+		var calls atomic.Int32
+		srv := &http.Server{Handler: http.HandlerFunc(func(http.ResponseWriter, *http.Request) { calls.Add(1) })}
+		go func() { _ = srv.Serve(ln) }()
+		port := ln.Addr().(*net.TCPAddr).Port
+		u, _ := url.Parse("http://127.0.0.1:" + strconv.Itoa(port) + "/drain")
+		_, lines := runBounded(t, context.Background(), Config{DrainURL: u, DrainMethod: "POST"})
+		_ = srv.Close()
+		if calls.Load() != 1 {
+			t.Errorf("%s: drain endpoint got %d calls, want 1; log:\n%s", addr, calls.Load(), dump(lines))
+		}
 	}
 }

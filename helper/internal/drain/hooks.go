@@ -6,14 +6,17 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"net/url"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/ws-drain/ws-drain/helper/internal/httpcall"
 	"github.com/ws-drain/ws-drain/helper/internal/jsonlog"
+	"github.com/ws-drain/ws-drain/helper/internal/procnet"
 )
 
 // hookKillWait is how long after killing the exec hook's process group we
@@ -30,32 +33,94 @@ func IsLoopbackHost(host string) bool {
 	return err == nil && a.Unmap().IsLoopback()
 }
 
-// loopbackOnlyDialer refuses to connect anywhere but loopback, checked on the
+// localOnlyDialer refuses to connect anywhere but loopback or the one
+// address a listener in this network namespace is bound to, checked on the
 // resolved address: "localhost" could resolve elsewhere through a rewritten
 // /etc/hosts, and the drain call must never leave the pod.
-var loopbackOnlyDialer = &net.Dialer{
-	Timeout: triggerTimeout,
-	Control: func(network, address string, _ syscall.RawConn) error {
-		ap, err := netip.ParseAddrPort(address)
-		if err != nil || !ap.Addr().Unmap().IsLoopback() {
-			return fmt.Errorf("drain-url: refusing to connect to non-loopback address %s", address)
-		}
-		return nil
-	},
+func localOnlyDialer(bound netip.Addr) *net.Dialer {
+	return &net.Dialer{
+		Timeout: triggerTimeout,
+		Control: func(network, address string, _ syscall.RawConn) error {
+			ap, err := netip.ParseAddrPort(address)
+			if err != nil {
+				return fmt.Errorf("drain-url: refusing to connect to %s", address)
+			}
+			a := ap.Addr().Unmap()
+			if a.IsLoopback() || (bound.IsValid() && a == bound.Unmap()) {
+				return nil
+			}
+			return fmt.Errorf("drain-url: refusing to connect to %s: neither loopback nor a listener of this pod", address)
+		},
+	}
 }
 
-func callDrainURL(ctx context.Context, cfg Config, log *jsonlog.Logger) {
+// ListenAddrFor picks where to reach a listener on port, from the LISTEN
+// entries of /proc/net/tcp{,6}: an app bound only to the pod IP or only to
+// ::1 never answers on 127.0.0.1. Loopback and wildcard listeners keep the
+// URL's own loopback host (ok false); otherwise the bound address is
+// returned (ok true). No listener visible: ok false, the URL is used as given.
+func ListenAddrFor(entries []procnet.Entry, port uint16) (addr netip.Addr, ok bool) {
+	var v6loop, specific netip.Addr
+	for _, e := range entries {
+		if e.State != procnet.StateListen || e.LocalPort != port {
+			continue
+		}
+		a := e.LocalAddr.Unmap()
+		switch {
+		case a.Is4() && (a.IsUnspecified() || a == netip.AddrFrom4([4]byte{127, 0, 0, 1})):
+			return netip.Addr{}, false // 127.0.0.1 answers
+		case a.IsUnspecified() || a == netip.IPv6Loopback():
+			v6loop = netip.IPv6Loopback()
+		case !specific.IsValid():
+			specific = a
+		}
+	}
+	if v6loop.IsValid() {
+		return v6loop, true
+	}
+	if specific.IsValid() {
+		return specific, true
+	}
+	return netip.Addr{}, false
+}
+
+// drainTarget is the drain URL with its host moved to where the listener is.
+func drainTarget(ctx context.Context, cfg Config, tables *tableReader) (*url.URL, netip.Addr) {
 	u := cfg.DrainURL
-	if !IsLoopbackHost(u.Hostname()) {
-		log.Error("trigger", "drain-url refused: host is not loopback (only 127.0.0.0/8, ::1, localhost are allowed)", "drain_url", u.String())
+	port, err := strconv.ParseUint(u.Port(), 10, 16)
+	if err != nil || port == 0 {
+		return u, netip.Addr{}
+	}
+	var entries []procnet.Entry
+	_, _ = tables.read(ctx, func(e procnet.Entry) {
+		if e.State == procnet.StateListen && e.LocalPort == uint16(port) {
+			entries = append(entries, e)
+		}
+	})
+	addr, ok := ListenAddrFor(entries, uint16(port))
+	if !ok {
+		return u, netip.Addr{}
+	}
+	moved := *u
+	moved.Host = net.JoinHostPort(addr.String(), u.Port())
+	return &moved, addr
+}
+
+func callDrainURL(ctx context.Context, cfg Config, tables *tableReader, log *jsonlog.Logger) {
+	if !IsLoopbackHost(cfg.DrainURL.Hostname()) {
+		log.Error("trigger", "drain-url refused: host is not loopback (only 127.0.0.0/8, ::1, localhost are allowed)", "drain_url", cfg.DrainURL.String())
 		return
+	}
+	u, bound := drainTarget(ctx, cfg, tables)
+	if bound.IsValid() {
+		log.Info("trigger", "the listener is not on 127.0.0.1: calling the address it is bound to", "drain_url", u.String())
 	}
 	method := cfg.DrainMethod
 	if method == "" {
 		method = "GET"
 	}
 	start := time.Now()
-	status, err := httpcall.Do(ctx, httpcall.Request{Method: method, URL: u, Timeout: triggerTimeout, Dialer: loopbackOnlyDialer})
+	status, err := httpcall.Do(ctx, httpcall.Request{Method: method, URL: u, Timeout: triggerTimeout, Dialer: localOnlyDialer(bound)})
 	if err != nil {
 		log.Error("trigger", "drain-url call failed; continuing with the drain", "method", method, "drain_url", u.String(), "error", err, "elapsed", since(start))
 		return

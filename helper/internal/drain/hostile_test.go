@@ -58,7 +58,7 @@ func TestMissingTCP6IsIPv6DisabledNotUnknown(t *testing.T) {
 func TestPidDirNamesAreParsedStrictly(t *testing.T) {
 	// "+1", "00001", "4294967295" (kill(2) would see -1) and "1e3" hold the
 	// listening socket in this tree; none of them is a pid, so nothing is
-	// signalled through them and the (disabled) fallback is reported.
+	// signalled through them, and that is reported.
 	root := t.TempDir()
 	writeTable(t, root, "tcp", tcpHeader+
 		"   0: 00000000:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 777002 1 0000000000000000 100 0 0 10 0\n")
@@ -72,7 +72,7 @@ func TestPidDirNamesAreParsedStrictly(t *testing.T) {
 		}
 	}
 	_, lines := runBounded(t, context.Background(), Config{
-		Signal: syscall.SIGUSR1, SignalName: "SIGUSR1", Ports: []uint16{8080}, ProcRoot: root, FallbackPID: -1,
+		Signal: syscall.SIGUSR1, SignalName: "SIGUSR1", Ports: []uint16{8080}, ProcRoot: root,
 	})
 	if find(lines, "trigger", "sent drain signal") >= 0 || find(lines, "trigger", "no process signalled") < 0 {
 		t.Errorf("a non-canonical pid dir was signalled; log:\n%s", dump(lines))
@@ -95,7 +95,7 @@ func TestBlockingFdDirIsAbandonedAndTheHookStillRuns(t *testing.T) {
 	}
 	marker := filepath.Join(t.TempDir(), "hook-ran")
 	res, lines := runBounded(t, context.Background(), Config{
-		Signal: syscall.SIGUSR1, SignalName: "SIGUSR1", Ports: []uint16{8080}, ProcRoot: root, FallbackPID: -1,
+		Signal: syscall.SIGUSR1, SignalName: "SIGUSR1", Ports: []uint16{8080}, ProcRoot: root,
 		HookArgv: []string{"/bin/sh", "-c", "touch " + marker}, HookTimeout: 5 * time.Second,
 	})
 	if res.HookExit != 0 {

@@ -124,3 +124,27 @@ func SocketInode(target string) (uint64, bool) {
 	}
 	return ino, true
 }
+
+// SameContainer splits pids into those in the caller's container and the
+// rest. Containers of a pod share the network namespace, and with
+// shareProcessNamespace also the PID namespace, so a listener's owner may be
+// another container's process; each container has its own mount namespace,
+// which tells them apart. When the caller's own mount namespace is not
+// readable under procRoot (a fixture tree) every pid counts as ours; a pid
+// whose namespace cannot be read is not ours (if its fds were readable, its
+// namespace is too).
+func SameContainer(procRoot string, pids []int) (ours, others []int) {
+	self, err := os.Readlink(filepath.Join(procRoot, "self", "ns", "mnt"))
+	if err != nil {
+		return pids, nil
+	}
+	for _, pid := range pids {
+		ns, err := os.Readlink(filepath.Join(procRoot, strconv.Itoa(pid), "ns", "mnt"))
+		if err == nil && ns == self {
+			ours = append(ours, pid)
+		} else {
+			others = append(others, pid)
+		}
+	}
+	return ours, others
+}

@@ -1,0 +1,272 @@
+// Who does what in a pod during a drain, decided from the spec alone:
+//  - app: serves the watched sessions; gets the drain trigger (signal, HTTP,
+//    a hook that is the drain) and watches its session ports;
+//  - proxy: carries traffic for the app (a mesh proxy, a TLS/HTTP proxy in
+//    front of it, a database proxy it needs): waits until the app's sessions
+//    are gone, is never signalled;
+//  - none: left alone.
+// And which of an app's ports are sessions: metrics, admin, debug, health and
+// probe-only ports keep idle keep-alive connections (a Prometheus scrape every
+// 15 s) and would hold every drain for the whole budget. The rules are a short,
+// fixed list, written in the README and docs/drain-behaviour.md; the outcome
+// is shown in ws-drain/plan and in an admission warning.
+
+import type { DrainRequest, PortRef } from './annotations.js';
+import { ANNOTATION } from './annotations.js';
+import type { Container, ContainerPort, Probe, PodSpec } from './pod-schema.js';
+import type { ContainerRole, LeftOutPort } from './types.js';
+
+/** Prometheus' scrape annotation: the port it names is a metrics port. */
+export const PROMETHEUS_PORT_ANNOTATION = 'prometheus.io/port';
+
+/** Port-name words (split on "-") that mark a port that is not a session port. */
+export const NON_SESSION_PORT_WORDS: readonly string[] = [
+  'metrics', 'metric', 'prom', 'prometheus', 'exporter', 'telemetry', 'stats', 'monitoring',
+  'admin', 'management', 'mgmt', 'debug', 'pprof',
+  'health', 'healthz', 'healthcheck', 'readyz', 'livez', 'probe', 'probes',
+  // peer links between replicas (NATS routes, memberlist gossip): idle, never "drain"
+  'cluster', 'routes', 'gossip', 'memberlist',
+];
+
+/** Well-known sidecar/mesh ports: Istio (150xx), Linkerd (41xx), Envoy's default admin. */
+export const MESH_PORTS: ReadonlyMap<number, string> = new Map([
+  [15000, 'Istio Envoy admin'], [15001, 'Istio outbound'], [15004, 'Istio debug'], [15006, 'Istio inbound'],
+  [15008, 'Istio HBONE'], [15009, 'Istio HBONE'], [15020, 'Istio merged metrics'], [15021, 'Istio health'],
+  [15053, 'Istio DNS'], [15090, 'Istio Envoy metrics'],
+  [4140, 'Linkerd outbound'], [4143, 'Linkerd inbound'], [4190, 'Linkerd control'], [4191, 'Linkerd admin'],
+  [9901, 'Envoy admin'],
+]);
+
+// Mesh proxies, by container name or image. Classic (non-native) injection
+// adds them as regular containers; native sidecars are init containers and
+// never targets anyway.
+const MESH_PROXY_NAMES = new Set(['istio-proxy', 'linkerd-proxy', 'kuma-sidecar', 'consul-dataplane', 'envoy-sidecar', 'consul-connect-envoy-sidecar']);
+const MESH_PROXY_IMAGES = /(^|\/)(proxyv2|proxy_debug|proxy_init|linkerd2?-proxy|kuma-dp|consul-dataplane)$|(^|\/)linkerd\/proxy$/;
+
+// Proxies in front of (or beside) the app: TLS terminators, reverse proxies,
+// auth proxies, database proxies. A proxy only when another container is the app.
+const FRONT_PROXY_IMAGES = /^(nginx|nginx-unprivileged|openresty|envoy|envoy-distroless|haproxy|traefik|caddy|ghostunnel|stunnel|oauth2-proxy|kube-rbac-proxy|modsecurity-crs|gce-proxy|cloud-sql-proxy|cloudsql-proxy)$/;
+const FRONT_PROXY_NAMES = /^(nginx|envoy|haproxy|traefik|caddy|ghostunnel|stunnel|tls|ssl|proxy)$|-proxy$|^(tls|ssl)-/;
+
+/** The last path segment of an image reference, without tag or digest: `docker.io/library/nginx:1.27` → `nginx`. */
+export function imageName(image: string | undefined): string {
+  if (!image) return '';
+  const noDigest = image.split('@')[0] ?? '';
+  const last = noDigest.slice(noDigest.lastIndexOf('/') + 1);
+  return last.split(':')[0]?.toLowerCase() ?? '';
+}
+
+/** Image repository without registry tag or digest, lower case: `cr.l5d.io/linkerd/proxy:stable` → `cr.l5d.io/linkerd/proxy`. */
+function imageRepo(image: string | undefined): string {
+  if (!image) return '';
+  const noDigest = image.split('@')[0] ?? '';
+  const slash = noDigest.lastIndexOf('/');
+  const colon = noDigest.lastIndexOf(':');
+  return (colon > slash ? noDigest.slice(0, colon) : noDigest).toLowerCase();
+}
+
+export function isMeshProxy(c: Container): boolean {
+  return MESH_PROXY_NAMES.has(c.name) || MESH_PROXY_IMAGES.test(imageRepo(c.image));
+}
+
+export function isFrontProxy(c: Container): boolean {
+  return FRONT_PROXY_IMAGES.test(imageName(c.image)) || FRONT_PROXY_NAMES.test(c.name);
+}
+
+const isTcp = (p: ContainerPort): boolean => (p.protocol ?? 'TCP') === 'TCP';
+export const tcpPorts = (c: Container): number[] => [...new Set((c.ports ?? []).filter(isTcp).map((p) => p.containerPort))];
+
+/** The ports a container's probes point at (numbers, names resolved against its own ports). */
+function probePorts(c: Container): Set<number> {
+  const out = new Set<number>();
+  const add = (ref: number | string | undefined): void => {
+    if (ref === undefined) return;
+    if (typeof ref === 'number') out.add(ref);
+    else if (/^\d+$/.test(ref)) out.add(Number(ref));
+    else {
+      const p = (c.ports ?? []).find((x) => x.name === ref);
+      if (p) out.add(p.containerPort);
+    }
+  };
+  for (const probe of [c.livenessProbe, c.readinessProbe, c.startupProbe] as Array<Probe | null | undefined>) {
+    add(probe?.httpGet?.port);
+    add(probe?.tcpSocket?.port);
+    add(probe?.grpc?.port);
+  }
+  return out;
+}
+
+/** Why a port is not a session port, or undefined when it is one. Probe ports are decided per container (see sessionPorts). */
+export function nonSessionReason(port: ContainerPort, prometheusPort: number | undefined): string | undefined {
+  if (prometheusPort !== undefined && port.containerPort === prometheusPort) return `${PROMETHEUS_PORT_ANNOTATION}`;
+  const word = (port.name ?? '').split('-').find((w) => NON_SESSION_PORT_WORDS.includes(w));
+  if (word !== undefined) return `name ${port.name}`;
+  const mesh = MESH_PORTS.get(port.containerPort);
+  if (mesh !== undefined) return mesh;
+  return undefined;
+}
+
+/**
+ * Splits a container's TCP ports into session ports and the rest. A port that
+ * only probes point at is left out when the container has another candidate
+ * port that no probe uses (the dedicated health-port pattern).
+ */
+export function sessionPorts(c: Container, prometheusPort: number | undefined): { ports: number[]; leftOut: LeftOutPort[] } {
+  const leftOut: LeftOutPort[] = [];
+  const candidates: number[] = [];
+  const seen = new Set<number>();
+  for (const p of (c.ports ?? []).filter(isTcp)) {
+    if (seen.has(p.containerPort)) continue;
+    seen.add(p.containerPort);
+    const why = nonSessionReason(p, prometheusPort);
+    if (why === undefined) candidates.push(p.containerPort);
+    else leftOut.push({ container: c.name, port: p.containerPort, why });
+  }
+  const probed = probePorts(c);
+  if (candidates.some((p) => !probed.has(p))) {
+    for (const p of candidates.filter((x) => probed.has(x))) leftOut.push({ container: c.name, port: p, why: 'probe port' });
+    return { ports: candidates.filter((p) => !probed.has(p)), leftOut };
+  }
+  return { ports: candidates, leftOut };
+}
+
+function readPrometheusPort(annotations: Readonly<Record<string, string>>): number | undefined {
+  const v = annotations[PROMETHEUS_PORT_ANNOTATION]?.trim();
+  if (v === undefined || !/^\d{1,5}$/.test(v)) return undefined;
+  const n = Number(v);
+  return n >= 1 && n <= 65535 ? n : undefined;
+}
+
+export interface RoleAssignment {
+  /** Every regular container, in spec order. */
+  containers: ContainerRole[];
+  /** Ports of app containers that are not watched, and why. Empty with ws-drain/ports. */
+  leftOut: LeftOutPort[];
+  /** Short admission warnings. */
+  warnings: string[];
+}
+
+/**
+ * Assigns every regular container its role and the ports it watches, or adds
+ * to `errors` why it cannot. ws-drain/containers names the apps outright (even
+ * a proxy: that is asking for exactly it); ws-drain/ports fixes the ports and
+ * makes the apps those that declare one of them.
+ */
+export function assignRoles(
+  spec: PodSpec,
+  annotations: Readonly<Record<string, string>>,
+  request: DrainRequest,
+  errors: string[],
+): RoleAssignment {
+  const regular = spec.containers;
+  const warnings: string[] = [];
+  const leftOut: LeftOutPort[] = [];
+  const prometheusPort = readPrometheusPort(annotations);
+  const roles = new Map<string, { role: ContainerRole['role']; why: string; ports: number[] }>();
+
+  const annotated = request.ports
+    ? resolvePorts(request.ports, [...regular, ...(spec.initContainers ?? [])], errors)
+    : undefined;
+  const ownPorts = (c: Container): number[] => {
+    if (annotated) return annotated;
+    const s = sessionPorts(c, prometheusPort);
+    leftOut.push(...s.leftOut);
+    return s.ports;
+  };
+
+  if (request.containers) {
+    const inits = spec.initContainers ?? [];
+    const names = regular.map((c) => c.name).join(', ');
+    for (const name of request.containers) {
+      const c = regular.find((x) => x.name === name);
+      if (c) {
+        let ports = ownPorts(c);
+        if (ports.length === 0 && !annotated && tcpPorts(c).length > 0) {
+          // Named explicitly but every port looks like metrics: watch them all rather than nothing.
+          ports = tcpPorts(c);
+          for (let i = leftOut.length - 1; i >= 0; i--) if (leftOut[i]?.container === name) leftOut.splice(i, 1);
+        }
+        roles.set(name, { role: 'app', why: ANNOTATION.containers, ports });
+      } else if (inits.some((x) => x.name === name)) {
+        errors.push(`${ANNOTATION.containers}: "${name}" is an init container; name regular containers only (${names})`);
+      } else {
+        errors.push(`${ANNOTATION.containers}: "${name}" is not a container of this pod; its containers are ${names}`);
+      }
+    }
+  } else if (annotated) {
+    const nonMesh = regular.filter((c) => !isMeshProxy(c));
+    let apps = nonMesh.filter((c) => tcpPorts(c).some((p) => annotated.includes(p)));
+    let why = `serves ${ANNOTATION.ports}`;
+    if (apps.length === 0) {
+      // containerPorts are optional: nobody declares it, so any plain container may serve it.
+      apps = nonMesh.filter((c) => !isFrontProxy(c));
+      if (apps.length === 0) apps = nonMesh;
+      why = `may serve ${ANNOTATION.ports} (no container declares it)`;
+      if (apps.length > 1) {
+        warnings.push(`no container declares port ${annotated.join(',')}: ${apps.map((c) => c.name).join(', ')} watch it; only the one owning the listener is signalled`);
+      }
+    }
+    for (const c of apps) roles.set(c.name, { role: 'app', why, ports: annotated });
+  } else {
+    const candidates = regular.filter((c) => !isMeshProxy(c) && tcpPorts(c).length > 0);
+    const plain = candidates.filter((c) => !isFrontProxy(c));
+    const apps = plain.length > 0 ? plain : candidates;
+    const found = apps.map((c) => ({ c, s: sessionPorts(c, prometheusPort) }));
+    if (found.some((f) => f.s.ports.length > 0)) {
+      for (const f of found) {
+        leftOut.push(...f.s.leftOut);
+        if (f.s.ports.length > 0) roles.set(f.c.name, { role: 'app', why: 'serves session ports', ports: f.s.ports });
+        else roles.set(f.c.name, { role: 'none', why: 'only metrics/admin/probe ports', ports: [] });
+      }
+    } else {
+      // No port looks like a session port: watch them all rather than nothing, and say so.
+      for (const f of found) roles.set(f.c.name, { role: 'app', why: 'serves TCP ports', ports: tcpPorts(f.c) });
+      if (found.length > 0) {
+        const all = found.flatMap((f) => tcpPorts(f.c));
+        warnings.push(`every port looks like metrics/admin/probe (${all.join(',')}): all are watched; idle scrapes can hold the drain, set ${ANNOTATION.ports}`);
+      }
+    }
+  }
+
+  // Proxies: recognised mesh and front proxies that are not apps, once there is an app to wait for.
+  const apps = regular.filter((c) => roles.get(c.name)?.role === 'app');
+  const appPorts = [...new Set(apps.flatMap((c) => roles.get(c.name)?.ports ?? []))];
+  for (const c of regular) {
+    if (roles.has(c.name)) continue;
+    if (apps.length > 0 && isMeshProxy(c)) roles.set(c.name, { role: 'proxy', why: 'mesh proxy', ports: appPorts });
+    else if (apps.length > 0 && isFrontProxy(c)) roles.set(c.name, { role: 'proxy', why: `proxy beside ${apps.map((a) => a.name).join(',')}`, ports: appPorts });
+  }
+
+  const containers: ContainerRole[] = regular.map((c) => {
+    const r = roles.get(c.name) ?? { role: 'none' as const, why: 'no session port', ports: [] };
+    return { name: c.name, role: r.role, ports: r.ports, why: r.why };
+  });
+  if (leftOut.length > 0) {
+    warnings.push(`not watched as sessions: ${leftOut.map((l) => `${l.port} (${l.why})`).join(', ')}; ${ANNOTATION.ports} overrides`);
+  }
+  return { containers, leftOut, warnings };
+}
+
+/** ws-drain/ports entries as numbers; names resolve to one TCP containerPort across the pod. */
+export function resolvePorts(refs: PortRef[], containers: Container[], errors: string[]): number[] {
+  const out: number[] = [];
+  for (const ref of refs) {
+    if (typeof ref === 'number') {
+      out.push(ref);
+      continue;
+    }
+    const numbers = new Set<number>();
+    for (const c of containers) for (const p of c.ports ?? []) if (p.name === ref && isTcp(p)) numbers.add(p.containerPort);
+    if (numbers.size === 1) out.push([...numbers][0] as number);
+    else if (numbers.size === 0) {
+      const known = containers.flatMap((c) => (c.ports ?? []).filter((p) => isTcp(p) && p.name).map((p) => p.name as string));
+      errors.push(
+        `${ANNOTATION.ports}: "${ref}" is not a TCP containerPort name in this pod; ` +
+          (known.length > 0 ? `named ports are ${[...new Set(known)].join(', ')}` : 'no containerPort has a name, use numbers'),
+      );
+    } else {
+      errors.push(`${ANNOTATION.ports}: "${ref}" names different ports (${[...numbers].join(', ')}) in different containers; use numbers`);
+    }
+  }
+  return [...new Set(out)];
+}
