@@ -249,20 +249,29 @@ export function assignRoles(
 
 /** ws-drain/ports entries as numbers; names resolve to one TCP containerPort across the pod. */
 export function resolvePorts(refs: PortRef[], containers: Container[], errors: string[]): number[] {
+  // One pass over the pod's ports, so a long list of names costs no more than one.
+  const byName = new Map<string, Set<number>>();
+  for (const c of containers) {
+    for (const p of c.ports ?? []) {
+      if (!p.name || !isTcp(p)) continue;
+      const set = byName.get(p.name) ?? new Set<number>();
+      set.add(p.containerPort);
+      byName.set(p.name, set);
+    }
+  }
   const out: number[] = [];
   for (const ref of refs) {
     if (typeof ref === 'number') {
       out.push(ref);
       continue;
     }
-    const numbers = new Set<number>();
-    for (const c of containers) for (const p of c.ports ?? []) if (p.name === ref && isTcp(p)) numbers.add(p.containerPort);
-    if (numbers.size === 1) out.push([...numbers][0] as number);
-    else if (numbers.size === 0) {
-      const known = containers.flatMap((c) => (c.ports ?? []).filter((p) => isTcp(p) && p.name).map((p) => p.name as string));
+    const numbers = byName.get(ref);
+    if (numbers?.size === 1) out.push([...numbers][0] as number);
+    else if (numbers === undefined) {
+      const known = [...byName.keys()];
       errors.push(
         `${ANNOTATION.ports}: "${ref}" is not a TCP containerPort name in this pod; ` +
-          (known.length > 0 ? `named ports are ${[...new Set(known)].join(', ')}` : 'no containerPort has a name, use numbers'),
+          (known.length > 0 ? `named ports are ${known.slice(0, 20).join(', ')}${known.length > 20 ? ` and ${known.length - 20} more` : ''}` : 'no containerPort has a name, use numbers'),
       );
     } else {
       errors.push(`${ANNOTATION.ports}: "${ref}" names different ports (${[...numbers].join(', ')}) in different containers; use numbers`);
