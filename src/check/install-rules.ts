@@ -154,6 +154,8 @@ function probeFindings(ref: ObjectRef, label: string, probe: WebhookProbe, servi
   }
   if (probe.method === 'service-proxy') {
     if (probe.proxyStatus !== 200) {
+      // A missing Service or one without endpoints is already reported, with its cause.
+      if (!serviceReady) return out;
       out.push(finding('WSD104', ref, `${label}: GET /readyz through the API server's service proxy answered ${probe.proxyStatus ?? 'nothing'}`, 'check the webhook pods and their logs'));
     } else {
       out.push(

@@ -110,9 +110,11 @@ export async function probeWebhook(input: ProbeInput): Promise<WebhookProbe> {
     if (slicePort === undefined || slicePort === null) continue;
     for (const e of slice.endpoints ?? []) if (e.conditions?.ready !== false) for (const a of e.addresses) targets.push({ host: a, port: slicePort });
   }
+  // A cluster IP without ready endpoints answers nothing (kube-proxy rejects it): dial it only when there are some.
   const clusterIP = input.service?.spec.clusterIP;
-  if (clusterIP && clusterIP !== 'None') targets.push({ host: clusterIP, port });
+  if (targets.length > 0 && clusterIP && clusterIP !== 'None') targets.push({ host: clusterIP, port });
   const attempt = await direct(base, targets.slice(0, 4), serverName, ca);
+  if (targets.length === 0) attempt.errors.push(input.service ? 'the Service has no ready endpoint addresses' : 'the Service does not exist');
   if (attempt.method === 'direct') return attempt;
   // Not reachable from here (outside the cluster): ask the API server to proxy a GET.
   const proxyPath = `/api/v1/namespaces/${ref.namespace}/services/https:${ref.name}:${port}/proxy/readyz`;
