@@ -136,7 +136,13 @@ export async function fetchSnapshot(reader: KubeReader, opts: FetchOptions = {})
       if (parsed.success) out.push(parsed.data);
       else {
         const meta = (item as { metadata?: { namespace?: string; name?: string } }).metadata;
-        unreadable.push({ resource: `${r.name} ${meta?.namespace ? `${meta.namespace}/` : ''}${meta?.name ?? '?'}`, reason: `unexpected shape: ${parsed.error.issues[0]?.path.join('.')} ${parsed.error.issues[0]?.message}` });
+        const issue = parsed.error.issues[0];
+        unreadable.push({
+          resource: r.name,
+          ...(meta?.namespace ? { namespace: meta.namespace } : {}),
+          name: meta?.name ?? '?',
+          reason: `unexpected shape at ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`,
+        });
       }
     }
     return out;

@@ -33,7 +33,11 @@ export function installRules(snapshot: Snapshot, install: InstallView): Finding[
         finding(
           'WSD110',
           ref,
-          `${label} has failurePolicy: ${failurePolicy}: while the webhook is unreachable, opted-in pods cannot be created (other pods are not affected: matchConditions only send pods with ws-drain/ annotations)`,
+          `${label} has failurePolicy: ${failurePolicy}: while the webhook is unreachable, opted-in pods cannot be created${
+            (webhook.matchConditions ?? []).length > 0
+              ? ' (pods its matchConditions do not send are not affected)'
+              : ', and with no matchConditions neither can any other pod the rules and selectors match'
+          }`,
           'keep it if un-drained pods are worse than blocked rollouts; otherwise use failurePolicy: Ignore with the guard policy (manifests/base)',
         ),
       );

@@ -141,6 +141,7 @@ const Webhook = z.looseObject({
   failurePolicy: z.string().nullish(),
   namespaceSelector: LabelSelector.nullish(),
   objectSelector: LabelSelector.nullish(),
+  matchConditions: z.array(z.looseObject({ name: z.string(), expression: z.string() })).nullish(),
   clientConfig: z.looseObject({
     url: z.string().nullish(),
     caBundle: z.string().nullish(),

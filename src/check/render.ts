@@ -42,7 +42,7 @@ export function render(report: CheckReport, format: OutputFormat): string {
   parts.push(
     report.findings.length === 0
       ? 'No findings: the install is healthy and the opted-in workloads will drain as planned.'
-      : `${s.errors} error(s), ${s.warnings} warning(s), ${s.info} note(s). Fixes: ws-drain check -o wide; each code is explained in docs/check.md.`,
+      : `${s.errors} error(s), ${s.warnings} warning(s), ${s.info} note(s).${wide ? '' : ' Fixes: ws-drain check -o wide;'} Each code is explained in docs/check.md.`,
   );
   return `${parts.join('\n\n')}\n`;
 }

@@ -30,12 +30,20 @@ export interface CheckReport {
   exitCode: 0 | 1;
 }
 
+const refKey = (o: ObjectRef) => `${o.namespace ?? ''}\u0000${o.kind}\u0000${o.name}`;
+const byObject = (a: { object: ObjectRef }, b: { object: ObjectRef }) => refKey(a.object).localeCompare(refKey(b.object));
+
 export function runChecks(snapshot: Snapshot, fallback: ConfigSource): CheckReport {
   const install = readInstall(snapshot, fallback);
   const workloads = collectWorkloads(snapshot, install);
   const findings = sortFindings([
     ...snapshot.unreadable.map((u) =>
-      finding('WSD901', { kind: u.resource, name: '*' }, `cannot read ${u.resource}: ${u.reason}; checks that need it were skipped`, 'grant get/list on it (the ClusterRole in docs/check.md), or ignore if that API is not installed on purpose'),
+      finding(
+        'WSD901',
+        { kind: u.resource, ...(u.namespace ? { namespace: u.namespace } : {}), name: u.name ?? '*' },
+        `cannot read ${u.name ? `${u.resource} ${u.namespace ? `${u.namespace}/` : ''}${u.name}` : u.resource}: ${u.reason}; checks that need it were skipped`,
+        u.name ? 'fix the object (it does not have the shape its API defines)' : 'grant get/list on it (the ClusterRole in docs/check.md), or ignore if that API is not installed on purpose',
+      ),
     ),
     ...installRules(snapshot, install),
     ...workloadRules(snapshot, install, workloads),
@@ -58,7 +66,7 @@ export function runChecks(snapshot: Snapshot, fallback: ConfigSource): CheckRepo
       ...(verifyError !== undefined ? { verifyError } : {}),
       ...(served !== undefined ? { served } : {}),
     })),
-    workloads: workloads.map((w) => ({
+    workloads: [...workloads].sort(byObject).map((w) => ({
       object: w.object,
       ...(w.plan ? { plan: w.plan } : {}),
       ...(w.denied !== undefined ? { denied: w.denied } : {}),

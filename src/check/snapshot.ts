@@ -60,7 +60,11 @@ export interface WebhookProbe {
 
 /** A resource check could not list, and why (403, API not served...). */
 export interface Unreadable {
+  /** plural.group, e.g. httproutes.gateway.networking.k8s.io */
   resource: string;
+  /** Set when one object (not the whole list) could not be read. */
+  namespace?: string;
+  name?: string;
   reason: string;
 }
 
