@@ -44,6 +44,11 @@ Flags (every value is --flag=value):
                               (http only; an https hook is skipped with an error line)
   --hook-header='Name: value' repeatable, headers of the original httpGet hook
   --hook-timeout=10s          bound for the original hook (exec or http)
+  --check                     parse the command line only: exit 0 when every flag is
+                              usable, 2 naming each one that is not
+
+An unusable --drain-url, --drain-method, --hook-url or --hook-header is logged
+and left out; the delay, the signal and the connection watch still run.
 
 Durations: Go style (90s, 5m, 1h30m, 1.5m) or bare seconds; at most 24h.
 `
@@ -162,9 +167,53 @@ func (f urlFlag) Set(s string) error {
 	return nil
 }
 
-// parsePrestop turns argv into a Config. It never exits; errors are for exit 2.
-func parsePrestop(args []string, stderr io.Writer) (drain.Config, error) {
-	cfg := drain.Config{
+// softFlag wraps the flags of the drain call and of the original hook: a value
+// the helper cannot use becomes a problem to log (and to fail --check on),
+// never a reason to skip the delay and the connection watch. The webhook
+// never writes such a value (test/core/helper-grammar.test.ts runs --check on
+// what it injects); a hand-written or older pod spec still drains.
+type softFlag struct {
+	flag.Value
+	name     string
+	problems *[]string
+}
+
+func (f softFlag) Set(s string) error {
+	if err := f.Value.Set(s); err != nil {
+		*f.problems = append(*f.problems, fmt.Sprintf("--%s ignored: %v", f.name, err))
+	}
+	return nil
+}
+
+// parsePrestop turns argv into a Config. It never exits; errors are for exit
+// 2. problems are flags it ignored (see softFlag); check is --check.
+func parsePrestop(args []string) (cfg drain.Config, problems []string, check bool, err error) {
+	cfg, problems, check, err = parsePrestopFlags(args)
+	if err != nil {
+		return cfg, problems, check, err
+	}
+	if cfg.DrainMethod = strings.ToUpper(cfg.DrainMethod); !validMethod(cfg.DrainMethod) {
+		problems = append(problems, fmt.Sprintf("--drain-method %q ignored (want GET, POST, PUT, DELETE, PATCH or HEAD): no drain-url call", cfg.DrainMethod))
+		cfg.DrainURL, cfg.DrainMethod = nil, "GET"
+	}
+	hookProblem := false
+	for _, p := range problems {
+		hookProblem = hookProblem || strings.HasPrefix(p, "--hook-")
+	}
+	switch {
+	case hookProblem && cfg.HookURL != nil:
+		// Half a hook (a header missing) could do something else than the pod asked for.
+		problems = append(problems, "the original httpGet hook is not run: one of its flags is unusable")
+		cfg.HookURL, cfg.HookHeaders = nil, nil
+	case len(cfg.HookHeaders) > 0 && cfg.HookURL == nil:
+		problems = append(problems, "--hook-header ignored: it needs --hook-url")
+		cfg.HookHeaders = nil
+	}
+	return cfg, problems, check, nil
+}
+
+func parsePrestopFlags(args []string) (cfg drain.Config, problems []string, check bool, err error) {
+	cfg = drain.Config{
 		Delay:       20 * time.Second,
 		Budget:      300 * time.Second,
 		HookTimeout: 10 * time.Second,
@@ -180,25 +229,26 @@ func parsePrestop(args []string, stderr io.Writer) (drain.Config, error) {
 	fs.Var(durationFlag{&cfg.Budget}, "budget", "")
 	fs.Var(portsFlag{&cfg.Ports}, "ports", "")
 	fs.StringVar(&signalName, "signal", "", "")
-	fs.Var(urlFlag{u: &cfg.DrainURL}, "drain-url", "")
+	fs.Var(softFlag{urlFlag{u: &cfg.DrainURL}, "drain-url", &problems}, "drain-url", "")
 	fs.StringVar(&cfg.DrainMethod, "drain-method", "GET", "")
-	fs.Var(urlFlag{u: &cfg.HookURL, httpsOK: true}, "hook-url", "")
-	fs.Var(headersFlag{&cfg.HookHeaders}, "hook-header", "")
+	fs.Var(softFlag{urlFlag{u: &cfg.HookURL, httpsOK: true}, "hook-url", &problems}, "hook-url", "")
+	fs.Var(softFlag{headersFlag{&cfg.HookHeaders}, "hook-header", &problems}, "hook-header", "")
 	fs.Var(durationFlag{&cfg.HookTimeout}, "hook-timeout", "")
-	if err := fs.Parse(args); err != nil {
-		return cfg, err
+	fs.BoolVar(&check, "check", false, "")
+	if err = fs.Parse(args); err != nil {
+		return cfg, problems, check, err
 	}
 	// Positional arguments are only allowed after "--" (the original argv).
 	rest := fs.Args()
 	consumed := len(args) - len(rest)
 	if len(rest) > 0 && (consumed == 0 || args[consumed-1] != "--") {
-		return cfg, fmt.Errorf("unexpected argument %q (the original preStop argv goes after --)", rest[0])
+		return cfg, problems, check, fmt.Errorf("unexpected argument %q (the original preStop argv goes after --)", rest[0])
 	}
 	cfg.HookArgv = rest
 	if signalName != "" {
 		sig, ok := drainSignals[signalName]
 		if !ok {
-			return cfg, fmt.Errorf("invalid --signal %q (want one of SIGUSR1, SIGUSR2, SIGQUIT, SIGTERM, SIGHUP, SIGINT)", signalName)
+			return cfg, problems, check, fmt.Errorf("invalid --signal %q (want one of SIGUSR1, SIGUSR2, SIGQUIT, SIGTERM, SIGHUP, SIGINT)", signalName)
 		}
 		cfg.Signal, cfg.SignalName = sig, signalName
 	}
@@ -207,19 +257,12 @@ func parsePrestop(args []string, stderr io.Writer) (drain.Config, error) {
 	case "proxy":
 		cfg.Proxy = true
 		if cfg.Signal != 0 || cfg.DrainURL != nil {
-			return cfg, errors.New("--role=proxy takes no --signal or --drain-url: a proxy is never triggered")
+			return cfg, problems, check, errors.New("--role=proxy takes no --signal or --drain-url: a proxy is never triggered")
 		}
 	default:
-		return cfg, fmt.Errorf("invalid --role %q (want app or proxy)", role)
+		return cfg, problems, check, fmt.Errorf("invalid --role %q (want app or proxy)", role)
 	}
-	cfg.DrainMethod = strings.ToUpper(cfg.DrainMethod)
-	if !validMethod(cfg.DrainMethod) {
-		return cfg, fmt.Errorf("invalid --drain-method %q (want GET, POST, PUT, DELETE, PATCH or HEAD)", cfg.DrainMethod)
-	}
-	if len(cfg.HookHeaders) > 0 && cfg.HookURL == nil {
-		return cfg, errors.New("--hook-header needs --hook-url")
-	}
-	return cfg, nil
+	return cfg, problems, check, nil
 }
 
 // watchdogLogWait is how long the watchdog waits for its log line before
@@ -262,10 +305,20 @@ func runPrestop(ctx context.Context, args []string, stdout, stderr io.Writer) in
 			return exitOK
 		}
 	}
-	cfg, err := parsePrestop(args, stderr)
+	cfg, problems, check, err := parsePrestop(args)
 	if err != nil {
 		fmt.Fprintf(stderr, "ws-drain-helper prestop: %v\n\n%s", err, prestopUsage)
 		return exitUsage
+	}
+	if check {
+		// Parse only: what the webhook injects must pass with no problem at all.
+		for _, p := range problems {
+			fmt.Fprintf(stderr, "ws-drain-helper prestop --check: %s\n", p)
+		}
+		if len(problems) > 0 {
+			return exitUsage
+		}
+		return exitOK
 	}
 	cfg.ProcRoot = procRoot()
 
@@ -293,6 +346,9 @@ func runPrestop(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		"role", role(cfg), "signal", cfg.SignalName, "drain_url", drainURL, "drain_method", cfg.DrainMethod,
 		"hook_argv", cfg.HookArgv, "hook_url", hookURL, "hook_timeout", cfg.HookTimeout,
 		"bound", bound)
+	for _, p := range problems {
+		log.Error("start", "flag ignored; the drain goes on without it", "problem", p)
+	}
 
 	res := drain.Run(ctx, cfg, log)
 	if res.Interrupted {

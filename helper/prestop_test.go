@@ -346,6 +346,47 @@ func TestPrestopDrainURLRules(t *testing.T) {
 	}
 }
 
+// Flags of the drain call and of the original hook that the helper cannot use
+// are logged and left out: the drain itself still runs (exit 0), and --check
+// names each of them (exit 2).
+func TestPrestopUnusableHookAndDrainFlagsNeverSkipTheDrain(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--drain-url=ftp://127.0.0.1/x"}, "only http://"},
+		{[]string{"--drain-url=https://127.0.0.1/x"}, "only http://"},
+		{[]string{"--drain-url=:8080/drain"}, "invalid URL"},
+		{[]string{"--drain-url=http://127.0.0.1:8080/drain%"}, "invalid URL"},
+		{[]string{"--drain-url=http://127.0.0.1:8080/x", "--drain-method=FETCH"}, "--drain-method"},
+		{[]string{"--hook-url=http://127.0.0.1/%zz"}, "--hook-url ignored"},
+		{[]string{"--hook-url=http://[fe80::1%eth0]:80/"}, "--hook-url ignored"},
+		{[]string{"--hook-url=http://127.0.0.1/x", "--hook-header=NoColon"}, "invalid header"},
+		{[]string{"--hook-url=http://127.0.0.1/x", "--hook-header=X: a\r\nEvil: 1"}, "invalid header"},
+		{[]string{"--hook-header=X: y"}, "--hook-header ignored: it needs --hook-url"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			args := append([]string{"prestop", "--delay=0s", "--budget=0s", "--ports=80"}, tt.args...)
+			code, r := runHelper(t, nil, args...)
+			lines := logLines(t, r.stderr.String())
+			if code != 0 || find(lines, "start", "flag ignored") < 0 || find(lines, "exit", "preStop drain finished") < 0 {
+				t.Errorf("exit %d, want 0 with the flag logged and the drain finished; stderr:\n%s", code, r.stderr.String())
+			}
+			if !strings.Contains(r.stderr.String(), tt.want) {
+				t.Errorf("log does not say %q:\n%s", tt.want, r.stderr.String())
+			}
+			check := append([]string{"prestop", "--check", "--ports=80"}, tt.args...)
+			if code, r := runHelper(t, nil, check...); code != 2 || !strings.Contains(r.stderr.String(), tt.want) {
+				t.Errorf("--check: exit %d, want 2 naming %q; stderr:\n%s", code, tt.want, r.stderr.String())
+			}
+		})
+	}
+	if code, r := runHelper(t, nil, "prestop", "--check", "--ports=80", "--drain-url=http://127.0.0.1:8080/drain%25", "--hook-url=http://[fe80::1%25eth0]:80/a%20b", "--hook-header=X: y", "--", "/bin/true"); code != 0 {
+		t.Errorf("--check on usable flags: exit %d; stderr:\n%s", code, r.stderr.String())
+	}
+}
+
 func TestPrestopBadFlagsExit2(t *testing.T) {
 	tests := []struct {
 		args []string
@@ -360,12 +401,6 @@ func TestPrestopBadFlagsExit2(t *testing.T) {
 		{[]string{"--ports=65536"}, "invalid port"},
 		{[]string{"--ports=80", "--signal=SIGKILL"}, "invalid --signal"},
 		{[]string{"--ports=80", "--signal=usr1"}, "invalid --signal"},
-		{[]string{"--ports=80", "--drain-url=ftp://127.0.0.1/x"}, "only http://"},
-		{[]string{"--ports=80", "--drain-url=https://127.0.0.1/x"}, "only http://"},
-		{[]string{"--ports=80", "--drain-url=:8080/drain"}, "invalid URL"},
-		{[]string{"--ports=80", "--drain-method=FETCH"}, "invalid --drain-method"},
-		{[]string{"--ports=80", "--hook-url=http://127.0.0.1/x", "--hook-header=NoColon"}, "invalid header"},
-		{[]string{"--ports=80", "--hook-header=X: y"}, "--hook-header needs --hook-url"},
 		{[]string{"--ports=80", "stray"}, "unexpected argument"},
 		{[]string{"--ports=80", "--delay"}, "flag needs an argument"},
 		{[]string{"--ports=80", "--role=sidecar"}, "invalid --role"},

@@ -208,7 +208,7 @@ export function parseAnnotations(
     else {
       errors.push(
         `${ANNOTATION.drainHttp}: ${quote(httpText)} is not accepted; use "[METHOD ]:PORT/PATH" or "[METHOD ]http://127.0.0.1:PORT/PATH" ` +
-          `(loopback only, METHOD one of ${DRAIN_HTTP_METHODS.join(', ')}), e.g. "POST :8080/drain"`,
+          `(loopback only, METHOD one of ${DRAIN_HTTP_METHODS.join(', ')}, a % only as a %XX escape), e.g. "POST :8080/drain"`,
       );
     }
   }
@@ -229,6 +229,8 @@ const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const PORT_NAME = /^[a-z0-9]([-a-z0-9]{0,13}[a-z0-9])?$/;
 // Printable URL characters only: no spaces, quotes or control characters reach the helper.
 const URL_PATH = /^\/[A-Za-z0-9\-._~!$&'()*+,;=:@%/?]*$/;
+/** A % that does not start a %XX escape. */
+export const BAD_ESCAPE = /%(?![0-9A-Fa-f]{2})/;
 
 function splitList(text: string): string[] {
   const parts = text.split(',').map((p) => p.trim());
@@ -249,7 +251,8 @@ export function parseDrainHttp(text: string): HttpCall | undefined {
   const port = Number(m[2]);
   if (port < 1 || port > 65535) return undefined;
   const path = m[3] ?? '/';
-  if (!URL_PATH.test(path)) return undefined;
+  // A % must start an escape: the helper (Go's url.Parse) refuses "/drain%" or "/%zz".
+  if (!URL_PATH.test(path) || BAD_ESCAPE.test(path)) return undefined;
   return { method, port, path };
 }
 

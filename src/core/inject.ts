@@ -5,7 +5,9 @@
 import type { DrainRequest } from './annotations.js';
 import { ANNOTATION, drainUrl } from './annotations.js';
 import { INSTALL_COMMAND, isHelperCommand, prestopArgv } from './helper-argv.js';
-import { buildPlan, KUBERNETES_DEFAULT_GRACE_SECONDS, requiredGraceSeconds, resolveGrace } from './plan.js';
+import { hookHeader, hookHost, hookPath } from './hook-url.js';
+import { someNames } from './limits.js';
+import { buildPlan, KUBERNETES_DEFAULT_GRACE_SECONDS, planAnnotation, requiredGraceSeconds, resolveGrace } from './plan.js';
 import type { PatchOperation } from './patch.js';
 import type { Container, HttpGetAction, Pod, PodSpec } from './pod-schema.js';
 import { assignRoles, tcpPorts } from './roles.js';
@@ -123,6 +125,16 @@ export function injectPod(input: Pod, request: DrainRequest, config: WebhookConf
   const planContainers = withoutTargetsError(roles.containers, request, errors);
   const roleOf = new Map(planContainers.map((c) => [c.name, c]));
 
+  // Bound the work before doing it: every target's argv carries its ports list.
+  const injectedBytes = estimateInjectedBytes(planContainers.filter((c) => c.role !== 'none'));
+  if (injectedBytes > MAX_INJECTED_BYTES) {
+    errors.push(
+      `the preStop hooks for ${planContainers.filter((c) => c.role !== 'none').length} containers would add about ${injectedBytes} bytes to the pod, over the ` +
+        `${MAX_INJECTED_BYTES} ws-drain allows (docs/limits.md); list fewer ports in ${ANNOTATION.ports} or fewer containers in ${ANNOTATION.containers}`,
+    );
+    return { ok: false, errors };
+  }
+
   // Existing preStop hooks of the containers that get ours.
   const hooks = new Map<string, ExistingHook>();
   for (const c of regular) if (roleOf.get(c.name)?.role !== 'none') hooks.set(c.name, readHook(c, errors));
@@ -212,12 +224,61 @@ export function injectPod(input: Pod, request: DrainRequest, config: WebhookConf
     warnings.push(warning('hostNetwork pod: connection counts include the node\'s own sockets on the watched ports'));
   }
 
-  const written = { [INJECTED_ANNOTATION]: config.helperVersion, [PLAN_ANNOTATION]: JSON.stringify(plan) };
+  const written = { [INJECTED_ANNOTATION]: config.helperVersion, [PLAN_ANNOTATION]: planAnnotation(plan) };
+  const annotationBytes = annotationsSize(input.metadata?.annotations, written);
+  if (annotationBytes > MAX_ANNOTATION_BYTES) {
+    return {
+      ok: false,
+      errors: [
+        `with ws-drain's ${PLAN_ANNOTATION} the pod's annotations would take ${annotationBytes} bytes, over Kubernetes' limit of ` +
+          `${MAX_ANNOTATION_BYTES}; shorten the pod's other annotations or list fewer ports or containers`,
+      ],
+    };
+  }
   const pod = shallowCopy(input);
   pod.spec = out;
   pod.metadata = annotate(input.metadata, written, patch);
   return { ok: true, pod, plan, warnings, patch };
 }
+
+/** Kubernetes' limit on all of a pod's annotations together (keys and values). */
+export const MAX_ANNOTATION_BYTES = 256 * 1024;
+
+/** Upper bound on what ws-drain adds to one pod (docs/limits.md). */
+export const MAX_INJECTED_BYTES = 512 * 1024;
+
+/** Fixed part of one target's hook in the patch (argv without ports, mount, JSON). */
+const PER_TARGET_BYTES = 512;
+
+/** About how many bytes the hooks add: each target's ports list in its argv, plus a fixed part. */
+function estimateInjectedBytes(targets: Plan['containers']): number {
+  // Targets under ws-drain/ports share one list: measure each list once.
+  const measured = new Map<number[], number>();
+  let bytes = 0;
+  for (const t of targets) {
+    let size = measured.get(t.ports);
+    if (size === undefined) {
+      size = 0;
+      for (const p of t.ports) size += p < 10 ? 2 : p < 100 ? 3 : p < 1000 ? 4 : p < 10000 ? 5 : 6;
+      measured.set(t.ports, size);
+    }
+    bytes += PER_TARGET_BYTES + t.name.length + size;
+  }
+  return bytes;
+}
+
+/** UTF-8 size of the annotations once `written` is set, counted as the API server does (keys + values). */
+function annotationsSize(existing: Record<string, string> | null | undefined, written: Record<string, string>): number {
+  let bytes = 0;
+  const add = (k: string, v: string): void => {
+    bytes += UTF8.encode(k).length + UTF8.encode(v).length;
+  };
+  for (const [k, v] of Object.entries(existing ?? {})) if (!(k in written)) add(k, v);
+  for (const [k, v] of Object.entries(written)) add(k, v);
+  return bytes;
+}
+
+const UTF8 = new TextEncoder();
 
 /** Something else already uses our volume name or mount path: deny rather than guess. */
 function findConflicts(spec: PodSpec, errors: string[]): void {
@@ -323,10 +384,22 @@ function annotate(metadata: Pod['metadata'], written: Record<string, string>, pa
 function readHook(c: Container, errors: string[]): ExistingHook {
   const preStop = c.lifecycle?.preStop;
   if (!preStop) return { kind: 'none' };
-  if (preStop.exec?.command && preStop.exec.command.length > 0) return { kind: 'exec', argv: [...preStop.exec.command] };
+  if (preStop.exec?.command && preStop.exec.command.length > 0) {
+    // execve(2) takes C strings: an argument with a NUL byte can never be run, by kubelet or the helper.
+    if (preStop.exec.command.some((a) => a.includes('\0'))) {
+      errors.push(`container ${c.name}: preStop exec command has a NUL byte in an argument; it could never run, fix or remove it`);
+      return { kind: 'none' };
+    }
+    return { kind: 'exec', argv: [...preStop.exec.command] };
+  }
   if (preStop.httpGet) {
     const url = hookUrl(c, preStop.httpGet, errors);
-    const headers = (preStop.httpGet.httpHeaders ?? []).map((h) => `${h.name}: ${h.value}`);
+    const headers: string[] = [];
+    for (const h of preStop.httpGet.httpHeaders ?? []) {
+      const header = hookHeader(h.name, h.value);
+      if (header.ok) headers.push(header.value);
+      else errors.push(`container ${c.name}: preStop httpGet ${header.error}; kubelet could never send it, fix or remove the hook`);
+    }
     return url === undefined ? { kind: 'none' } : { kind: 'http', url, headers };
   }
   if (preStop.sleep) return { kind: 'sleep', seconds: preStop.sleep.seconds };
@@ -353,10 +426,12 @@ function hookUrl(c: Container, get: HttpGetAction, errors: string[]): string | u
     );
     return undefined;
   }
-  const rawHost = get.host && get.host !== '' ? get.host : '127.0.0.1';
-  const host = rawHost.includes(':') && !rawHost.startsWith('[') ? `[${rawHost}]` : rawHost;
-  const path = get.path && get.path !== '' ? (get.path.startsWith('/') ? get.path : `/${get.path}`) : '/';
-  return `${scheme}://${host}:${port}${path}`;
+  const host = hookHost(get.host && get.host !== '' ? get.host : '127.0.0.1');
+  if (!host.ok) {
+    errors.push(`container ${c.name}: preStop httpGet ${host.error}; the hook could never run, fix or remove it`);
+    return undefined;
+  }
+  return `${scheme}://${host.value}:${port}${hookPath(get.path ?? '')}`;
 }
 
 /**

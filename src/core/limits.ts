@@ -38,8 +38,12 @@ export function boundedWarnings(warnings: readonly string[]): string[] {
  * more. Keeps "not a container of this pod; its containers are ..." short on
  * a pod with thousands of containers.
  */
-export function someNames(names: readonly string[], max = 10): string {
-  const shown = names.slice(0, max).map((n) => JSON.stringify(n.length > 63 ? `${n.slice(0, 60)}...` : n));
+export function someNames(names: readonly string[], options: { quote?: boolean; max?: number } = {}): string {
+  const { quote = true, max = 10 } = options;
+  const shown = names.slice(0, max).map((n) => {
+    const short = n.length > 63 ? `${n.slice(0, 60)}...` : n;
+    return quote ? JSON.stringify(short) : short;
+  });
   const more = names.length - shown.length;
   return more > 0 ? `${shown.join(', ')} and ${more} more` : shown.join(', ');
 }

@@ -93,3 +93,33 @@ export function buildPlan(
   if (request.http) plan.http = request.http;
   return plan;
 }
+
+/**
+ * The ws-drain/plan annotation text. Containers that watch the same ports
+ * (every target under ws-drain/ports) would repeat the list once per
+ * container; the most common list is written once as a top-level "ports",
+ * and a container entry without "ports" watches that list.
+ */
+export function planAnnotation(plan: Plan): string {
+  if (plan.containers.length < 2) return JSON.stringify(plan);
+  const counts = new Map<string, { n: number; ports: number[] }>();
+  for (const c of plan.containers) {
+    const key = c.ports.join(',');
+    const seen = counts.get(key);
+    if (seen) seen.n++;
+    else counts.set(key, { n: 1, ports: c.ports });
+  }
+  let common: { key: string; n: number; ports: number[] } | undefined;
+  for (const [key, v] of counts) if (common === undefined || v.n > common.n) common = { key, ...v };
+  if (common === undefined || common.n < 2) return JSON.stringify(plan);
+  const shared = common.key;
+  return JSON.stringify({
+    ...plan,
+    ports: common.ports,
+    containers: plan.containers.map((c) => {
+      if (c.ports.join(',') !== shared) return c;
+      const { ports: _ports, ...rest } = c;
+      return rest;
+    }),
+  });
+}

@@ -58,6 +58,37 @@ describe('bounded answers', () => {
     expect(d.message.length).toBeLessThanOrEqual(MAX_MESSAGE_CHARS);
   });
 
+  it('ws-drain/ports listing 1..65535 on 700 containers is denied before any hook is built (was: ERR_STRING_TOO_LONG)', () => {
+    const ports = Array.from({ length: 65535 }, (_, i) => String(i + 1)).join(',');
+    for (const n of [20, 700]) {
+      const containers = Array.from({ length: n }, (_, i) => container(`c${i}`));
+      const d = decide(pod({ ...OPT_IN, 'ws-drain/ports': ports }, { containers }), 'default', CONFIG);
+      expect(d.kind).toBe('deny');
+      expect(d.kind === 'deny' && d.message).toMatch(new RegExp(`the preStop hooks for ${n} containers would add about \\d+ bytes to the pod, over the 524288`));
+    }
+  });
+
+  it('ws-drain/plan writes a shared ports list once, not once per container', () => {
+    const containers = Array.from({ length: 30 }, (_, i) => container(`c${i}`, { ports: [tcp(8080 + i)] }));
+    const d = decide(pod({ ...OPT_IN, 'ws-drain/ports': '8080,9000,9100' }, { containers }), 'default', CONFIG);
+    expect(d.kind).toBe('mutate');
+    if (d.kind !== 'mutate') return;
+    const text = (d.pod as { metadata: { annotations: Record<string, string> } }).metadata.annotations['ws-drain/plan'] ?? '';
+    expect(text.split('9100').length - 1).toBe(1);
+    const written = JSON.parse(text) as { ports: number[]; containers: Array<{ name: string; ports?: number[] }> };
+    expect(written.ports).toEqual([8080, 9000, 9100]);
+    expect(written.containers).toHaveLength(30);
+    expect(written.containers.every((c) => c.ports === undefined)).toBe(true);
+    // The in-memory plan keeps each container's list.
+    expect(d.plan.containers[0]?.ports).toEqual([8080, 9000, 9100]);
+  });
+
+  it('a pod whose annotations would pass 256 KiB with ws-drain/plan is denied with the sizes', () => {
+    const d = decide(webPod({ ...OPT_IN, 'example.com/big': 'x'.repeat(256 * 1024 - 200) }), 'default', CONFIG);
+    expect(d.kind).toBe('deny');
+    expect(d.kind === 'deny' && d.message).toMatch(/annotations would take \d+ bytes, over Kubernetes' limit of 262144/);
+  });
+
   it('many warnings become the first few and a count', () => {
     const containers = Array.from({ length: 40 }, (_, i) =>
       container(`c${i}`, { ports: [tcp(8000 + i)], lifecycle: { preStop: { exec: { command: ['/bin/true'] } } } }),
