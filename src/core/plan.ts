@@ -96,14 +96,16 @@ export function buildPlan(
 
 /**
  * The ws-drain/plan annotation text. Containers that watch the same ports
- * (every target under ws-drain/ports) would repeat the list once per
- * container; the most common list is written once as a top-level "ports",
- * and a container entry without "ports" watches that list.
+ * (every app under ws-drain/ports, and the proxies waiting on them) would
+ * repeat the list once per container; the most common non-empty list is
+ * written once as a top-level "ports", and a container entry without "ports"
+ * watches that list.
  */
 export function planAnnotation(plan: Plan): string {
   if (plan.containers.length < 2) return JSON.stringify(plan);
   const counts = new Map<string, { n: number; ports: number[] }>();
   for (const c of plan.containers) {
+    if (c.ports.length === 0) continue; // nothing to save on an empty list
     const key = c.ports.join(',');
     const seen = counts.get(key);
     if (seen) seen.n++;

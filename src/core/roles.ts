@@ -13,6 +13,7 @@
 
 import type { DrainRequest, PortRef } from './annotations.js';
 import { ANNOTATION } from './annotations.js';
+import { someNames } from './limits.js';
 import type { Container, ContainerPort, Probe, PodSpec } from './pod-schema.js';
 import type { ContainerRole, LeftOutPort } from './types.js';
 
@@ -175,10 +176,13 @@ export function assignRoles(
   };
 
   if (request.containers) {
-    const inits = spec.initContainers ?? [];
-    const names = regular.map((c) => c.name).join(', ');
+    // Maps, not a scan per name; unknown names reported once, a few named: linear in the pod's size.
+    const byName = new Map(regular.map((c) => [c.name, c]));
+    const initNames = new Set((spec.initContainers ?? []).map((c) => c.name));
+    const inInits: string[] = [];
+    const unknown: string[] = [];
     for (const name of request.containers) {
-      const c = regular.find((x) => x.name === name);
+      const c = byName.get(name);
       if (c) {
         let ports = ownPorts(c);
         if (ports.length === 0 && !annotated && tcpPorts(c).length > 0) {
@@ -187,15 +191,20 @@ export function assignRoles(
           for (let i = leftOut.length - 1; i >= 0; i--) if (leftOut[i]?.container === name) leftOut.splice(i, 1);
         }
         roles.set(name, { role: 'app', why: ANNOTATION.containers, ports });
-      } else if (inits.some((x) => x.name === name)) {
-        errors.push(`${ANNOTATION.containers}: "${name}" is an init container; name regular containers only (${names})`);
-      } else {
-        errors.push(`${ANNOTATION.containers}: "${name}" is not a container of this pod; its containers are ${names}`);
-      }
+      } else if (initNames.has(name)) inInits.push(name);
+      else unknown.push(name);
+    }
+    const names = someNames(regular.map((c) => c.name), { quote: false });
+    if (inInits.length > 0) {
+      errors.push(`${ANNOTATION.containers}: ${someNames(inInits)} ${inInits.length === 1 ? 'is an init container' : 'are init containers'}; name regular containers only (${names})`);
+    }
+    if (unknown.length > 0) {
+      errors.push(`${ANNOTATION.containers}: ${someNames(unknown)} ${unknown.length === 1 ? 'is not a container' : 'are not containers'} of this pod; its containers are ${names}`);
     }
   } else if (annotated) {
     const nonMesh = regular.filter((c) => !isMeshProxy(c));
-    let apps = nonMesh.filter((c) => tcpPorts(c).some((p) => annotated.includes(p)));
+    const annotatedSet = new Set(annotated);
+    let apps = nonMesh.filter((c) => tcpPorts(c).some((p) => annotatedSet.has(p)));
     let why = `serves ${ANNOTATION.ports}`;
     if (apps.length === 0) {
       // containerPorts are optional: nobody declares it, so any plain container may serve it.
@@ -260,6 +269,7 @@ export function resolvePorts(refs: PortRef[], containers: Container[], errors: s
     }
   }
   const out: number[] = [];
+  const unknown: string[] = [];
   for (const ref of refs) {
     if (typeof ref === 'number') {
       out.push(ref);
@@ -267,15 +277,17 @@ export function resolvePorts(refs: PortRef[], containers: Container[], errors: s
     }
     const numbers = byName.get(ref);
     if (numbers?.size === 1) out.push([...numbers][0] as number);
-    else if (numbers === undefined) {
-      const known = [...byName.keys()];
-      errors.push(
-        `${ANNOTATION.ports}: "${ref}" is not a TCP containerPort name in this pod; ` +
-          (known.length > 0 ? `named ports are ${known.slice(0, 20).join(', ')}${known.length > 20 ? ` and ${known.length - 20} more` : ''}` : 'no containerPort has a name, use numbers'),
-      );
-    } else {
+    else if (numbers === undefined) unknown.push(ref);
+    else {
       errors.push(`${ANNOTATION.ports}: "${ref}" names different ports (${[...numbers].join(', ')}) in different containers; use numbers`);
     }
+  }
+  // One message for all unknown names, a few of each named: 8,000 of them must not make 8,000 messages.
+  if (unknown.length > 0) {
+    errors.push(
+      `${ANNOTATION.ports}: ${someNames(unknown)} ${unknown.length === 1 ? 'is not a TCP containerPort name' : 'are not TCP containerPort names'} in this pod; ` +
+        (byName.size > 0 ? `named ports are ${someNames([...byName.keys()], { quote: false })}` : 'no containerPort has a name, use numbers'),
+    );
   }
   return [...new Set(out)];
 }

@@ -69,7 +69,7 @@ describe('bounded answers', () => {
   });
 
   it('ws-drain/plan writes a shared ports list once, not once per container', () => {
-    const containers = Array.from({ length: 30 }, (_, i) => container(`c${i}`, { ports: [tcp(8080 + i)] }));
+    const containers = Array.from({ length: 30 }, (_, i) => container(`c${i}`, { ports: [tcp(8080)] }));
     const d = decide(pod({ ...OPT_IN, 'ws-drain/ports': '8080,9000,9100' }, { containers }), 'default', CONFIG);
     expect(d.kind).toBe('mutate');
     if (d.kind !== 'mutate') return;
