@@ -28,7 +28,12 @@ export const ANNOTATION = {
   enforce: `${PREFIX}enforce`,
 } as const;
 
-/** Every key a user may set, plus the two the injector writes. */
+/**
+ * Every key a user may set, plus the two the injector writes: the one list the
+ * webhook (unknown-keys.ts) and the guard policy's CEL (checked by
+ * test/manifests/guard-keys.test.ts) deny unknown keys against. A new key goes
+ * into ANNOTATION (or here) and into the policy's knownKeys.
+ */
 export const KNOWN_KEYS: ReadonlySet<string> = new Set<string>([
   ...Object.values(ANNOTATION),
   INJECTED_ANNOTATION,
@@ -90,19 +95,16 @@ const DURATION_FORM = 'use a Go/Kubernetes duration such as 90s, 5m, 1h30m, or a
 
 export type AnnotationResult = { ok: true; request: DrainRequest } | { ok: false; errors: string[] };
 
-/** Parses every ws-drain/* annotation; collects all errors rather than stopping at the first. */
+/**
+ * Parses every ws-drain/* annotation; collects all errors rather than stopping
+ * at the first. Unknown keys are not its concern: decide() denies them first,
+ * for every pod (unknown-keys.ts).
+ */
 export function parseAnnotations(
   annotations: Readonly<Record<string, string>>,
   config: WebhookConfig,
 ): AnnotationResult {
   const errors: string[] = [];
-
-  for (const key of Object.keys(annotations).sort()) {
-    if (key.startsWith(PREFIX) && !KNOWN_KEYS.has(key)) {
-      const userKeys = Object.values(ANNOTATION).map((k) => k.slice(PREFIX.length));
-      errors.push(`${quote(key)} is not a ws-drain annotation; known keys under ${PREFIX}: ${userKeys.join(', ')}`);
-    }
-  }
 
   const optIn = readOptIn(annotations);
   if (optIn.kind === 'invalid') errors.push(optIn.error);

@@ -7,6 +7,7 @@ import { ALWAYS_EXCLUDED_NAMESPACES } from './config.js';
 import { injectionMarks, injectPod, isAlreadyInjected, isWindowsPod, warning } from './inject.js';
 import { boundedMessage, boundedWarnings, MAX_MESSAGE_CHARS, MAX_WARNINGS } from './limits.js';
 import { describeIssues, PodSchema, type Pod } from './pod-schema.js';
+import { unknownKeyErrors } from './unknown-keys.js';
 import { INJECTED_ANNOTATION, PLAN_ANNOTATION, PREFIX, type Decision, type WebhookConfig } from './types.js';
 
 // Just enough to read the opt-in without judging the rest of a pod that may not have opted in.
@@ -43,6 +44,9 @@ function decidePod(input: unknown, namespace: string, config: WebhookConfig): De
     return { kind: 'deny', code: 400, message: `malformed pod metadata: ${describeIssues(head.error)}` };
   }
   const annotations = head.data.metadata?.annotations ?? {};
+  // Before the opt-in: a typo in the opt-in key itself must not read as "not opted in".
+  const unknown = unknownKeyErrors(annotations);
+  if (unknown.length > 0) return { kind: 'deny', code: 422, message: unknown.join('; ') };
   const optIn = readOptIn(annotations);
   if (optIn.kind === 'opted-out') return { kind: 'skip', reason: 'opted-out', warnings: [] };
   if (optIn.kind === 'not-opted-in') {

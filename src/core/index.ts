@@ -23,6 +23,7 @@ export { injectPod, helperVolume, installInitContainer, helperMount, isAlreadyIn
 export { MAX_MESSAGE_CHARS, MAX_WARNINGS, boundedMessage, boundedWarnings } from './limits.js';
 export { diffPatch, type PatchOperation } from './patch.js';
 export { decide } from './decide.js';
+export { unknownKeys, unknownKeyErrors, suggestKeys } from './unknown-keys.js';
 export { decideWorkload, type WorkloadDecision } from './workloads.js';
 export { explainPlan } from './explain.js';
 export { PodSchema, type Pod } from './pod-schema.js';

@@ -87,7 +87,29 @@ const allowed: GuardCase[] = [
   ...EXCLUDED_NAMESPACES.map((namespace) => ({ name: `in-${namespace}`, namespace, annotations: { 'ws-drain/session-p95': '5m' } })),
 ];
 
+// Unknown ws-drain/ keys, with or without an opt-in: the `knownKeys` validation
+// (reason Invalid → 422), whose message names the key.
+const unknownKey: (GuardCase & { key: string })[] = [
+  { name: 'typo-alone-underscore', annotations: { 'ws-drain/session_p95': '5m' }, key: 'ws-drain/session_p95' },
+  { name: 'typo-alone-letter', annotations: { 'ws-drain/sesion-p95': '5m' }, key: 'ws-drain/sesion-p95' },
+  { name: 'typo-opted-out', annotations: { 'ws-drain/enabled': 'false', 'ws-drain/colour': 'blue' }, key: 'ws-drain/colour' },
+  {
+    name: 'typo-injected',
+    annotations: { 'ws-drain/session-p95': '5m', [INJECTED_ANNOTATION]: 'v0.1.0', 'ws-drain/drain_http': ':80/x' },
+    key: 'ws-drain/drain_http',
+  },
+];
+
 describe('guard while the webhook is registered but unreachable', () => {
+  it.each(unknownKey)('denies the unknown key of $name and names $key', async (c) => {
+    const result = await createPod(cluster.cp, NS, podFor(c));
+    expect(result.response.status, result.message).toBe(422);
+    expect(result.message).toContain(POLICY_NAME);
+    expect(result.message).toContain(`unknown annotation ${c.key}`);
+    expect(await getPod(cluster.cp, NS, c.name)).toBeUndefined();
+  });
+
+
   it.each(denied)('denies $name and names $names and ws-drain/injected', async (c) => {
     const namespace = c.namespace ?? NS;
     const result = await createPod(cluster.cp, namespace, podFor(c));
