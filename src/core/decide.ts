@@ -6,6 +6,7 @@ import { parseAnnotations, readOptIn } from './annotations.js';
 import { ALWAYS_EXCLUDED_NAMESPACES } from './config.js';
 import { injectionMarks, injectPod, isAlreadyInjected, isWindowsPod, warning } from './inject.js';
 import { boundedMessage, boundedWarnings, MAX_MESSAGE_CHARS, MAX_WARNINGS } from './limits.js';
+import { platformLimits } from './platform-limits.js';
 import { describeIssues, PodSchema, type Pod } from './pod-schema.js';
 import { unknownKeyErrors } from './unknown-keys.js';
 import { INJECTED_ANNOTATION, PLAN_ANNOTATION, PREFIX, type Decision, type WebhookConfig } from './types.js';
@@ -46,7 +47,7 @@ function decidePod(input: unknown, namespace: string, config: WebhookConfig): De
   const annotations = head.data.metadata?.annotations ?? {};
   // Before the opt-in: a typo in the opt-in key itself must not read as "not opted in".
   const unknown = unknownKeyErrors(annotations);
-  if (unknown.length > 0) return { kind: 'deny', code: 422, message: unknown.join('; ') };
+  if (unknown.length > 0) return { kind: 'deny', code: 422, message: boundedMessage(unknown) };
   const optIn = readOptIn(annotations);
   if (optIn.kind === 'opted-out') return { kind: 'skip', reason: 'opted-out', warnings: [] };
   if (optIn.kind === 'not-opted-in') {
@@ -95,12 +96,13 @@ function decidePod(input: unknown, namespace: string, config: WebhookConfig): De
   const injected = injectPod(pod, request.request, config);
   if (!injected.ok) return { kind: 'deny', code: 422, message: boundedMessage(injected.errors) };
 
+  const limits = platformLimits(pod, injected.plan.graceSeconds).map((l) => warning(l.message));
   return {
     kind: 'mutate',
     plan: injected.plan,
     patch: injected.patch,
     pod: injected.pod,
-    warnings: injected.warnings,
+    warnings: [...injected.warnings, ...limits],
   };
 }
 

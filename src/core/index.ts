@@ -24,6 +24,7 @@ export { MAX_MESSAGE_CHARS, MAX_WARNINGS, boundedMessage, boundedWarnings } from
 export { diffPatch, type PatchOperation } from './patch.js';
 export { decide } from './decide.js';
 export { unknownKeys, unknownKeyErrors, suggestKeys } from './unknown-keys.js';
+export { platformLimits, NODE_KINDS, CLUSTER_AUTOSCALER_MAX_GRACE_SECONDS, type PlatformLimit, type NodeKind } from './platform-limits.js';
 export { decideWorkload, type WorkloadDecision } from './workloads.js';
 export { explainPlan } from './explain.js';
 export { PodSchema, type Pod } from './pod-schema.js';

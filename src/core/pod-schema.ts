@@ -56,6 +56,28 @@ const Container = z.object({
   restartPolicy: z.string().optional(),
 });
 
+// Scheduling fields, read only to name the node kind a pod asks for (platform-limits.ts).
+const NodeSelectorRequirement = z.object({
+  key: z.string(),
+  operator: z.string(),
+  values: z.array(z.string()).nullish(),
+});
+const NodeSelectorTerm = z.object({ matchExpressions: z.array(NodeSelectorRequirement).nullish() });
+const Affinity = z.object({
+  nodeAffinity: z
+    .object({
+      requiredDuringSchedulingIgnoredDuringExecution: z.object({ nodeSelectorTerms: z.array(NodeSelectorTerm).nullish() }).nullish(),
+      preferredDuringSchedulingIgnoredDuringExecution: z.array(z.object({ preference: NodeSelectorTerm.nullish() })).nullish(),
+    })
+    .nullish(),
+});
+const Toleration = z.object({
+  key: z.string().nullish(),
+  operator: z.string().nullish(),
+  value: z.string().nullish(),
+  effect: z.string().nullish(),
+});
+
 export const PodMetadataSchema = z.object({
   name: z.string().optional(),
   namespace: z.string().optional(),
@@ -72,6 +94,8 @@ export const PodSchema = z.object({
     os: z.object({ name: z.string().optional() }).nullish(),
     nodeSelector: z.record(z.string(), z.string()).nullish(),
     hostNetwork: z.boolean().nullish(),
+    affinity: Affinity.nullish(),
+    tolerations: z.array(Toleration).nullish(),
   }),
 });
 
@@ -82,6 +106,7 @@ export type ContainerPort = z.infer<typeof Port>;
 export type LifecycleHandler = z.infer<typeof Handler>;
 export type HttpGetAction = z.infer<typeof HttpGet>;
 export type Probe = z.infer<typeof Probe>;
+export type NodeSelectorRequirement = z.infer<typeof NodeSelectorRequirement>;
 
 /** A short, human description of why a value is not a pod. */
 export function describeIssues(error: z.ZodError): string {

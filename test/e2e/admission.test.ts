@@ -125,6 +125,17 @@ describe('denials and warnings reach the client', () => {
     expect(await getPod(cluster.cp, NS, 'bad-key')).toBeUndefined();
   });
 
+  it.each([
+    ['typo-underscore', 'ws-drain/session_p95'],
+    ['typo-letter', 'ws-drain/sesion-p95'],
+  ])('denies a typo of the opt-in key on its own (%s) with "did you mean"', async (name, key) => {
+    const created = await createPod(cluster.cp, NS, optedInPod(name, { [key]: '2m' }));
+    expect(created.response.status, created.message).toBe(422);
+    expect(created.message).toContain('inject.ws-drain.io');
+    expect(created.message).toContain(`unknown annotation "${key}": did you mean ws-drain/session-p95?`);
+    expect(await getPod(cluster.cp, NS, name)).toBeUndefined();
+  });
+
   it('enforce: reject denies a short grace period with the number needed', async () => {
     const created = await createPod(cluster.cp, NS, optedInPod('reject-short', { 'ws-drain/session-p95': '2m', 'ws-drain/enforce': 'reject' }));
     expect(created.response.status).toBeGreaterThanOrEqual(400);
@@ -141,6 +152,14 @@ describe('denials and warnings reach the client', () => {
     expect(warning, `warnings: ${JSON.stringify(created.response.warnings)}`).toBeDefined();
     expect(warning).toContain('30');
     expect(warning).toContain(String(GRACE_FOR_2M));
+  });
+
+  it('a grace period longer than the spot node kind allows reaches the client as a warning naming the limit', async () => {
+    const spot = optedInPod('on-gke-spot', { 'ws-drain/session-p95': '2m' }) as { spec: Record<string, unknown> };
+    spot.spec['nodeSelector'] = { 'cloud.google.com/gke-spot': 'true' };
+    const created = await createPod(cluster.cp, NS, spot);
+    expect(created.response.status, created.message).toBe(201);
+    expect(created.response.warnings).toContain(`ws-drain: grace ${GRACE_FOR_2M}s > 15s allowed on GKE Spot (nodeSelector cloud.google.com/gke-spot)`);
   });
 
   it('enforce: warn keeps the short grace period and warns', async () => {
