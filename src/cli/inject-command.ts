@@ -2,7 +2,7 @@
 // like `istioctl kube-inject`. Documents the core does not change are written
 // back byte for byte; mutated ones are re-serialised.
 import { CST, Parser, parseDocument, stringify } from 'yaml';
-import { decideWorkload } from '../core/index.js';
+import { decideDocument } from '../core/index.js';
 import { readTextFile, readTextStream } from '../files/safe-fs.js';
 import type { WebhookConfig } from '../core/types.js';
 import { CliError, usageError } from './cli-error.js';
@@ -16,9 +16,13 @@ export const INJECT_FLAGS: FlagSpec[] = [
 export const INJECT_HELP = `Usage: ws-drain inject -f FILE [flags]
 
 Apply the webhook's mutation to Pods and pod templates (Deployment, StatefulSet,
-DaemonSet, ReplicaSet, Job, CronJob) in a multi-document YAML file and print the
-result. Other documents are printed unchanged. Exits 1 when a document would be
-denied, printing the webhook's message. Warnings go to stderr.
+DaemonSet, ReplicaSet, Job, CronJob, Argo Rollout) in a multi-document YAML file,
+also inside a List (what "kubectl get -o yaml" prints), and print the result.
+Other documents are printed unchanged. Exits 1 when a document would be denied,
+printing the webhook's message. Warnings go to stderr: the webhook's, and
+mistakes that would change nothing (ws-drain/ annotations on a workload's own
+metadata instead of its pod template, labels instead of annotations, removed API
+versions, kinds ws-drain does not read, namespaces it never touches).
 
 Flags:
 ${formatFlagHelp(INJECT_FLAGS)}
@@ -34,13 +38,19 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** "document 2 (Deployment/web)": how messages point at a document. */
-export function describeDocument(index: number, doc: unknown): string {
-  if (!isRecord(doc)) return `document ${index}`;
+/** " (Deployment/web)", or "" for something without kind and name. */
+function describeObject(doc: unknown): string {
+  if (!isRecord(doc)) return '';
   const kind = typeof doc['kind'] === 'string' ? doc['kind'] : undefined;
   const meta = doc['metadata'];
   const name = isRecord(meta) && typeof meta['name'] === 'string' ? meta['name'] : undefined;
-  return kind || name ? `document ${index} (${kind ?? '?'}/${name ?? '?'})` : `document ${index}`;
+  if (kind && !name) return ` (${kind})`;
+  return kind || name ? ` (${kind ?? '?'}/${name ?? '?'})` : '';
+}
+
+/** "document 2 (Deployment/web)": how messages point at a document; items of a List add " item 3 (Deployment/web)". */
+export function describeDocument(index: number, doc: unknown): string {
+  return `document ${index}${describeObject(doc)}`;
 }
 
 /** Pure: YAML text in, injected YAML text plus per-document warnings and denials out. */
@@ -61,20 +71,17 @@ export function injectYaml(text: string, config: WebhookConfig): InjectResult {
     const errors = doc.errors;
     if (errors.length > 0) throw new CliError(`document ${index}: invalid YAML: ${errors[0]!.message}`, 1);
     const value: unknown = doc.toJS({ maxAliasCount: 100 });
-    const result = decideWorkload(value, config);
+    const result = decideDocument(value, config);
     const label = describeDocument(index, value);
-    if (result.kind === 'passthrough') {
-      out.push(source);
-      continue;
+    for (const o of result.objects) {
+      const where = o.item === undefined ? label : `${label} item ${o.item}${describeObject(o.object)}`;
+      for (const w of o.warnings) warnings.push(`${where}: ${w}`);
+      if (o.result.kind === 'passthrough') continue;
+      const decision = o.result.decision;
+      if (decision.kind === 'deny') denials.push(`${where}: ${decision.message}`);
+      else for (const w of decision.warnings) warnings.push(`${where}: ${w}`);
     }
-    const decision = result.decision;
-    if (decision.kind === 'deny') {
-      denials.push(`${label}: ${decision.message}`);
-      out.push(source);
-      continue;
-    }
-    for (const w of decision.warnings) warnings.push(`${label}: ${w}`);
-    if (decision.kind === 'skip') {
+    if (!result.changed) {
       out.push(source);
       continue;
     }

@@ -37,7 +37,11 @@ function decidePod(input: unknown, namespace: string, config: WebhookConfig): De
     return { kind: 'deny', code: 400, message: 'the admitted object is not a Pod: expected a JSON object' };
   }
   if ([...ALWAYS_EXCLUDED_NAMESPACES, ...config.excludeNamespaces].includes(namespace)) {
-    return { kind: 'skip', reason: 'excluded-namespace', warnings: [] };
+    // Never judged here; but a pod that asks for ws-drain should hear that it will not get it.
+    const keys = Object.keys(AnnotationsOnly.safeParse(input).data?.metadata?.annotations ?? {});
+    const why = ALWAYS_EXCLUDED_NAMESPACES.includes(namespace) ? 'always excluded' : 'in --exclude-namespaces';
+    const warnings = keys.some((k) => k.startsWith(PREFIX)) ? [warning(`namespace ${namespace} is never injected (${why}); pod left unchanged`)] : [];
+    return { kind: 'skip', reason: 'excluded-namespace', warnings };
   }
 
   const head = AnnotationsOnly.safeParse(input);

@@ -1,8 +1,11 @@
 // `ws-drain inject`: the same decision for a Pod or for the pod template of a
-// workload. The template is decided as if it were a pod, then put back.
+// workload. The template is decided as if it were a pod, then put back. Also
+// what a document gets wrong that would otherwise change nothing, silently:
+// annotations on the workload instead of its template, labels instead of
+// annotations, API versions no API server serves, kinds ws-drain never reads.
 
 import { decide } from './decide.js';
-import type { Decision, WebhookConfig } from './types.js';
+import { PREFIX, type Decision, type WebhookConfig } from './types.js';
 
 export type WorkloadDecision = { kind: 'passthrough' } | { kind: 'decided'; decision: Decision; doc: unknown };
 
@@ -14,6 +17,19 @@ const TEMPLATE_PATHS: Record<string, readonly string[]> = {
   'apps/v1 ReplicaSet': ['spec', 'template'],
   'batch/v1 Job': ['spec', 'template'],
   'batch/v1 CronJob': ['spec', 'jobTemplate', 'spec', 'template'],
+  // Argo Rollouts: the webhook already sees its pods; offline injection must too.
+  'argoproj.io/v1alpha1 Rollout': ['spec', 'template'],
+};
+
+/** The kinds above, for messages. */
+const SUPPORTED = 'Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob, Argo Rollout';
+
+/** Workload API versions Kubernetes no longer serves: kind → [replacement, removed in]. */
+const REMOVED_VERSIONS: Record<string, Record<string, readonly [string, string]>> = {
+  'extensions/v1beta1': { Deployment: ['apps/v1', '1.16'], DaemonSet: ['apps/v1', '1.16'], ReplicaSet: ['apps/v1', '1.16'] },
+  'apps/v1beta1': { Deployment: ['apps/v1', '1.16'], StatefulSet: ['apps/v1', '1.16'] },
+  'apps/v1beta2': { Deployment: ['apps/v1', '1.16'], StatefulSet: ['apps/v1', '1.16'], DaemonSet: ['apps/v1', '1.16'], ReplicaSet: ['apps/v1', '1.16'] },
+  'batch/v1beta1': { CronJob: ['batch/v1', '1.25'] },
 };
 
 type JsonObject = Record<string, unknown>;
@@ -36,6 +52,8 @@ export function decideWorkload(doc: unknown, config: WebhookConfig): WorkloadDec
   if (!path) return { kind: 'passthrough' };
 
   const template = getPath(doc, path);
+  // A Rollout may borrow its template from a Deployment (workloadRef): nothing here to inject.
+  if (kind === 'Rollout' && template === undefined && isObject(getPath(doc, ['spec', 'workloadRef']))) return { kind: 'passthrough' };
   if (!isObject(template)) {
     return {
       kind: 'decided',
@@ -59,4 +77,96 @@ function getPath(root: JsonObject, path: readonly string[]): unknown {
   let at: unknown = root;
   for (const key of path) at = isObject(at) ? at[key] : undefined;
   return at;
+}
+
+/** The ws-drain/ keys of an object's metadata.annotations (or labels). */
+function wsDrainKeys(meta: unknown, field: 'annotations' | 'labels'): string[] {
+  const map = isObject(meta) ? meta[field] : undefined;
+  return isObject(map) ? Object.keys(map).filter((k) => k.startsWith(PREFIX)).sort() : [];
+}
+
+/**
+ * What a document gets wrong that makes ws-drain change nothing without a
+ * denial: one line each, naming the fix. Empty for a document that is fine or
+ * has nothing to do with ws-drain.
+ */
+export function documentWarnings(doc: unknown): string[] {
+  if (!isObject(doc)) return [];
+  const apiVersion = String(doc['apiVersion']);
+  const kind = String(doc['kind']);
+  const meta = doc['metadata'];
+  const path = TEMPLATE_PATHS[`${apiVersion} ${kind}`];
+  const isPod = apiVersion === 'v1' && kind === 'Pod';
+  // Where a pod-level annotation would go for this kind (for messages), and its metadata.
+  // Same kind under another (removed) version: its template sits where apps/v1 / batch/v1 keep it.
+  const sameKind = Object.entries(TEMPLATE_PATHS).find(([k]) => k.endsWith(` ${kind}`))?.[1];
+  const templateAt = [...(path ?? sameKind ?? ['spec', 'template']), 'metadata'];
+  const templateMeta = isPod ? meta : getPath(doc, templateAt);
+  const own = wsDrainKeys(meta, 'annotations');
+  const inTemplate = isPod ? own : wsDrainKeys(templateMeta, 'annotations');
+  const warnings: string[] = [];
+
+  const removed = REMOVED_VERSIONS[apiVersion]?.[kind];
+  if (removed) {
+    if (own.length > 0 || inTemplate.length > 0) {
+      warnings.push(`${apiVersion} ${kind} is not served since Kubernetes ${removed[1]}; left unchanged: use apiVersion ${removed[0]}`);
+    }
+    return warnings;
+  }
+  if (!isPod && !path) {
+    if (own.length > 0 || inTemplate.length > 0) {
+      warnings.push(`${apiVersion} ${kind} has ws-drain/ annotations, but ws-drain reads them only on: ${SUPPORTED}; left unchanged`);
+    }
+    return warnings;
+  }
+  const borrowed = kind === 'Rollout' && getPath(doc, path ?? []) === undefined && isObject(getPath(doc, ['spec', 'workloadRef']));
+  if (borrowed && own.length > 0) {
+    warnings.push(`${own.join(', ')} on a Rollout with spec.workloadRef ${own.length === 1 ? 'is' : 'are'} not read: annotate the referenced Deployment's spec.template.metadata`);
+  } else if (!isPod && own.length > 0) {
+    warnings.push(
+      `${own.join(', ')} on the ${kind}'s own metadata ${own.length === 1 ? 'is' : 'are'} not read: ` +
+        `move ${own.length === 1 ? 'it' : 'them'} to ${templateAt.join('.')}.annotations (the pods' annotations)`,
+    );
+  }
+  const labels = [...new Set([...wsDrainKeys(meta, 'labels'), ...(isPod ? [] : wsDrainKeys(templateMeta, 'labels'))])].sort();
+  if (labels.length > 0) {
+    warnings.push(`${labels.join(', ')} ${labels.length === 1 ? 'is a label' : 'are labels'}: ws-drain reads annotations; move ${labels.length === 1 ? 'it' : 'them'} to ${isPod ? 'metadata' : templateAt.join('.')}.annotations`);
+  }
+  return warnings;
+}
+
+/** A `kind: List` (what `kubectl get -o yaml` prints) or any `*List` with items: its items, else undefined. */
+export function listItems(doc: unknown): unknown[] | undefined {
+  if (!isObject(doc)) return undefined;
+  const kind = doc['kind'];
+  const items = doc['items'];
+  return typeof kind === 'string' && kind.endsWith('List') && Array.isArray(items) ? items : undefined;
+}
+
+/** One object of a document (the document itself, or an item of a List) and what became of it. */
+export interface ObjectResult {
+  /** Index in the List's items; absent for a plain document. */
+  item?: number;
+  object: unknown;
+  result: WorkloadDecision;
+  warnings: string[];
+}
+
+/**
+ * A whole document: a Pod, a workload, anything else, or a List of those.
+ * `doc` is the document to print: a new object when something was injected,
+ * else the input itself.
+ */
+export function decideDocument(doc: unknown, config: WebhookConfig): { doc: unknown; changed: boolean; objects: ObjectResult[] } {
+  const items = listItems(doc);
+  if (!items) {
+    const result = decideWorkload(doc, config);
+    const changed = result.kind === 'decided' && result.decision.kind === 'mutate';
+    return { doc: changed && result.kind === 'decided' ? result.doc : doc, changed, objects: [{ object: doc, result, warnings: documentWarnings(doc) }] };
+  }
+  const objects = items.map((object, item): ObjectResult => ({ item, object, result: decideWorkload(object, config), warnings: documentWarnings(object) }));
+  const changed = objects.some((o) => o.result.kind === 'decided' && o.result.decision.kind === 'mutate');
+  if (!changed) return { doc, changed, objects };
+  const out = { ...(doc as JsonObject), items: objects.map((o) => (o.result.kind === 'decided' && o.result.decision.kind === 'mutate' ? o.result.doc : o.object)) };
+  return { doc: out, changed, objects };
 }

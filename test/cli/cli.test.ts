@@ -90,6 +90,58 @@ describe('ws-drain inject', { timeout: SUBPROCESS_TIMEOUT_MS }, () => {
     expect(unknown.stderr).toContain('--frobnicate');
   });
 
+  it('injects the items of a kind: List and an Argo Rollout; warns on stderr for what would change nothing, exit 0', async () => {
+    const input = `apiVersion: v1
+kind: List
+metadata:
+  resourceVersion: ""
+items:
+  - apiVersion: apps/v1
+    kind: Deployment
+    metadata:
+      name: misplaced
+      annotations:
+        ws-drain/session-p95: 5m
+    spec:
+      template:
+        spec:
+          containers: [{ name: chat, image: chat:1, ports: [{ containerPort: 8080 }] }]
+  - apiVersion: argoproj.io/v1alpha1
+    kind: Rollout
+    metadata: { name: canary }
+    spec:
+      template:
+        metadata:
+          annotations: { ws-drain/session-p95: 1m }
+        spec:
+          containers: [{ name: chat, image: chat:1, ports: [{ containerPort: 8080 }] }]
+---
+apiVersion: extensions/v1beta1
+kind: Deployment
+metadata: { name: old }
+spec:
+  template:
+    metadata:
+      annotations: { ws-drain/session-p95: 5m }
+    spec:
+      containers: [{ name: chat, image: chat:1 }]
+`;
+    const r = await wsDrain(['inject', '-f', '-'], input);
+    expect(r.code, r.stderr).toBe(0);
+    const docs = parseAllDocuments(r.stdout).map((d) => d.toJS() as Json);
+    expect(docs[0]!['kind']).toBe('List');
+    const [misplaced, canary] = docs[0]!['items'] as Json[];
+    expect(misplaced!['spec']['template']['spec']['initContainers']).toBeUndefined();
+    expect(canary!['spec']['template']['metadata']['annotations']['ws-drain/injected']).toBeDefined();
+    expect(canary!['spec']['template']['spec']['initContainers'][0]['name']).toBe('ws-drain-install');
+    expect(docs[1]!['apiVersion']).toBe('extensions/v1beta1');
+    expect(r.stderr.split('\n').filter((l) => l !== '')).toEqual([
+      "warning: document 1 (List) item 0 (Deployment/misplaced): ws-drain/session-p95 on the Deployment's own metadata is not read: move it to spec.template.metadata.annotations (the pods' annotations)",
+      'warning: document 1 (List) item 1 (Rollout/canary): ws-drain: terminationGracePeriodSeconds raised from 30 to 117 for the drain plan',
+      'warning: document 2 (Deployment/old): extensions/v1beta1 Deployment is not served since Kubernetes 1.16; left unchanged: use apiVersion apps/v1',
+    ]);
+  });
+
   it('exits 1 naming the path for a directory or an endless device, instead of reading forever', async () => {
     const dir = await wsDrain(['inject', '-f', '/proc']);
     expect(dir.code).toBe(1);
