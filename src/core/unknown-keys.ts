@@ -13,14 +13,20 @@ export function unknownKeys(annotations: Readonly<Record<string, string>>): stri
     .sort();
 }
 
+/** Keys named one by one in a denial; the rest are counted (a pod may carry thousands). */
+const MAX_NAMED = 10;
+
 /** One message per unknown key: "did you mean" when a known key is close, else the list of keys. */
 export function unknownKeyErrors(annotations: Readonly<Record<string, string>>): string[] {
-  return unknownKeys(annotations).map((key) => {
+  const keys = unknownKeys(annotations);
+  const named = keys.slice(0, MAX_NAMED).map((key) => {
     const close = suggestKeys(key);
     if (close.length > 0) return `unknown annotation ${quote(key)}: did you mean ${close.join(' or ')}?`;
     const userKeys = Object.values(ANNOTATION).map((k) => k.slice(PREFIX.length));
     return `unknown annotation ${quote(key)}; known keys under ${PREFIX}: ${userKeys.join(', ')}`;
   });
+  const more = keys.length - named.length;
+  return more > 0 ? [...named, `${more} more unknown ${PREFIX} annotation${more === 1 ? '' : 's'}`] : named;
 }
 
 // `_`, `.` and spaces for `-`, and case: the spellings people reach for first.

@@ -52,6 +52,16 @@ describe('unknown ws-drain/ keys', () => {
     expect(errors.map((e) => /"([^"]+)"/.exec(e)?.[1])).toEqual(['ws-drain/aaa-bbb-ccc-ddd', 'ws-drain/zzz']);
   });
 
+  it('names the first 10 unknown keys and counts the rest (a pod may carry thousands)', () => {
+    const many = Object.fromEntries(Array.from({ length: 5000 }, (_, i) => [`ws-drain/session-p95-${String(i).padStart(4, '0')}`, 'x']));
+    const errors = unknownKeyErrors(many);
+    expect(errors).toHaveLength(11);
+    expect(errors[0]).toContain('"ws-drain/session-p95-0000"');
+    expect(errors[10]).toBe('4990 more unknown ws-drain/ annotations');
+    const d = denial(many);
+    expect(d.kind === 'deny' && d.message.length).toBeLessThanOrEqual(2048);
+  });
+
   it('the keys ws-drain writes are known: a pod from `kubectl get -o yaml` is not denied for them', () => {
     const d = decide(webPod({ 'ws-drain/session-p95': '5m', [INJECTED_ANNOTATION]: 'v1', [PLAN_ANNOTATION]: '{}' }), 'default', CONFIG);
     expect(d.kind).not.toBe('deny');
