@@ -31,7 +31,7 @@ export const ANNOTATION = {
 /**
  * Every key a user may set, plus the two the injector writes: the one list the
  * webhook (unknown-keys.ts) and the guard policy's CEL (checked by
- * test/manifests/guard-keys.test.ts) deny unknown keys against. A new key goes
+ * test/core/known-keys.test.ts) deny unknown keys against. A new key goes
  * into ANNOTATION (or here) and into the policy's knownKeys.
  */
 export const KNOWN_KEYS: ReadonlySet<string> = new Set<string>([
