@@ -18,6 +18,7 @@ import {
   Deployment,
   Issuer,
   MutatingWebhookConfiguration,
+  NetworkPolicy,
   PodDisruptionBudget,
   PrometheusRule,
   Service,
@@ -291,6 +292,23 @@ describe.each(TARGETS)('render of %s', (target) => {
     const shutdownTimeout = durationSeconds(argValue(container, 'shutdown-timeout') ?? '10s');
     const grace = deployment.spec.template.spec.terminationGracePeriodSeconds ?? 30;
     expect(grace).toBeGreaterThan((sleep ?? 0) + shutdownTimeout);
+  });
+
+  it('lets into the webhook pods only its https and metrics ports, and nothing out', () => {
+    const objects = render(target);
+    const deployment = one(objects, 'Deployment', Deployment);
+    const policies = ofKind(objects, 'NetworkPolicy').map((o) => NetworkPolicy.parse(o));
+    expect(policies).toHaveLength(1);
+    const policy = policies[0]!;
+    expect(policy.metadata.namespace).toBe(deployment.metadata.namespace);
+    expect(selects(policy.spec.podSelector, deployment.spec.template.metadata.labels)).toBe(true);
+    expect(policy.spec.policyTypes).toEqual(['Ingress', 'Egress']);
+    expect(policy.spec.egress ?? []).toEqual([]);
+    const container = webhookContainer(deployment);
+    const named = new Set((container.ports ?? []).map((p) => p.name));
+    const opened = policy.spec.ingress.flatMap((rule) => rule.ports ?? [{ port: '*every port*' }]).map((p) => p.port);
+    expect(opened.sort()).toEqual(['https', 'metrics']);
+    for (const port of opened) expect(named.has(String(port)), `${String(port)} is a named port of the webhook container`).toBe(true);
   });
 
   it('keeps a PodDisruptionBudget that lets exactly some, never all, replicas go', () => {

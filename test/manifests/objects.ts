@@ -107,6 +107,17 @@ export const PodDisruptionBudget = z.looseObject({
   spec: z.looseObject({ minAvailable: z.number().optional(), maxUnavailable: z.number().optional(), selector: LabelSelector }),
 });
 
+const PolicyPort = z.looseObject({ port: z.union([z.string(), z.number()]).optional(), protocol: z.string().optional() });
+export const NetworkPolicy = z.looseObject({
+  metadata: z.looseObject({ namespace: z.string() }),
+  spec: z.looseObject({
+    podSelector: LabelSelector,
+    policyTypes: z.array(z.string()),
+    ingress: z.array(z.looseObject({ from: z.array(z.unknown()).optional(), ports: z.array(PolicyPort).optional() })),
+    egress: z.array(z.unknown()).optional(),
+  }),
+});
+
 const Rule = z.looseObject({
   operations: z.array(z.string()),
   apiGroups: z.array(z.string()),
