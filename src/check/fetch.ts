@@ -161,7 +161,7 @@ export async function fetchSnapshot(reader: KubeReader, opts: FetchOptions = {})
     // Routes in other namespaces may point at a scoped Service.
     list(res('gateway.networking.k8s.io', 'v1', 'httproutes', true, true), O.HTTPRoute, false),
   ]);
-  const [statefulSets, replicaSets, jobs, cronJobs, rollouts, pods, services, ingresses] = await Promise.all([
+  const [statefulSets, replicaSets, jobs, cronJobs, rollouts, pods, services, ingresses, backendConfigs] = await Promise.all([
     list(res('apps', 'v1', 'statefulsets'), O.Workload, true),
     list(res('apps', 'v1', 'replicasets'), O.Workload, true),
     list(res('batch', 'v1', 'jobs'), O.Workload, true),
@@ -170,6 +170,7 @@ export async function fetchSnapshot(reader: KubeReader, opts: FetchOptions = {})
     list(core('pods'), O.Pod, true),
     list(core('services'), O.Service, true),
     list(res('networking.k8s.io', 'v1', 'ingresses'), O.Ingress, true),
+    list(res('cloud.google.com', 'v1', 'backendconfigs', true, true), O.BackendConfig, true),
   ]);
 
   const snapshot: Snapshot = {
@@ -193,6 +194,7 @@ export async function fetchSnapshot(reader: KubeReader, opts: FetchOptions = {})
     ingresses,
     ingressClasses,
     httpRoutes,
+    backendConfigs,
     configMaps: [],
     probes: [],
     unreadable,

@@ -52,6 +52,7 @@ export const CODES = {
   WSD302: { severity: 'warning', title: "ingress-nginx's worker-shutdown-timeout is shorter than the session p95" },
   WSD303: { severity: 'warning', title: 'an HTTPRoute timeout is shorter than the session p95' },
   WSD304: { severity: 'warning', title: 'a proxy timeout value cannot be read' },
+  WSD305: { severity: 'warning', title: "a GKE load balancer's backend timeout (a WebSocket's longest life) is shorter than the session p95" },
   WSD401: { severity: 'info', title: 'maxSurge: 0 with a long drain: capacity is lost during rollouts' },
   WSD402: { severity: 'warning', title: 'strategy Recreate with a long drain: no pod serves during the drain' },
   WSD901: { severity: 'info', title: 'check could not read some objects; the checks that need them were skipped' },

@@ -105,7 +105,9 @@ export type EndpointSlice = z.infer<typeof EndpointSlice>;
 export const ConfigMap = Obj.extend({ data: StringMap.nullish() });
 export type ConfigMap = z.infer<typeof ConfigMap>;
 
-const ServiceBackend = z.looseObject({ service: z.looseObject({ name: z.string() }).nullish() });
+const ServiceBackend = z.looseObject({
+  service: z.looseObject({ name: z.string(), port: z.looseObject({ number: z.number().nullish(), name: z.string().nullish() }).nullish() }).nullish(),
+});
 export const Ingress = Obj.extend({
   spec: z.looseObject({
     ingressClassName: z.string().nullish(),
@@ -157,3 +159,7 @@ export const ValidatingAdmissionPolicyBinding = Obj.extend({
   spec: z.looseObject({ policyName: z.string().nullish(), validationActions: z.array(z.string()).nullish() }).nullish(),
 });
 export type ValidatingAdmissionPolicyBinding = z.infer<typeof ValidatingAdmissionPolicyBinding>;
+
+/** GKE's BackendConfig (cloud.google.com/v1): the load balancer's backend service settings. */
+export const BackendConfig = Obj.extend({ spec: z.looseObject({ timeoutSec: z.number().nullish() }).nullish() });
+export type BackendConfig = z.infer<typeof BackendConfig>;

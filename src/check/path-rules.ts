@@ -4,14 +4,29 @@
 // expects it to end. Also rollout settings that turn a long drain into lost
 // capacity.
 import { finding, type Finding, type ObjectRef } from './findings.js';
-import type { ConfigMap, HTTPRoute, Ingress, Workload } from './objects.js';
+import type { ConfigMap, HTTPRoute, Ingress, Service, Workload } from './objects.js';
 import { serviceSelects } from './selectors.js';
 import type { Snapshot } from './snapshot.js';
-import { INGRESS_NGINX_DEFAULTS, NGINX_INC_DEFAULT_TIMEOUT_SECONDS, parseGatewayDuration, parseIngressNginxSeconds, parseNginxTime } from './timeouts.js';
+import {
+  ALB_DEFAULT_IDLE_TIMEOUT_SECONDS,
+  backendConfigFor,
+  GCLB_DEFAULT_BACKEND_TIMEOUT_SECONDS,
+  INGRESS_NGINX_DEFAULTS,
+  NGINX_INC_DEFAULT_TIMEOUT_SECONDS,
+  parseAlbIdleTimeout,
+  parseGatewayDuration,
+  parseIngressNginxSeconds,
+  parseNginxTime,
+} from './timeouts.js';
 import type { WorkloadView } from './workload-rules.js';
 
 export const INGRESS_NGINX_CONTROLLER = 'k8s.io/ingress-nginx';
 export const NGINX_INC_CONTROLLER = 'nginx.org/ingress-controller';
+export const ALB_CONTROLLER = 'ingress.k8s.aws/alb';
+export const ALB_ATTRIBUTES = 'alb.ingress.kubernetes.io/load-balancer-attributes';
+/** GKE's built-in Ingress classes (GKE creates no IngressClass objects for them). */
+export const GKE_CLASSES: ReadonlySet<string> = new Set(['gce', 'gce-internal']);
+const BACKEND_CONFIG_ANNOTATIONS = ['cloud.google.com/backend-config', 'beta.cloud.google.com/backend-config'];
 const NGINX_ANNOTATION = 'nginx.ingress.kubernetes.io/';
 const NGINX_INC_ANNOTATION = 'nginx.org/';
 
@@ -22,14 +37,14 @@ export interface WorkloadPath {
   httpRoutes: ObjectRef[];
 }
 
-export function pathOf(snapshot: Snapshot, w: WorkloadView): { path: WorkloadPath; ingresses: Ingress[]; routes: HTTPRoute[] } {
+export function pathOf(snapshot: Snapshot, w: WorkloadView): { path: WorkloadPath; services: Service[]; ingresses: Ingress[]; routes: HTTPRoute[] } {
   const ns = w.object.namespace;
   const services = snapshot.services.filter((s) => s.metadata.namespace === ns && serviceSelects(s.spec.selector, w.podLabels));
   const names = new Set(services.map((s) => s.metadata.name));
   const ingresses = snapshot.ingresses.filter((i) => i.metadata.namespace === ns && ingressBackends(i).some((b) => names.has(b)));
   const routes = snapshot.httpRoutes.filter((r) => (r.spec.rules ?? []).some((rule) => ruleRoutesTo(r, rule, ns, names)));
   const ref = (kind: string) => (o: { metadata: { name: string; namespace?: string } }): ObjectRef => ({ kind, namespace: o.metadata.namespace, name: o.metadata.name });
-  return { path: { services: services.map(ref('Service')), ingresses: ingresses.map(ref('Ingress')), httpRoutes: routes.map(ref('HTTPRoute')) }, ingresses, routes };
+  return { path: { services: services.map(ref('Service')), ingresses: ingresses.map(ref('Ingress')), httpRoutes: routes.map(ref('HTTPRoute')) }, services, ingresses, routes };
 }
 
 type RouteRule = NonNullable<HTTPRoute['spec']['rules']>[number];
@@ -38,6 +53,15 @@ function ruleRoutesTo(route: HTTPRoute, rule: RouteRule, ns: string | undefined,
   return (rule.backendRefs ?? []).some(
     (b) => (b.kind ?? 'Service') === 'Service' && (b.group ?? '') === '' && (b.namespace ?? route.metadata.namespace) === ns && services.has(b.name),
   );
+}
+
+type IngressBackend = NonNullable<NonNullable<Ingress['spec']['defaultBackend']>['service']>;
+
+function ingressServiceBackends(i: Ingress): IngressBackend[] {
+  const out: IngressBackend[] = [];
+  if (i.spec.defaultBackend?.service) out.push(i.spec.defaultBackend.service);
+  for (const r of i.spec.rules ?? []) for (const p of r.http?.paths ?? []) if (p.backend.service) out.push(p.backend.service);
+  return out;
 }
 
 function ingressBackends(i: Ingress): string[] {
@@ -92,7 +116,7 @@ export function pathRules(snapshot: Snapshot, workloads: readonly WorkloadView[]
     const s = w.plan.sessionP95Seconds;
     const grace = w.plan.graceSeconds;
     const who = `${w.object.kind} ${w.object.namespace}/${w.object.name}`;
-    const { path, ingresses, routes } = pathOf(snapshot, w);
+    const { path, ingresses, routes, services } = pathOf(snapshot, w);
     const serviceNames = new Set(path.services.map((r) => r.name));
     for (const ing of ingresses) {
       const ref: ObjectRef = { kind: 'Ingress', namespace: ing.metadata.namespace, name: ing.metadata.name };
@@ -130,6 +154,33 @@ export function pathRules(snapshot: Snapshot, workloads: readonly WorkloadView[]
               `set worker-shutdown-timeout: "${s}s" (or more) in the controller's ConfigMap`,
             ),
           );
+        }
+      } else if (controller === ALB_CONTROLLER || className === 'alb') {
+        const raw = ing.metadata.annotations?.[ALB_ATTRIBUTES];
+        const parsed = raw === undefined ? undefined : parseAlbIdleTimeout(raw);
+        if (parsed === 'invalid') unreadable(out, ref, `annotation ${ALB_ATTRIBUTES}: ${JSON.stringify(raw)}`, 'key=value pairs such as "idle_timeout.timeout_seconds=3600" (1-4000)');
+        const idle: TimeoutValue =
+          typeof parsed === 'number' ? { seconds: parsed, from: `annotation ${ALB_ATTRIBUTES}` } : { seconds: ALB_DEFAULT_IDLE_TIMEOUT_SECONDS, from: 'ALB default' };
+        if (idle.seconds < s) {
+          out.push(
+            finding('WSD301', ref, `AWS ALB idle timeout is ${idle.seconds} s (${idle.from}), shorter than the session p95 of ${who} (${s} s, grace ${grace} s): the ALB closes a WebSocket that carries no data for ${idle.seconds} s`, `set ${ALB_ATTRIBUTES}: idle_timeout.timeout_seconds=${Math.min(4000, Math.ceil(s))} (or ping more often than every ${idle.seconds} s)`),
+          );
+        }
+      } else if (className !== undefined && GKE_CLASSES.has(className)) {
+        for (const backend of ingressServiceBackends(ing)) {
+          const svc = services.find((x) => x.metadata.name === backend.name);
+          if (!svc) continue;
+          const t = gkeBackendTimeout(out, snapshot, svc, backend);
+          if (t.seconds < s) {
+            out.push(
+              finding(
+                'WSD305',
+                ref,
+                `the GKE load balancer's backend timeout for Service ${svc.metadata.namespace}/${svc.metadata.name} is ${t.seconds} s (${t.from}); for WebSockets it is the longest a connection may stay open, shorter than the session p95 of ${who} (${s} s, grace ${grace} s)`,
+                `attach a BackendConfig with spec.timeoutSec: ${Math.ceil(s)} (or more) to the Service (annotation cloud.google.com/backend-config)`,
+              ),
+            );
+          }
         }
       } else if (controller === NGINX_INC_CONTROLLER) {
         for (const key of ['proxy-read-timeout', 'proxy-send-timeout'] as const) {
@@ -198,6 +249,24 @@ function nginxTimeout(
     unreadable(out, ref, `${key} ${JSON.stringify(c)} in ${cmName}`, form);
   }
   return { seconds: fallback, from: 'controller default' };
+}
+
+function gkeBackendTimeout(out: Finding[], snapshot: Snapshot, svc: Service, backend: IngressBackend): TimeoutValue {
+  const fallback = { seconds: GCLB_DEFAULT_BACKEND_TIMEOUT_SECONDS, from: 'GCP default, no BackendConfig' };
+  const key = BACKEND_CONFIG_ANNOTATIONS.find((k) => svc.metadata.annotations?.[k] !== undefined);
+  if (!key) return fallback;
+  const svcRef: ObjectRef = { kind: 'Service', namespace: svc.metadata.namespace, name: svc.metadata.name };
+  const svcPort = (svc.spec.ports ?? []).find((p) => (backend.port?.number != null ? p.port === backend.port.number : p.name === backend.port?.name));
+  const name = backendConfigFor(svc.metadata.annotations![key]!, svcPort ?? { port: backend.port?.number ?? 0, name: backend.port?.name });
+  if (name === 'invalid') {
+    unreadable(out, svcRef, `annotation ${key}`, 'JSON such as {"default": "my-backendconfig"} or {"ports": {"80": "my-backendconfig"}}');
+    return fallback;
+  }
+  if (name === undefined) return fallback;
+  const bc = snapshot.backendConfigs.find((b) => b.metadata.namespace === svc.metadata.namespace && b.metadata.name === name);
+  const timeout = bc?.spec?.timeoutSec;
+  if (typeof timeout === 'number') return { seconds: timeout, from: `BackendConfig ${svc.metadata.namespace}/${name}` };
+  return { seconds: GCLB_DEFAULT_BACKEND_TIMEOUT_SECONDS, from: bc ? `GCP default, BackendConfig ${name} sets no timeoutSec` : `GCP default, BackendConfig ${name} not found` };
 }
 
 function unreadable(out: Finding[], ref: ObjectRef, what: string, form: string): void {

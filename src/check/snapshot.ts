@@ -2,6 +2,7 @@
 // of this value (and of `now`, carried in it), so each rule is unit-testable
 // without a cluster and the fetch layer is the only part doing I/O.
 import type {
+  BackendConfig,
   ConfigMap,
   CronJob,
   EndpointSlice,
@@ -93,6 +94,8 @@ export interface Snapshot {
   ingresses: Ingress[];
   ingressClasses: IngressClass[];
   httpRoutes: HTTPRoute[];
+  /** GKE BackendConfigs, when that API is served. */
+  backendConfigs: BackendConfig[];
   configMaps: ConfigMap[];
   probes: WebhookProbe[];
   unreadable: Unreadable[];

@@ -73,3 +73,56 @@ export const INGRESS_NGINX_DEFAULTS = {
 
 /** NGINX Inc. controller default for nginx.org/proxy-read-timeout and proxy-send-timeout. */
 export const NGINX_INC_DEFAULT_TIMEOUT_SECONDS = 60;
+
+/**
+ * AWS Load Balancer Controller: `alb.ingress.kubernetes.io/load-balancer-attributes`
+ * is a comma list of key=value ("idle_timeout.timeout_seconds=600,routing.http2.enabled=true").
+ * Returns the ALB idle timeout in seconds (1-4000), undefined when the attribute
+ * is absent, or 'invalid' when the list or the value is malformed.
+ */
+export function parseAlbIdleTimeout(attributes: string): number | undefined | 'invalid' {
+  let found: number | undefined;
+  for (const part of attributes.split(',')) {
+    const item = part.trim();
+    if (item === '') continue;
+    const eq = item.indexOf('=');
+    if (eq <= 0) return 'invalid';
+    if (item.slice(0, eq).trim() !== 'idle_timeout.timeout_seconds') continue;
+    const v = item.slice(eq + 1).trim();
+    if (!/^\d{1,4}$/.test(v) || Number(v) < 1 || Number(v) > 4000) return 'invalid';
+    found = Number(v);
+  }
+  return found;
+}
+
+/** The ALB's idle timeout when the attribute is not set. */
+export const ALB_DEFAULT_IDLE_TIMEOUT_SECONDS = 60;
+
+/**
+ * GKE Ingress: the Service annotation `cloud.google.com/backend-config` (or the
+ * older `beta.cloud.google.com/backend-config`) is JSON naming a BackendConfig
+ * for all ports ({"default": "name"}) or per port ({"ports": {"80": "name"}}).
+ * Returns the BackendConfig name for a Service port (number or name), or
+ * 'invalid' for JSON of another shape.
+ */
+export function backendConfigFor(annotation: string, port: { port: number; name?: string | null | undefined }): string | undefined | 'invalid' {
+  let value: unknown;
+  try {
+    value = JSON.parse(annotation);
+  } catch {
+    return 'invalid';
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'invalid';
+  const v = value as { default?: unknown; ports?: unknown };
+  if (v.ports !== undefined) {
+    if (typeof v.ports !== 'object' || v.ports === null || Array.isArray(v.ports)) return 'invalid';
+    const ports = v.ports as Record<string, unknown>;
+    const named = ports[String(port.port)] ?? (port.name ? ports[port.name] : undefined);
+    if (named !== undefined) return typeof named === 'string' ? named : 'invalid';
+  }
+  if (v.default !== undefined) return typeof v.default === 'string' ? v.default : 'invalid';
+  return undefined;
+}
+
+/** The GCP backend service timeout without a BackendConfig: for WebSockets, the longest a connection may stay open. */
+export const GCLB_DEFAULT_BACKEND_TIMEOUT_SECONDS = 30;

@@ -83,6 +83,7 @@ function cleanSnapshot(): Snapshot {
     ingresses: [],
     ingressClasses: [],
     httpRoutes: [],
+    backendConfigs: [],
     configMaps: [],
     probes: [goodProbe],
     unreadable: [],
@@ -343,6 +344,32 @@ describe('the path in front of opted-in workloads', () => {
     const f = runChecks(s, FALLBACK).findings;
     expect(f.map((x) => x.code)).toEqual(['WSD303']);
     expect(f[0]!.message).toContain('rules[0].timeouts.request is 1m (60 s)');
+  });
+
+  it('AWS ALB: WSD301 for the 60 s default idle timeout, none once idle_timeout.timeout_seconds covers the session', () => {
+    const s = routed();
+    s.ingressClasses.push({ metadata: { name: 'alb' }, spec: { controller: 'ingress.k8s.aws/alb' } });
+    s.ingresses.push({ ...ingress({}), spec: { ...ingress({}).spec, ingressClassName: 'alb' } } as never);
+    const f = runChecks(s, FALLBACK).findings;
+    expect(f.map((x) => x.code)).toEqual(['WSD301']);
+    expect(f[0]!.message).toContain('AWS ALB idle timeout is 60 s (ALB default)');
+    s.ingresses[0]!.metadata.annotations = { 'alb.ingress.kubernetes.io/load-balancer-attributes': 'idle_timeout.timeout_seconds=600' };
+    expect(codes(s)).toEqual([]);
+    s.ingresses[0]!.metadata.annotations = { 'alb.ingress.kubernetes.io/load-balancer-attributes': 'idle_timeout.timeout_seconds=forever' };
+    expect(codes(s).sort()).toEqual(['WSD301', 'WSD304']);
+  });
+
+  it('GKE Ingress: WSD305 for the 30 s backend timeout, none with a BackendConfig that covers the session', () => {
+    const s = routed();
+    s.ingresses.push({ ...ingress({}), spec: { ingressClassName: undefined, rules: [{ http: { paths: [{ backend: { service: { name: 'chat', port: { number: 80 } } } }] } }] }, metadata: { name: 'chat', namespace: 'demo', annotations: { 'kubernetes.io/ingress.class': 'gce' } } } as never);
+    s.services[0]!.spec.ports = [{ name: 'http', port: 80 }];
+    const f = runChecks(s, FALLBACK).findings;
+    expect(f.map((x) => x.code)).toEqual(['WSD305']);
+    expect(f[0]!.message).toContain('is 30 s (GCP default, no BackendConfig)');
+    s.services[0]!.metadata.annotations = { 'cloud.google.com/backend-config': '{"ports": {"http": "long"}}' };
+    expect(runChecks(s, FALLBACK).findings[0]!.message).toContain('BackendConfig long not found');
+    s.backendConfigs.push({ metadata: { name: 'long', namespace: 'demo' }, spec: { timeoutSec: 3600 } });
+    expect(codes(s)).toEqual([]);
   });
 
   it('WSD401 for maxSurge 0 and WSD402 for Recreate when the drain is long', () => {

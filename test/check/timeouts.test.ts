@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseGatewayDuration, parseIngressNginxSeconds, parseNginxTime } from '../../src/check/timeouts.js';
+import { backendConfigFor, parseAlbIdleTimeout, parseGatewayDuration, parseIngressNginxSeconds, parseNginxTime } from '../../src/check/timeouts.js';
 
 describe('ingress-nginx proxy-*-timeout (whole seconds)', () => {
   it.each([
@@ -38,4 +38,32 @@ describe('Gateway API Duration (GEP-2257, HTTPRoute timeouts)', () => {
     ['99999s', 99999],
   ])('%j is %d s', (v, s) => expect(parseGatewayDuration(v)).toBe(s));
   it.each(['', '1.5s', '10', '1d', '-1s', '1h 30m', '100000s', '1h1m1s1ms1s', '10S'])('%j is refused', (v) => expect(parseGatewayDuration(v)).toBeUndefined());
+});
+
+describe('AWS ALB load-balancer-attributes', () => {
+  it.each([
+    ['idle_timeout.timeout_seconds=600', 600],
+    ['routing.http2.enabled=true, idle_timeout.timeout_seconds=4000', 4000],
+    ['routing.http2.enabled=true', undefined],
+    ['', undefined],
+    ['idle_timeout.timeout_seconds=0', 'invalid'],
+    ['idle_timeout.timeout_seconds=4001', 'invalid'],
+    ['idle_timeout.timeout_seconds=60s', 'invalid'],
+    ['idle_timeout.timeout_seconds', 'invalid'],
+  ])('%j → %s', (v, expected) => expect(parseAlbIdleTimeout(v)).toBe(expected));
+});
+
+describe('GKE backend-config annotation', () => {
+  const port = { port: 80, name: 'http' };
+  it.each([
+    ['{"default":"bc"}', 'bc'],
+    ['{"ports":{"80":"by-number"},"default":"bc"}', 'by-number'],
+    ['{"ports":{"http":"by-name"}}', 'by-name'],
+    ['{"ports":{"443":"other"}}', undefined],
+    ['{"ports":{"443":"other"},"default":"bc"}', 'bc'],
+    ['{}', undefined],
+    ['not json', 'invalid'],
+    ['["bc"]', 'invalid'],
+    ['{"default":3}', 'invalid'],
+  ])('%j → %s', (v, expected) => expect(backendConfigFor(v, port)).toBe(expected));
 });

@@ -276,6 +276,9 @@ describe('ws-drain check', () => {
       { ...deployment('kube-system', 'cluster-autoscaler', {}), metadata: { name: 'cluster-autoscaler', namespace: 'kube-system', labels: { 'app.kubernetes.io/name': 'cluster-autoscaler' } } } as never,
       service('broken', 'chat') as never,
       ingress('broken', 'chat', { 'nginx.ingress.kubernetes.io/proxy-read-timeout': '60', 'nginx.ingress.kubernetes.io/proxy-send-timeout': '600s' }) as never,
+      // The same Service behind an AWS ALB and a GKE load balancer, both on their defaults (60 s idle, 30 s backend).
+      { ...ingress('broken', 'chat', {}), metadata: { name: 'chat-alb', namespace: 'broken' }, spec: { ...(ingress('broken', 'chat', {}) as { spec: object }).spec, ingressClassName: 'alb' } } as never,
+      { ...ingress('broken', 'chat', {}), metadata: { name: 'chat-gce', namespace: 'broken', annotations: { 'kubernetes.io/ingress.class': 'gce' } }, spec: { ...(ingress('broken', 'chat', {}) as { spec: object }).spec, ingressClassName: undefined } } as never,
       // The install as manifests/base has it, with a webhook Deployment whose helper image is older than itself.
       { apiVersion: 'v1', kind: 'Service', metadata: { name: 'ws-drain-webhook', namespace: 'ws-drain-system' }, spec: { selector: { 'app.kubernetes.io/name': 'ws-drain-webhook' }, ports: [{ name: 'https', port: 443, targetPort: 8443 }] } } as never,
       {
@@ -339,7 +342,9 @@ describe('ws-drain check', () => {
       'WSD302 Ingress broken/chat',
       // The controller ConfigMap is shared: the clean namespace's Ingress is now too short as well.
       'WSD302 Ingress clean/chat',
+      'WSD301 Ingress broken/chat-alb',
       'WSD303 HTTPRoute broken/chat',
+      'WSD305 Ingress broken/chat-gce',
       'WSD304 Ingress broken/chat',
       'WSD401 Deployment broken/surge0',
       'WSD402 Deployment broken/recreate',
