@@ -10,8 +10,29 @@ export type HookPart = { ok: true; value: string } | { ok: false; error: string 
 
 // RFC 1123 host names (and dotted IPv4), as kubelet dials them.
 const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?)*\.?$/;
-// IPv6, with an optional zone (fe80::1%eth0), which Go's dialer accepts.
-const IPV6 = /^[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*(%[A-Za-z0-9_.\-]+)?$/;
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+const ZONE = /^[A-Za-z0-9_.\-]+$/;
+
+/** RFC 4291 text form (with an optional trailing IPv4 and %zone), as Go's net.ParseIP and url.Parse take it. */
+export function isIPv6(text: string): boolean {
+  const [addr = '', zone, extra] = text.split('%');
+  if (extra !== undefined || (zone !== undefined && !ZONE.test(zone))) return false;
+  const halves = addr.split('::');
+  if (halves.length > 2) return false;
+  const groups = (h: string): string[] | undefined => (h === '' ? [] : h.split(':'));
+  const head = groups(halves[0] ?? '');
+  const tail = halves.length === 2 ? groups(halves[1] ?? '') : [];
+  if (!head || !tail) return false;
+  const all = [...head, ...tail];
+  let width = 0;
+  for (let i = 0; i < all.length; i++) {
+    const g = all[i] as string;
+    if (i === all.length - 1 && IPV4.test(g)) width += 2;
+    else if (/^[0-9A-Fa-f]{1,4}$/.test(g)) width += 1;
+    else return false;
+  }
+  return halves.length === 2 ? width <= 7 : width === 8;
+}
 // RFC 7230 token: a header name.
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 // Control characters other than tab: Go's HTTP client refuses them in header values.
@@ -58,7 +79,7 @@ export function hookPath(raw: string): string {
 export function hookHost(raw: string): HookPart {
   const host = raw.startsWith('[') && raw.endsWith(']') ? raw.slice(1, -1) : raw;
   if (host.includes(':')) {
-    if (!IPV6.test(host)) return { ok: false, error: `host ${JSON.stringify(raw)} is not an IPv6 address` };
+    if (!isIPv6(host)) return { ok: false, error: `host ${JSON.stringify(raw.length > 80 ? `${raw.slice(0, 77)}...` : raw)} is not an IPv6 address` };
     return { ok: true, value: `[${host.replace('%', '%25')}]` };
   }
   if (!HOST_NAME.test(host)) return { ok: false, error: `host ${JSON.stringify(raw.length > 80 ? `${raw.slice(0, 77)}...` : raw)} is not a host name or IP address` };

@@ -52,7 +52,7 @@ const nasty = fc.oneof(
 );
 const pathArb = fc.array(fc.oneof(fc.constantFrom('drain', 'stop', '/', 'a-b', 'x.y'), nasty), { maxLength: 5 }).map((parts) => parts.join(''));
 const hostArb = fc.oneof(
-  fc.constantFrom(undefined, '', '127.0.0.1', 'localhost', '::1', '[::1]', 'fe80::1%eth0', 'fe80::1%25eth0', 'app.svc', 'a b', 'x/y', 'h:1', '10.0.0.1 ', '-bad'),
+  fc.constantFrom(undefined, '', '127.0.0.1', 'localhost', '::1', '[::1]', 'fe80::1%eth0', 'fe80::1%25eth0', 'app.svc', 'a b', 'x/y', 'h:1', '10.0.0.1 ', '-bad', ':', '[:]', ':::', '1::2::3', 'fe80::1%'),
   nasty,
 );
 const headerArb = fc.record({ name: fc.oneof(fc.constantFrom('X-A', 'Authorization', 'X A', 'X:A', ''), nasty), value: fc.oneof(fc.constantFrom('v', ''), nasty) });
