@@ -1,38 +1,33 @@
-// Grace periods the platform does not honour, seen from the node side: spot
-// and preemptible nodes get a short notice before they vanish, and
-// cluster-autoscaler caps the grace period of the pods it evicts on scale-down.
-// (The pod-side rule — which node kinds a pod asks for — belongs to the core
-// once it lands there; this module reads the nodes pods actually run on.)
+// Grace periods the platform does not honour, for the pods as they run: the
+// node kinds and limits are the core's (src/core/platform-limits.ts, which the
+// webhook uses to warn about the node kind a pod *asks for*); here they are
+// applied to the nodes the pods actually run on, and cluster-autoscaler's cap
+// is read from its Deployment instead of assumed.
+import { CLUSTER_AUTOSCALER_MAX_GRACE_SECONDS, NODE_KINDS } from '../core/platform-limits.js';
 import type { KubeObject, Node, Workload } from './objects.js';
+
+export { SAFE_TO_EVICT_ANNOTATION } from '../core/platform-limits.js';
 
 export interface GraceLimit {
   seconds: number;
   /** What imposes it, for the message. */
   source: string;
+  /** True for cluster-autoscaler's cap (the fix differs). */
+  autoscaler?: boolean;
 }
 
-/** Well-known node labels of spot / preemptible capacity and the notice each provider gives. */
-export const SPOT_NODE_LABELS: ReadonlyArray<{ label: string; value: string; seconds: number; source: string }> = [
-  { label: 'eks.amazonaws.com/capacityType', value: 'SPOT', seconds: 120, source: 'AWS spot interruption notice (EKS managed node group, 2 min)' },
-  { label: 'karpenter.sh/capacity-type', value: 'spot', seconds: 120, source: 'spot interruption notice (Karpenter spot node; AWS gives 2 min)' },
-  { label: 'node.kubernetes.io/lifecycle', value: 'spot', seconds: 120, source: 'AWS spot interruption notice (2 min)' },
-  { label: 'cloud.google.com/gke-spot', value: 'true', seconds: 30, source: 'GKE Spot VM termination notice (30 s)' },
-  { label: 'cloud.google.com/gke-preemptible', value: 'true', seconds: 30, source: 'GKE preemptible VM termination notice (30 s)' },
-  { label: 'kubernetes.azure.com/scalesetpriority', value: 'spot', seconds: 30, source: 'Azure Spot eviction notice (30 s)' },
-];
-
+/** The strictest limit of the node kinds whose labels the node carries. */
 export function nodeGraceLimit(node: Node): GraceLimit | undefined {
   const labels = node.metadata.labels ?? {};
   let limit: GraceLimit | undefined;
-  for (const s of SPOT_NODE_LABELS) {
-    if (labels[s.label] === s.value && (!limit || s.seconds < limit.seconds)) limit = { seconds: s.seconds, source: `${s.source} on node ${node.metadata.name}` };
+  for (const kind of NODE_KINDS) {
+    const matches = Object.entries(kind.labels).some(([key, values]) => labels[key] !== undefined && values.includes(labels[key]!));
+    if (matches && (!limit || kind.limitSeconds < limit.seconds)) {
+      limit = { seconds: kind.limitSeconds, source: `${kind.name} node ${node.metadata.name} (${kind.limitSeconds} s after the reclaim notice)` };
+    }
   }
   return limit;
 }
-
-/** cluster-autoscaler's default --max-graceful-termination-sec. */
-export const CLUSTER_AUTOSCALER_DEFAULT_GRACE_SECONDS = 600;
-export const SAFE_TO_EVICT_ANNOTATION = 'cluster-autoscaler.kubernetes.io/safe-to-evict';
 
 function isClusterAutoscaler(d: KubeObject): boolean {
   const labels = d.metadata.labels ?? {};
@@ -48,13 +43,12 @@ function isClusterAutoscaler(d: KubeObject): boolean {
 export function clusterAutoscalerLimit(deployments: readonly Workload[]): GraceLimit | undefined {
   const ca = deployments.find(isClusterAutoscaler);
   if (!ca) return undefined;
-  let seconds = CLUSTER_AUTOSCALER_DEFAULT_GRACE_SECONDS;
+  let seconds = CLUSTER_AUTOSCALER_MAX_GRACE_SECONDS;
   let how = 'default';
   for (const c of ca.spec.template.spec.containers) {
     const args = [...(c.command ?? []), ...(c.args ?? [])];
     for (let i = 0; i < args.length; i++) {
-      const a = args[i]!;
-      const m = /^--?max-graceful-termination-sec(?:=(.*))?$/.exec(a);
+      const m = /^--?max-graceful-termination-sec(?:=(.*))?$/.exec(args[i]!);
       if (!m) continue;
       const v = m[1] ?? args[i + 1];
       if (v !== undefined && /^\d+$/.test(v)) {
@@ -63,5 +57,5 @@ export function clusterAutoscalerLimit(deployments: readonly Workload[]): GraceL
       }
     }
   }
-  return { seconds, source: `cluster-autoscaler scale-down (${ca.metadata.namespace}/${ca.metadata.name}, ${how}: ${seconds} s)` };
+  return { seconds, autoscaler: true, source: `cluster-autoscaler scale-down (${ca.metadata.namespace}/${ca.metadata.name}, ${how}: ${seconds} s)` };
 }

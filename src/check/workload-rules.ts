@@ -10,6 +10,7 @@ import { finding, type Finding, type ObjectRef } from './findings.js';
 import type { KubeObject, LabelSelector, Pod, Workload } from './objects.js';
 import { matchesSelector } from './selectors.js';
 import { clusterAutoscalerLimit, nodeGraceLimit, SAFE_TO_EVICT_ANNOTATION, type GraceLimit } from './node-limits.js';
+import { platformLimits } from '../core/platform-limits.js';
 import { compareVersions, type InstallView } from './webhook-install.js';
 import type { Snapshot } from './snapshot.js';
 
@@ -106,11 +107,7 @@ export function collectWorkloads(snapshot: Snapshot, install: InstallView): Work
 }
 
 function templateAnnotations(kind: string, o: KubeObject): Record<string, string> {
-  const spec = (o as { spec?: Record<string, unknown> }).spec;
-  if (kind === 'Pod') return o.metadata.annotations ?? {};
-  const template = kind === 'CronJob' ? (spec?.['jobTemplate'] as { spec?: { template?: unknown } } | undefined)?.spec?.template : spec?.['template'];
-  const meta = (template as { metadata?: { annotations?: Record<string, string> | null } } | undefined)?.metadata;
-  return meta?.annotations ?? {};
+  return podViewOf(kind, o)?.metadata?.annotations ?? {};
 }
 
 function planFromAnnotation(text: string | undefined): Plan | undefined {
@@ -155,7 +152,7 @@ export function workloadRules(snapshot: Snapshot, install: InstallView, workload
           'WSD204',
           w.object,
           `grace period ${w.plan.graceSeconds} s (drain ${w.plan.prestopDelaySeconds + w.plan.sessionP95Seconds} s) is longer than the ${limit.seconds} s the platform gives: ${limit.source}; sessions still open then are cut`,
-          limit.source.startsWith('cluster-autoscaler')
+          limit.autoscaler
             ? `lower ws-drain/session-p95 so the grace fits in ${limit.seconds} s, raise --max-graceful-termination-sec, or annotate the pods ${SAFE_TO_EVICT_ANNOTATION}: "false"`
             : `keep these pods off spot/preemptible nodes (nodeSelector/affinity), or lower ws-drain/session-p95 so the grace fits in ${limit.seconds} s`,
         ),
@@ -167,20 +164,32 @@ export function workloadRules(snapshot: Snapshot, install: InstallView, workload
 }
 
 function graceLimitFor(snapshot: Snapshot, w: WorkloadView, caLimit: GraceLimit | undefined): GraceLimit | undefined {
-  let limit: GraceLimit | undefined;
-  const safeToEvictFalse = (w.source.kind === 'Pod' ? w.source.metadata.annotations : templateMeta(w.source)?.annotations)?.[SAFE_TO_EVICT_ANNOTATION] === 'false';
-  if (caLimit && !safeToEvictFalse) limit = caLimit;
+  const view = podViewOf(w.object.kind, w.source);
+  const candidates: GraceLimit[] = [];
+  const safeToEvictFalse = view?.metadata?.annotations?.[SAFE_TO_EVICT_ANNOTATION]?.trim().toLowerCase() === 'false';
+  if (caLimit && !safeToEvictFalse) candidates.push(caLimit);
+  // Where the pods run now.
   for (const p of w.pods) {
     const node = p.spec.nodeName ? snapshot.nodes.find((n) => n.metadata.name === p.spec.nodeName) : undefined;
     const l = node ? nodeGraceLimit(node) : undefined;
-    if (l && (!limit || l.seconds < limit.seconds)) limit = l;
+    if (l) candidates.push(l);
   }
-  return limit;
+  // Where the template asks to run (the core's rule, as the webhook warns at admission);
+  // cluster-autoscaler is judged above from its real Deployment, not assumed.
+  if (view && w.plan) {
+    for (const l of platformLimits(view as unknown as CorePod, w.plan.graceSeconds)) {
+      if (l.name !== 'cluster-autoscaler') candidates.push({ seconds: l.limitSeconds, source: `${l.name}, which the pod spec asks for: ${l.message}` });
+    }
+  }
+  return candidates.sort((a, b) => a.seconds - b.seconds)[0];
 }
 
-function templateMeta(o: KubeObject): { annotations?: Record<string, string> | null } | undefined {
-  const spec = (o as { spec?: { template?: { metadata?: { annotations?: Record<string, string> | null } } } }).spec;
-  return spec?.template?.metadata ?? undefined;
+/** The pod (or pod template) of a workload as the core sees a pod: metadata and spec. */
+function podViewOf(kind: string, o: KubeObject): { metadata?: { annotations?: Record<string, string> | null } | null; spec?: unknown } | undefined {
+  if (kind === 'Pod') return o as unknown as { metadata: { annotations?: Record<string, string> | null }; spec: unknown };
+  const spec = (o as { spec?: Record<string, unknown> }).spec;
+  const template = kind === 'CronJob' ? (spec?.['jobTemplate'] as { spec?: { template?: unknown } } | undefined)?.spec?.template : spec?.['template'];
+  return template as { metadata?: { annotations?: Record<string, string> | null } | null; spec?: unknown } | undefined;
 }
 
 const FINISHED = new Set(['Succeeded', 'Failed']);

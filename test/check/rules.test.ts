@@ -260,8 +260,17 @@ describe('workloads and pods', () => {
     const f = runChecks(s, FALLBACK).findings;
     expect(f.map((x) => x.code)).toEqual(['WSD204']);
     expect(f[0]!.message).toContain('grace period 429 s');
-    expect(f[0]!.message).toContain('30 s');
-    expect(f[0]!.message).toContain('node spot-1');
+    expect(f[0]!.message).toContain('longer than the 15 s the platform gives: GKE Spot node spot-1');
+
+    // The template asking for spot nodes is enough, pods or not (the core's rule, as at admission).
+    const u = cleanSnapshot();
+    const asks = deployment('chat', { 'ws-drain/session-p95': '5m' });
+    asks['spec'].template.spec.nodeSelector = { 'eks.amazonaws.com/capacityType': 'SPOT' };
+    u.deployments.push(asks as never);
+    const h = runChecks(u, FALLBACK).findings;
+    expect(h.map((x) => x.code)).toEqual(['WSD204']);
+    expect(h[0]!.message).toContain('the 120 s the platform gives: EKS Spot, which the pod spec asks for');
+    expect(h[0]!.message).toContain('nodeSelector eks.amazonaws.com/capacityType');
 
     const t = cleanSnapshot();
     t.deployments.push(deployment('chat', { 'ws-drain/session-p95': '15m' }) as never);

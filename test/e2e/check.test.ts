@@ -354,7 +354,7 @@ describe('ws-drain check', () => {
     expect([...new Set(got)].sort()).toEqual(expected.sort());
 
     const text = (code: string, name: string) => report.findings.find((f) => f.code === code && f.object.name === name)!.message;
-    expect(text('WSD204', 'chat')).toContain('30 s the platform gives: GKE Spot VM termination notice (30 s) on node spot-1');
+    expect(text('WSD204', 'chat')).toContain('15 s the platform gives: GKE Spot node spot-1');
     expect(text('WSD204', 'long')).toContain('cluster-autoscaler scale-down (kube-system/cluster-autoscaler, default: 600 s)');
     expect(text('WSD302', 'chat')).toContain('120 s (ConfigMap ingress-nginx/ingress-nginx-controller)');
     expect(text('WSD105', 'ws-drain-canary-ca')).toMatch(/does not verify the certificate served at 127\.0\.0\.1:\d+ for 127\.0\.0\.1/);
