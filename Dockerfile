@@ -9,9 +9,15 @@
 ARG NODE_VERSION=20
 ARG GO_VERSION=1.26
 ARG VERSION=0.1.0
+# Base images. Release builds use these defaults; CI machines cannot pull
+# public images, so tools/images/build.sh passes local equivalents built on the
+# machine (see docs/real-node.md) and builds this same file.
+ARG NODE_BUILD_IMAGE=node:${NODE_VERSION}-bookworm-slim
+ARG GO_BUILD_IMAGE=golang:${GO_VERSION}
+ARG NODE_RUNTIME_IMAGE=gcr.io/distroless/nodejs${NODE_VERSION}-debian12:nonroot
 
 # ---- TypeScript build: compile, then drop dev dependencies ----------------
-FROM node:${NODE_VERSION}-bookworm-slim AS build
+FROM ${NODE_BUILD_IMAGE} AS build
 WORKDIR /src
 # Manifests first, so the dependency layer is reused while only sources change.
 COPY package.json package-lock.json ./
@@ -22,7 +28,7 @@ RUN npm run build
 RUN npm prune --omit=dev --no-audit --no-fund
 
 # ---- Go drain helper: static binary, standard library only ----------------
-FROM golang:${GO_VERSION} AS helper-build
+FROM ${GO_BUILD_IMAGE} AS helper-build
 # helper/build.sh stamps VERSION into the binary (`ws-drain-helper version`).
 ARG VERSION
 WORKDIR /src
@@ -42,7 +48,7 @@ USER 65532:65532
 ENTRYPOINT ["/ws-drain-helper","install","/ws-drain"]
 
 # ---- target webhook (default): Node runtime, no shell, non-root ------------
-FROM gcr.io/distroless/nodejs${NODE_VERSION}-debian12:nonroot AS webhook
+FROM ${NODE_RUNTIME_IMAGE} AS webhook
 ARG VERSION
 LABEL org.opencontainers.image.title="ws-drain-webhook" \
       org.opencontainers.image.version="${VERSION}" \

@@ -35,6 +35,8 @@ function last(s: Stage, keyword: string): Instruction {
 const runs = (s: Stage) => all(s, 'RUN').map((i) => i.args);
 const globalArg = (name: string) =>
   dockerfile.globalArgs.map((a) => /^(\w+)(?:=(.*))?$/.exec(a.args)).find((m) => m?.[1] === name)?.[2];
+/** A stage's base as a release build sees it: `${ARG}` of a global ARG replaced by its default. */
+const releaseBase = (s: Stage) => s.base.replace(/^\$\{(\w+)\}$/, (whole, name: string) => globalArg(name) ?? whole);
 
 /** UID of a `USER uid[:gid]`; fails unless it is numeric (the kubelet cannot check names for runAsNonRoot). */
 function numericUid(s: Stage): number {
@@ -65,6 +67,14 @@ describe('Dockerfile', () => {
     expect(goMinor).toBeGreaterThanOrEqual(Number(goMin?.[2]));
   });
 
+  it('takes its base images from build args whose defaults are the public images (CI passes local ones)', () => {
+    expect(stage('build').base).toBe('${NODE_BUILD_IMAGE}');
+    expect(stage('helper-build').base).toBe('${GO_BUILD_IMAGE}');
+    expect(stage('webhook').base).toBe('${NODE_RUNTIME_IMAGE}');
+    expect(releaseBase(stage('build'))).toBe('node:${NODE_VERSION}-bookworm-slim');
+    expect(releaseBase(stage('helper-build'))).toBe('golang:${GO_VERSION}');
+  });
+
   it('has the targets webhook and helper, webhook last so a plain `docker build .` builds it', () => {
     const names = dockerfile.stages.map((s) => s.name);
     expect(names).toContain('helper');
@@ -92,7 +102,7 @@ describe('Dockerfile', () => {
 
   it('webhook: non-root, NODE_ENV=production, only dist + production node_modules + package.json, runs `serve`', () => {
     const webhook = stage('webhook');
-    expect(webhook.base).toMatch(/^gcr\.io\/distroless\/nodejs\$\{NODE_VERSION\}-debian\d+:nonroot$|^node:/);
+    expect(releaseBase(webhook)).toMatch(/^gcr\.io\/distroless\/nodejs\$\{NODE_VERSION\}-debian\d+:nonroot$|^node:/);
     expect(numericUid(webhook)).toBeGreaterThan(0);
     expect(all(webhook, 'ENV').map((e) => e.args)).toContain('NODE_ENV=production');
 

@@ -4,10 +4,23 @@
 # them when they are already there. Progress goes to stderr; the last line on
 # stdout is the binary directory, so callers can do: BIN=$(tools/k8s/build.sh).
 #
+# `build.sh --node` also builds what a real node needs (test/node):
+# kube-controller-manager, kube-scheduler, kubelet and kube-proxy, from the same
+# k8s.io/kubernetes module, into the same directory.
+#
 # Cache root: $WS_DRAIN_CACHE if set (CI points it outside the clone so a clean
 # clone reuses the binaries), else <repo>/.cache. The Go build cache is left at
 # its default so a rebuild after a fresh clone is mostly cache hits.
 set -euo pipefail
+
+node=false
+case "${1:-}" in
+  --node) node=true ;;
+  "") ;;
+  *) echo "usage: build.sh [--node]" >&2; exit 2 ;;
+esac
+k8s_cmds=(kube-apiserver kubectl)
+$node && k8s_cmds+=(kube-controller-manager kube-scheduler kubelet kube-proxy)
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
@@ -25,12 +38,22 @@ log() { echo "[k8s-build $(date +%H:%M:%S)] $*" >&2; }
 
 # Output is captured before matching: `cmd | grep -q` under pipefail fails at
 # random when grep exits first and cmd dies of SIGPIPE.
-binaries_ok() {
-  [[ -x "$bin_dir/kube-apiserver" && -x "$bin_dir/etcd" && -x "$bin_dir/kubectl" ]] || return 1
+k8s_ok() { # name
+  [[ -x "$bin_dir/$1" ]] || return 1
   local out
-  out="$("$bin_dir/kube-apiserver" --version 2>&1)" && [[ "$out" == *"$k8s_version"* ]] || return 1
-  out="$("$bin_dir/etcd" --version 2>&1)" && [[ "$out" == *"${etcd_version#v}"* ]] || return 1
-  out="$("$bin_dir/kubectl" version --client 2>&1)" && [[ "$out" == *"$k8s_version"* ]] || return 1
+  if [[ "$1" == kubectl ]]; then out="$("$bin_dir/kubectl" version --client 2>&1)" || return 1
+  else out="$("$bin_dir/$1" --version 2>&1)" || return 1; fi
+  [[ "$out" == *"$k8s_version"* ]]
+}
+etcd_ok() {
+  [[ -x "$bin_dir/etcd" ]] || return 1
+  local out
+  out="$("$bin_dir/etcd" --version 2>&1)" && [[ "$out" == *"${etcd_version#v}"* ]]
+}
+binaries_ok() {
+  etcd_ok || return 1
+  local cmd
+  for cmd in "${k8s_cmds[@]}"; do k8s_ok "$cmd" || return 1; done
 }
 
 mkdir -p "$cache_root/k8s"
@@ -39,7 +62,7 @@ exec 9>"$cache_root/k8s/.build.lock"
 if command -v flock >/dev/null; then flock 9; fi
 
 if binaries_ok; then
-  log "reusing $bin_dir (kube-apiserver $k8s_version, etcd $etcd_version)"
+  log "reusing $bin_dir (${k8s_cmds[*]} $k8s_version, etcd $etcd_version)"
   echo "$bin_dir"
   exit 0
 fi
@@ -64,12 +87,18 @@ build() { # name package ldflags
   nice -n 10 go build -trimpath -ldflags="$3" -o "$staging/$1" "$2"
   log "built $1 in $((SECONDS - start))s"
 }
-build etcd go.etcd.io/etcd/server/v3 "-s -w"
-build kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver "$k8s_ldflags"
-build kubectl k8s.io/kubernetes/cmd/kubectl "$k8s_ldflags"
-
+# Only what is missing or stale: adding --node to a cache built without it
+# builds just the four node binaries.
 mkdir -p "$bin_dir"
-mv -f "$staging/etcd" "$staging/kube-apiserver" "$staging/kubectl" "$bin_dir/"
+if ! etcd_ok; then
+  build etcd go.etcd.io/etcd/server/v3 "-s -w"
+  mv -f "$staging/etcd" "$bin_dir/"
+fi
+for cmd in "${k8s_cmds[@]}"; do
+  k8s_ok "$cmd" && continue
+  build "$cmd" "k8s.io/kubernetes/cmd/$cmd" "$k8s_ldflags"
+  mv -f "$staging/$cmd" "$bin_dir/"
+done
 binaries_ok || { echo "build.sh: built binaries in $bin_dir fail their --version check" >&2; exit 1; }
 log "done in $((SECONDS - start_all))s: $bin_dir"
 echo "$bin_dir"
