@@ -2,7 +2,12 @@
 // on real processes (see test/lifecycle/harness): default Kubernetes, the
 // articles' hand-written recipe, and ws-drain's injected preStop.
 //
-//   npx tsx bench/drain.ts [--clients 1000] [--quick]
+//   npx tsx bench/drain.ts [--clients 1000] [--quick] [--real-node]
+//
+// --real-node also runs the three scenarios on a real one-node cluster
+// (test/node: kubelet, containerd, kube-proxy, ws-drain installed with
+// kubectl apply -k) and prints its figures beside the harness's, so the
+// harness is checked against reality.
 //
 // Needs root (network + PID namespaces), iproute2 and util-linux, and the
 // helper binary (built with helper/build.sh when missing). Prints a table,
@@ -16,19 +21,21 @@ import { z } from 'zod';
 import { installHelper, REPO_ROOT } from '../test/lifecycle/harness/helper-binary.js';
 import { runScenario, type ScenarioOptions, type ScenarioResult } from '../test/lifecycle/harness/scenario.js';
 import { drainChartSvg } from './lib/drain-chart.js';
+import { runRealScenario, type RealScenarioOptions, type RealScenarioResult } from './lib/real-node.js';
 
 const Flags = z.object({
   clients: z.coerce.number({ message: '--clients must be a number' }).int().min(1, '--clients must be at least 1').max(5000, '--clients above 5000 needs more than one client process').default(1000),
   quick: z.boolean().default(false),
+  'real-node': z.boolean().default(false),
 });
 
 let flags: z.infer<typeof Flags>;
 try {
-  const parsed = Flags.safeParse(parseArgs({ options: { clients: { type: 'string' }, quick: { type: 'boolean' } }, strict: true, allowPositionals: false }).values);
+  const parsed = Flags.safeParse(parseArgs({ options: { clients: { type: 'string' }, quick: { type: 'boolean' }, 'real-node': { type: 'boolean' } }, strict: true, allowPositionals: false }).values);
   if (!parsed.success) throw new Error(parsed.error.issues.map((i) => i.message).join('; '));
   flags = parsed.data;
 } catch (err) {
-  process.stderr.write(`bench/drain: ${(err as Error).message}\nusage: npx tsx bench/drain.ts [--clients 1000] [--quick]\n`);
+  process.stderr.write(`bench/drain: ${(err as Error).message}\nusage: npx tsx bench/drain.ts [--clients 1000] [--quick] [--real-node]\n`);
   process.exit(2);
 }
 
@@ -75,6 +82,8 @@ async function main(): Promise<void> {
     process.stderr.write(`  done: exit ${(r.deleteToExitMs / 1000).toFixed(1)} s after delete, ${r.connectedToNewAtEnd}/${r.clients} clients on the new pod\n`);
   }
 
+  const real = flags['real-node'] ? await realNodeResults() : undefined;
+
   const wsDrain = results[2] as ScenarioResult;
   const staggerS = settings.staggerMs / 1000;
   const rateTarget = (2 * flags.clients) / staggerS;
@@ -94,6 +103,14 @@ async function main(): Promise<void> {
   out.push('');
   for (const r of results) out.push(`- ${r.label}: ${details(r)}`);
   out.push('');
+  if (real) {
+    out.push('Harness vs real node (kubelet, containerd, kube-proxy; `kubectl delete pod` with a second replica Ready):');
+    out.push('');
+    out.push(sideBySide(results, real));
+    out.push('');
+    for (const r of real) out.push(`- real node, ${r.label}: grace ${r.graceSeconds} s; old-pod close codes ${JSON.stringify(r.oldPodCloseCodes)}`);
+    out.push('');
+  }
   out.push('ws-drain targets:');
   for (const t of targets) out.push(`  ${t.ok ? 'PASS' : 'FAIL'}  ${t.name}`);
   process.stdout.write(out.join('\n') + '\n');
@@ -109,12 +126,51 @@ async function main(): Promise<void> {
   writeFileSync(path.join(dir, 'drain.svg'), drainChartSvg(panels, flags.clients));
   writeFileSync(
     path.join(dir, 'drain.json'),
-    JSON.stringify({ clients: flags.clients, quick: flags.quick, settings, results: results.map((r) => ({ ...r, fleet: undefined, series: undefined, oldPodLogs: undefined })), targets }, null, 2),
+    JSON.stringify({ clients: flags.clients, quick: flags.quick, settings, results: results.map((r) => ({ ...r, fleet: undefined, series: undefined, oldPodLogs: undefined })), realNode: real, targets }, null, 2),
   );
   process.stderr.write(`wrote ${path.relative(process.cwd(), path.join(dir, 'drain.svg'))} and drain.json\n`);
   // Exit explicitly: with thousands of proxied sockets just closed, Node's
   // environment teardown can spin in CleanupHandles for minutes.
   process.exit(targets.every((t) => t.ok) ? 0 : 1);
+}
+
+/** The same three scenarios on a real node: started, ws-drain installed, run, torn down. */
+async function realNodeResults(): Promise<RealScenarioResult[]> {
+  const { startNode } = await import('../test/node/node.js');
+  const { installWsDrain } = await import('../test/node/install.js');
+  const node = await startNode();
+  try {
+    await installWsDrain(node);
+    const common = { clients: flags.clients, sendIntervalMs: 1000, settleMs: 2000, stagger: `${settings.staggerMs}ms` };
+    const runs: RealScenarioOptions[] = [
+      { ...common, kind: 'default-kubernetes', label: 'default Kubernetes' },
+      { ...common, kind: 'articles', label: `articles' recipe (sleep ${settings.articlesSleep}s)`, articlesSleepSeconds: settings.articlesSleep, articlesGraceSeconds: settings.articlesGrace },
+      { ...common, kind: 'ws-drain', label: 'ws-drain', annotations: settings.annotations },
+    ];
+    const out: RealScenarioResult[] = [];
+    for (const run of runs) {
+      process.stderr.write(`running ${run.label} on the real node with ${run.clients} clients…\n`);
+      out.push(await runRealScenario(node, run));
+    }
+    return out;
+  } finally {
+    await node.stop();
+  }
+}
+
+function sideBySide(harness: ScenarioResult[], real: RealScenarioResult[]): string {
+  const rows: Array<[string, (h: ScenarioResult) => string, (r: RealScenarioResult) => string]> = [
+    ['refused connects', (h) => String(h.refusedConnects), (r) => String(r.refusedConnects)],
+    ['abnormal closes (1006)', (h) => String(h.abnormalCloses), (r) => String(r.abnormalCloses)],
+    ['lost messages', (h) => String(h.lostMessages), (r) => String(r.lostMessages)],
+    ['peak reconnects/s at new pod', (h) => String(h.peakReconnectsPerSecond), (r) => String(r.peakReconnectsPerSecond)],
+    ['delete → exit (harness) / pod gone (real)', (h) => `${(h.deleteToExitMs / 1000).toFixed(1)} s`, (r) => `${(r.deleteToGoneMs / 1000).toFixed(1)} s`],
+    ['after last connection closed', (h) => `${Math.max(0, h.aliveAfterLastCloseMs)} ms`, (r) => `${Math.max(0, r.goneAfterLastCloseMs)} ms`],
+  ];
+  const pairs = harness.map((h, i) => [h, real[i]!] as const);
+  const header = `| | ${pairs.map(([h]) => `${h.label}: harness | real`).join(' | ')} |`;
+  const rule = `| --- | ${pairs.map(() => '---: | ---:').join(' | ')} |`;
+  return [header, rule, ...rows.map(([name, h, r]) => `| ${name} | ${pairs.map(([hh, rr]) => `${h(hh)} | ${r(rr)}`).join(' | ')} |`)].join('\n');
 }
 
 function table(results: ScenarioResult[]): string {

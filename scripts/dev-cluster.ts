@@ -6,16 +6,63 @@
 // them on loopback, runs the webhook in this process, registers it through
 // manifests/base (MutatingWebhookConfiguration + ValidatingAdmissionPolicy guard),
 // writes a kubeconfig, and stops everything on Ctrl-C.
+//
+// npm run dev:cluster -- --node — a real one-node cluster instead (test/node:
+// kubelet, containerd, kube-proxy, a local registry; root and the Debian
+// packages in docs/real-node.md), with ws-drain installed by `kubectl apply -k`
+// and examples/k8s/ws-echo.yaml runnable as it is: pods run, and a
+// `kubectl delete pod` drains for real.
 import { mkdir, writeFile } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { REPO_ROOT } from '../test/e2e/controlplane/binaries.js';
 import { startControlPlane, type ControlPlane } from '../test/e2e/controlplane/controlplane.js';
 import { createNamespace, waitForInjectionActive } from '../test/e2e/controlplane/pods.js';
 import { applyObjects, loadValidatingPolicy } from '../test/e2e/controlplane/registration.js';
 import { startRegisteredWebhook, type WsDrainWebhook } from '../test/e2e/controlplane/webhook.js';
+import type { RealNode } from '../test/node/node.js';
 
 const cacheRoot = process.env.WS_DRAIN_CACHE ?? join(REPO_ROOT, '.cache');
 const stateDir = join(cacheRoot, 'dev-cluster');
+
+async function mainRealNode(): Promise<void> {
+  const { startNode } = await import('../test/node/node.js');
+  const { installWsDrain } = await import('../test/node/install.js');
+  let node: RealNode | undefined;
+  let stopping: Promise<void> | undefined;
+  const stop = (code: number): Promise<void> =>
+    (stopping ??= (async () => {
+      process.stderr.write('\nstopping the node (pods, kubelet, containerd, control plane) and cleaning up the host…\n');
+      await node?.stop();
+      process.exit(code);
+    })());
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void stop(0));
+  try {
+    node = await startNode();
+    await installWsDrain(node);
+  } catch (err) {
+    process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
+    await stop(1);
+    return;
+  }
+  process.stdout.write(
+    [
+      '',
+      `ws-drain dev node is up: kube-apiserver ${node.cp.url}, registry ${node.registry}, ws-drain installed (kubectl apply -k)`,
+      `start timings (s): ${JSON.stringify(node.timings)}`,
+      '',
+      'In another shell:',
+      `  export KUBECONFIG=${node.kubeconfig}`,
+      `  export PATH=${dirname(node.kubectlPath)}:$PATH`,
+      '',
+      '  kubectl apply -f examples/k8s/ws-echo.yaml      # ghcr.io/ws-drain/* is mirrored by the local registry',
+      '  kubectl get pods -o wide -w',
+      '  kubectl delete pod -l app=ws-echo --wait=false; kubectl logs -f -l app=ws-echo   # the helper\'s JSON lines',
+      '',
+      `Logs: ${node.stateDir}/logs/   Ctrl-C stops everything and cleans up the host.`,
+      '',
+    ].join('\n'),
+  );
+}
 
 async function main(): Promise<void> {
   await mkdir(stateDir, { recursive: true });
@@ -71,4 +118,4 @@ async function main(): Promise<void> {
   );
 }
 
-void main();
+void (process.argv.includes('--node') ? mainRealNode() : main());

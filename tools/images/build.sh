@@ -104,11 +104,13 @@ npm_package() {
 image_from_rootfs() { # ref rootfs containerfile-lines
   local ctx; ctx="$(dirname "$2")"
   printf 'FROM scratch\nCOPY %s/ /\n%s\n' "$(basename "$2")" "$3" >"$ctx/Containerfile"
-  bh bud --quiet --isolation chroot --layers -f "$ctx/Containerfile" -t "$1" "$ctx" >&2
+  # --timestamp 0: the same contents give the same image ID, so the layers
+  # built on top of a rebuilt but unchanged base are reused.
+  bh bud --quiet --isolation chroot --timestamp 0 -f "$ctx/Containerfile" -t "$1" "$ctx" >&2
 }
 
 base_node_runtime() {
-  local ref="localhost/ws-drain-local/node-runtime:$node_version"
+  local ref="localhost/ws-drain-local/node-runtime:$node_version-$recipe"
   exists "$ref" && { echo "$ref"; return; }
   log "building $ref"
   local tmp; tmp="$(mktemp -d)"; local root="$tmp/rootfs"
@@ -123,7 +125,7 @@ base_node_runtime() {
 }
 
 base_node_build() {
-  local ref="localhost/ws-drain-local/node-build:$node_version"
+  local ref="localhost/ws-drain-local/node-build:$node_version-$recipe"
   exists "$ref" && { echo "$ref"; return; }
   log "building $ref"
   local tmp; tmp="$(mktemp -d)"; local root="$tmp/rootfs"
@@ -135,14 +137,16 @@ base_node_build() {
   ln -s ../lib/node_modules/npm/bin/npx-cli.js "$root/usr/local/bin/npx"
   add_host_files "$root" /bin/sh /bin/dash /bin/bash /usr/bin/env /bin/cat /bin/ls /bin/mkdir /bin/rm /bin/cp /bin/mv /bin/ln /usr/bin/tr /usr/bin/wc /usr/bin/dirname
   add_users "$root"
-  image_from_rootfs "$ref" "$root" $'ENV PATH=/usr/local/bin:/usr/bin:/bin HOME=/root\nCMD ["node"]'
+  # The machine's CA bundle: CI machines may reach the npm registry through a
+  # TLS-inspecting proxy whose CA only the system bundle holds.
+  image_from_rootfs "$ref" "$root" $'ENV PATH=/usr/local/bin:/usr/bin:/bin HOME=/root NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt\nCMD ["node"]'
   rm -rf "$tmp"
   echo "$ref"
 }
 
 base_go_build() {
   local go_version; go_version="$(/usr/local/go/bin/go env GOVERSION)"
-  local ref="localhost/ws-drain-local/go-build:${go_version#go}"
+  local ref="localhost/ws-drain-local/go-build:${go_version#go}-$recipe"
   exists "$ref" && { echo "$ref"; return; }
   log "building $ref"
   local tmp; tmp="$(mktemp -d)"; local root="$tmp/rootfs"
@@ -154,6 +158,9 @@ base_go_build() {
   rm -rf "$tmp"
   echo "$ref"
 }
+
+# Base images are rebuilt when their recipe (the functions above) changes.
+recipe="$(declare -f add_host_files add_users node_binary npm_package image_from_rootfs base_node_runtime base_node_build base_go_build | sha256sum | cut -c1-8)"
 
 # ---- pause --------------------------------------------------------------------
 pause_ref="localhost/ws-drain/pause:$(inputs_hash "$(go env GOVERSION)" tools/images/pause)"
@@ -183,7 +190,7 @@ for target in helper webhook; do
   push "ws-drain-$target" "$ref" release
 done
 
-examples_hash="$(inputs_hash "$bases" examples package.json package-lock.json)"
+examples_hash="$(inputs_hash "$bases" examples src/core package.json package-lock.json)"
 ref="localhost/ws-drain/ws-echo:src-$examples_hash"
 if ! exists "$ref"; then
   log "building $ref (examples/Dockerfile)"

@@ -17,6 +17,21 @@ export interface ControlPlaneOptions {
   apiserverPort?: number;
   /** Give up waiting for /readyz after this long. */
   readyTimeoutMs?: number;
+  /** More kube-apiserver flags; one with the same `--name=` replaces the default (test/node). */
+  apiserverArgs?: string[];
+  /** More identities for the token file, as `token,user,uid,"group1,group2"` lines (kubelet, controllers). */
+  extraTokens?: string[];
+  /** More SANs for the apiserver's serving certificate. */
+  servingHosts?: string[];
+}
+
+/** Files other components of a cluster need (test/node: controller-manager, kubelet). */
+export interface ControlPlanePki {
+  /** CA that signed the apiserver's serving certificate. */
+  caCert: string;
+  /** Service-account token signing key (controller-manager) and its public half. */
+  saKey: string;
+  saPub: string;
 }
 
 export interface ApiResponse {
@@ -33,10 +48,11 @@ export interface ControlPlane {
   token: string;
   binaries: ControlPlaneBinaries;
   workDir: string;
+  pki: ControlPlanePki;
   /** A KubeConfig for @kubernetes/client-node, built in memory (admin, system:masters). */
   kubeConfig(): KubeConfig;
-  /** The same identity as a kubeconfig file's YAML, for kubectl. */
-  kubeconfigYaml(): string;
+  /** The same identity as a kubeconfig file's YAML, for kubectl; or another token's (a kubelet's). */
+  kubeconfigYaml(as?: { user: string; token: string }): string;
   /** Raw HTTPS call as admin; used where client-node hides things (Warning headers, /metrics). */
   request(method: string, path: string, body?: unknown): Promise<ApiResponse>;
   /** Exit status and log tails of etcd and kube-apiserver. */
@@ -134,7 +150,7 @@ async function startControlPlaneOnce(opts: ControlPlaneOptions): Promise<Control
   ];
   const url = `https://127.0.0.1:${apiserverPort}`;
 
-  const serving = await generateDevCerts({ hosts: ['localhost', '127.0.0.1'], commonName: 'kube-apiserver' });
+  const serving = await generateDevCerts({ hosts: ['localhost', '127.0.0.1', ...(opts.servingHosts ?? [])], commonName: 'kube-apiserver' });
   const sa = generateKeyPairSync('ec', {
     namedCurve: 'P-256',
     publicKeyEncoding: { type: 'spki', format: 'pem' },
@@ -147,13 +163,17 @@ async function startControlPlaneOnce(opts: ControlPlaneOptions): Promise<Control
     saKey: join(workDir, 'pki/sa.key'),
     saPub: join(workDir, 'pki/sa.pub'),
     tokens: join(workDir, 'pki/tokens.csv'),
+    caCert: join(workDir, 'pki/ca.crt'),
   };
+  await writeFile(pki.caCert, serving.caCert);
   await writeFile(pki.tlsCert, serving.tlsCert + serving.caCert);
   await writeFile(pki.tlsKey, serving.tlsKey, { mode: 0o600 });
   await writeFile(pki.saKey, sa.privateKey, { mode: 0o600 });
   await writeFile(pki.saPub, sa.publicKey);
   // token,user,uid,"groups": the only identity; system:masters bypasses RBAC.
-  await writeFile(pki.tokens, `${token},ws-drain-admin,ws-drain-admin,"system:masters"\n`, { mode: 0o600 });
+  await writeFile(pki.tokens, [`${token},ws-drain-admin,ws-drain-admin,"system:masters"`, ...(opts.extraTokens ?? [])].join('\n') + '\n', {
+    mode: 0o600,
+  });
 
   const etcd = new ManagedProcess(
     'etcd',
@@ -193,7 +213,7 @@ async function startControlPlaneOnce(opts: ControlPlaneOptions): Promise<Control
     apiserver = new ManagedProcess(
       'kube-apiserver',
       binaries.kubeApiserver,
-      [
+      withOverrides([
         `--etcd-servers=http://127.0.0.1:${etcdClientPort}`,
         '--bind-address=127.0.0.1',
         '--advertise-address=127.0.0.1',
@@ -214,7 +234,7 @@ async function startControlPlaneOnce(opts: ControlPlaneOptions): Promise<Control
         '--disable-admission-plugins=ServiceAccount',
         '--profiling=false',
         '--v=1',
-      ],
+      ], opts.apiserverArgs ?? []),
       { logPath: join(workDir, 'kube-apiserver.log'), tailLines: 120 },
     );
     const started = Date.now();
@@ -237,7 +257,7 @@ async function startControlPlaneOnce(opts: ControlPlaneOptions): Promise<Control
     throw new Error(message);
   }
 
-  const kubeconfigYaml = (): string =>
+  const kubeconfigYaml = (as = { user: 'ws-drain-admin', token }): string =>
     [
       'apiVersion: v1',
       'kind: Config',
@@ -247,14 +267,14 @@ async function startControlPlaneOnce(opts: ControlPlaneOptions): Promise<Control
       `    server: ${url}`,
       `    certificate-authority-data: ${Buffer.from(serving.caCert).toString('base64')}`,
       'users:',
-      '- name: ws-drain-admin',
+      `- name: ${as.user}`,
       '  user:',
-      `    token: ${token}`,
+      `    token: ${as.token}`,
       'contexts:',
       '- name: ws-drain-e2e',
       '  context:',
       '    cluster: ws-drain-e2e',
-      '    user: ws-drain-admin',
+      `    user: ${as.user}`,
       '    namespace: default',
       'current-context: ws-drain-e2e',
       '',
@@ -266,6 +286,7 @@ async function startControlPlaneOnce(opts: ControlPlaneOptions): Promise<Control
     token,
     binaries,
     workDir,
+    pki: { caCert: pki.caCert, saKey: pki.saKey, saPub: pki.saPub },
     kubeConfig() {
       const kc = new KubeConfig();
       kc.loadFromOptions({
@@ -281,6 +302,13 @@ async function startControlPlaneOnce(opts: ControlPlaneOptions): Promise<Control
     describe,
     stop,
   };
+}
+
+/** `defaults` with each `--name[=value]` in `overrides` replacing the default of that name, or appended. */
+export function withOverrides(defaults: string[], overrides: string[]): string[] {
+  const name = (flag: string): string => flag.split('=', 1)[0]!;
+  const replaced = new Set(overrides.map(name));
+  return [...defaults.filter((f) => !replaced.has(name(f))), ...overrides];
 }
 
 function rawRequest(
