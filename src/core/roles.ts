@@ -239,7 +239,7 @@ export function assignRoles(
 
   // Proxies: recognised mesh and front proxies that are not apps, once there is an app to wait for.
   const apps = regular.filter((c) => roles.get(c.name)?.role === 'app');
-  const appPorts = [...new Set(apps.flatMap((c) => roles.get(c.name)?.ports ?? []))];
+  const appPorts = unionOfPorts(apps.map((c) => roles.get(c.name)?.ports ?? []));
   for (const c of regular) {
     if (roles.has(c.name)) continue;
     if (apps.length > 0 && isMeshProxy(c)) roles.set(c.name, { role: 'proxy', why: 'mesh proxy', ports: appPorts });
@@ -290,4 +290,20 @@ export function resolvePorts(refs: PortRef[], containers: Container[], errors: s
     );
   }
   return [...new Set(out)];
+}
+
+/**
+ * The union of ports lists, each distinct list read once: apps under
+ * ws-drain/ports all share one list, and flattening 700 copies of 65,535 ports
+ * cost seconds.
+ */
+function unionOfPorts(lists: readonly number[][]): number[] {
+  const read = new Set<number[]>();
+  const out = new Set<number>();
+  for (const list of lists) {
+    if (read.has(list)) continue;
+    read.add(list);
+    for (const p of list) out.add(p);
+  }
+  return [...out];
 }

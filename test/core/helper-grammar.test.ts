@@ -100,7 +100,7 @@ describe('what the webhook admits, the helper accepts', () => {
     );
     // Enough of them were admitted for the property to mean something.
     expect(checked).toBeGreaterThan(150);
-  });
+  }, 180_000); // one helper process per argv: a hang guard for a loaded machine, not a timing
 
   it('the cases from the adversarial run: admitted ones parse, the rest are denied with the reason', () => {
     const pod = (annotations: Record<string, string>, httpGet?: Json): Json => ({
@@ -122,5 +122,5 @@ describe('what the webhook admits, the helper accepts', () => {
       expect(helperRefuses(argvs[0] as string[]), JSON.stringify(argvs[0])).toBe('');
     }
     expect(injectedArgvs(pod({}, { port: 8080, path: '/drain%' }))[0]).toContain('--hook-url=http://127.0.0.1:8080/drain%25');
-  });
+  }, 60_000);
 });

@@ -66,7 +66,7 @@ describe('bounded answers', () => {
       expect(d.kind).toBe('deny');
       expect(d.kind === 'deny' && d.message).toMatch(new RegExp(`the preStop hooks for ${n} containers would add about \\d+ bytes to the pod, over the 524288`));
     }
-  });
+  }, 60_000);
 
   it('ws-drain/plan writes a shared ports list once, not once per container', () => {
     const containers = Array.from({ length: 30 }, (_, i) => container(`c${i}`, { ports: [tcp(8080)] }));

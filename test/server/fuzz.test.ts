@@ -137,7 +137,7 @@ describe('fuzzed AdmissionReviews (fixed seed)', () => {
       const r = spawnSync(helper, ['prestop', '--check', ...argv.slice(2)], { encoding: 'utf8' });
       expect(r.status, `${JSON.stringify(argv)}: ${r.stderr}`).toBe(0);
     }
-  });
+  }, 180_000); // hang guard for a loaded machine, not a timing
 
   it('400 raw bodies over HTTP: only 200 or 4xx, always JSON, never a crash', async () => {
     const app = createApp({ config: DEFAULT_CONFIG, logger: capturingLogger().logger, metrics: createMetrics() });
@@ -159,5 +159,5 @@ describe('fuzzed AdmissionReviews (fixed seed)', () => {
       expect(() => JSON.parse(res.text) as unknown).not.toThrow();
     }
     expect(statuses.get(400) ?? 0).toBeGreaterThan(100);
-  });
+  }, 120_000);
 });
