@@ -37,13 +37,17 @@ Flags (every value is --flag=value):
   --ports=8080,8443           local TCP ports whose ESTABLISHED connections are counted
                               (empty: nothing to watch, only the delay and the hook run)
   --signal=SIGUSR1            sent to the process owning the listening socket when draining starts
-                              (SIGUSR1, SIGUSR2, SIGQUIT, SIGTERM, SIGHUP, SIGINT)
+                              (SIGQUIT, SIGUSR2, SIGTERM, SIGHUP, SIGINT, SIGUSR1)
   --drain-url=URL             loopback-only HTTP call that starts the app's drain
   --drain-method=POST         method for --drain-url (default GET)
   --hook-url=URL              the pod's original httpGet preStop, run after the drain
                               (http only; an https hook is skipped with an error line)
   --hook-header='Name: value' repeatable, headers of the original httpGet hook
   --hook-timeout=10s          bound for the original hook (exec or http)
+  --hook-at=after             after: the original hook runs once the drain is over;
+                              drain: it IS the drain trigger, started after --delay
+                              while connections are watched, then waited for up to
+                              --hook-timeout
   --check                     parse the command line only: exit 0 when every flag is
                               usable, 2 naming each one that is not
 
@@ -222,9 +226,10 @@ func parsePrestopFlags(args []string) (cfg drain.Config, problems []string, chec
 	fs := flag.NewFlagSet("prestop", flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // errors are printed once, by the caller
 	fs.Usage = func() {}
-	var signalName, role string
+	var signalName, role, hookAt string
 	fs.StringVar(&cfg.Container, "container", "", "")
 	fs.StringVar(&role, "role", "app", "")
+	fs.StringVar(&hookAt, "hook-at", "after", "")
 	fs.Var(durationFlag{&cfg.Delay}, "delay", "")
 	fs.Var(durationFlag{&cfg.Budget}, "budget", "")
 	fs.Var(portsFlag{&cfg.Ports}, "ports", "")
@@ -248,7 +253,7 @@ func parsePrestopFlags(args []string) (cfg drain.Config, problems []string, chec
 	if signalName != "" {
 		sig, ok := drainSignals[signalName]
 		if !ok {
-			return cfg, problems, check, fmt.Errorf("invalid --signal %q (want one of SIGUSR1, SIGUSR2, SIGQUIT, SIGTERM, SIGHUP, SIGINT)", signalName)
+			return cfg, problems, check, fmt.Errorf("invalid --signal %q (want one of SIGQUIT, SIGUSR2, SIGTERM, SIGHUP, SIGINT, SIGUSR1)", signalName)
 		}
 		cfg.Signal, cfg.SignalName = sig, signalName
 	}
@@ -261,6 +266,16 @@ func parsePrestopFlags(args []string) (cfg drain.Config, problems []string, chec
 		}
 	default:
 		return cfg, problems, check, fmt.Errorf("invalid --role %q (want app or proxy)", role)
+	}
+	switch hookAt {
+	case "after":
+	case "drain":
+		if cfg.Proxy {
+			return cfg, problems, check, errors.New("--role=proxy takes no --hook-at=drain: a proxy is never triggered")
+		}
+		cfg.HookAsTrigger = true
+	default:
+		return cfg, problems, check, fmt.Errorf("invalid --hook-at %q (want after or drain)", hookAt)
 	}
 	return cfg, problems, check, nil
 }
@@ -344,7 +359,7 @@ func runPrestop(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		"version", version, "pid", os.Getpid(), "log_target", target,
 		"delay", cfg.Delay, "budget", cfg.Budget, "ports", cfg.Ports,
 		"role", role(cfg), "signal", cfg.SignalName, "drain_url", drainURL, "drain_method", cfg.DrainMethod,
-		"hook_argv", cfg.HookArgv, "hook_url", hookURL, "hook_timeout", cfg.HookTimeout,
+		"hook_argv", cfg.HookArgv, "hook_url", hookURL, "hook_timeout", cfg.HookTimeout, "hook_as_trigger", cfg.HookAsTrigger,
 		"bound", bound)
 	for _, p := range problems {
 		log.Error("start", "flag ignored; the drain goes on without it", "problem", p)

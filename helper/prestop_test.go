@@ -404,6 +404,8 @@ func TestPrestopBadFlagsExit2(t *testing.T) {
 		{[]string{"--ports=80", "stray"}, "unexpected argument"},
 		{[]string{"--ports=80", "--delay"}, "flag needs an argument"},
 		{[]string{"--ports=80", "--role=sidecar"}, "invalid --role"},
+		{[]string{"--ports=80", "--hook-at=before"}, "invalid --hook-at"},
+		{[]string{"--ports=80", "--role=proxy", "--hook-at=drain"}, "a proxy is never triggered"},
 		{[]string{"--ports=80", "--role=proxy", "--signal=SIGQUIT"}, "a proxy is never triggered"},
 		{[]string{"--ports=80", "--role=proxy", "--drain-url=http://127.0.0.1:80/d"}, "a proxy is never triggered"},
 	}

@@ -9,6 +9,7 @@ import {
   PREFIX,
   type DrainSignal,
   type Enforce,
+  type ExistingHookMode,
   type HttpCall,
   type Mode,
   type WebhookConfig,
@@ -26,6 +27,7 @@ export const ANNOTATION = {
   drainHttp: `${PREFIX}drain-http`,
   mode: `${PREFIX}mode`,
   enforce: `${PREFIX}enforce`,
+  existingHook: `${PREFIX}existing-hook`,
 } as const;
 
 /**
@@ -40,9 +42,12 @@ export const KNOWN_KEYS: ReadonlySet<string> = new Set<string>([
   PLAN_ANNOTATION,
 ]);
 
-export const SIGNALS: readonly DrainSignal[] = ['SIGUSR1', 'SIGQUIT', 'SIGTERM', 'SIGHUP', 'SIGUSR2', 'SIGINT'];
+// SIGUSR1 last: to Node it starts the inspector, to Go and Java it is fatal
+// unless handled; which signal fits which server: docs/drain-behaviour.md.
+export const SIGNALS: readonly DrainSignal[] = ['SIGQUIT', 'SIGUSR2', 'SIGTERM', 'SIGHUP', 'SIGINT', 'SIGUSR1'];
 export const MODES: readonly Mode[] = ['drain', 'sleep'];
 export const ENFORCE_MODES: readonly Enforce[] = ['raise', 'reject', 'warn'];
+export const EXISTING_HOOK_MODES: readonly ExistingHookMode[] = ['auto', 'drain', 'after'];
 export const DRAIN_HTTP_METHODS: readonly string[] = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'];
 
 /** A port as written in ws-drain/ports: a number, or a containerPort name still to be resolved. */
@@ -62,6 +67,8 @@ export interface DrainRequest {
   ports?: PortRef[];
   signal?: DrainSignal;
   http?: HttpCall;
+  /** When an app's own exec/httpGet preStop runs: as the drain trigger, after the drain, or by recognising it. */
+  existingHook: ExistingHookMode;
 }
 
 export type OptIn =
@@ -157,9 +164,11 @@ export function parseAnnotations(
     } else margin = parsed;
   }
 
+  const existingHook = oneOf(ANNOTATION.existingHook, EXISTING_HOOK_MODES, 'auto');
   const request: DrainRequest = {
     mode,
     enforce,
+    existingHook,
     prestopDelaySeconds: delay.seconds,
     sessionP95Seconds: session.seconds,
     cleanupSeconds: cleanup.seconds,
@@ -217,7 +226,7 @@ export function parseAnnotations(
 
   if (mode === 'sleep') {
     // Sleep mode runs no drain step, so these would be silently ignored.
-    for (const key of [ANNOTATION.drainSignal, ANNOTATION.drainHttp]) {
+    for (const key of [ANNOTATION.drainSignal, ANNOTATION.drainHttp, ANNOTATION.existingHook]) {
       if (value(key) !== undefined) errors.push(`${key} has no effect with ${ANNOTATION.mode}: sleep; remove it or use mode drain`);
     }
   }

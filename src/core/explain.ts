@@ -38,6 +38,7 @@ export function explainPlan(plan: Plan): string {
     const triggers = [
       ...(plan.signal ? [`${plan.signal} to the listening process`] : []),
       ...(plan.http ? [`${plan.http.method} ${drainUrl(plan.http)}`] : []),
+      ...(plan.hooksAsTrigger ? [`the pod's own preStop of ${plan.hooksAsTrigger.join(', ')}`] : []),
     ];
     lines.push(`${t(d)}  drain starts${triggers.length ? `: ${triggers.join(', ')}` : ''}; waiting for connections to close (S)`);
     lines.push(`${t(d + s)}  preStop ends at the latest; SIGTERM; app cleans up (C)`);

@@ -30,6 +30,8 @@ export interface PrestopArgs {
   hookTimeoutSeconds?: number;
   /** The pod's original exec preStop. */
   hookArgv?: string[];
+  /** drain: the original hook is the drain trigger, started at D; default: it runs after the drain. */
+  hookAt?: 'drain';
 }
 
 /** `/ws-drain/ws-drain-helper prestop --container=… --delay=Ns --budget=Ns --ports=a,b [...] [-- argv]`. */
@@ -49,6 +51,7 @@ export function prestopArgv(args: PrestopArgs): string[] {
   if (args.hookUrl !== undefined) argv.push(`--hook-url=${args.hookUrl}`);
   for (const header of args.hookHeaders ?? []) argv.push(`--hook-header=${header}`);
   if (args.hookTimeoutSeconds !== undefined) argv.push(`--hook-timeout=${formatSeconds(args.hookTimeoutSeconds)}`);
+  if (args.hookAt !== undefined) argv.push(`--hook-at=${args.hookAt}`);
   if (args.hookArgv !== undefined && args.hookArgv.length > 0) argv.push('--', ...args.hookArgv);
   return argv;
 }

@@ -11,6 +11,7 @@ import { buildPlan, KUBERNETES_DEFAULT_GRACE_SECONDS, planAnnotation, requiredGr
 import type { PatchOperation } from './patch.js';
 import type { Container, HttpGetAction, Pod, PodSpec } from './pod-schema.js';
 import { assignRoles, tcpPorts } from './roles.js';
+import { recogniseDrainHook, signalTrap } from './servers.js';
 import {
   HELPER_BINARY,
   INIT_CONTAINER_NAME,
@@ -105,7 +106,7 @@ type ExistingHook =
   | { kind: 'none' }
   | { kind: 'sleep'; seconds: number }
   | { kind: 'exec'; argv: string[] }
-  | { kind: 'http'; url: string; headers: string[] }
+  | { kind: 'http'; url: string; path: string; headers: string[] }
   | { kind: 'tcp' };
 
 
@@ -168,6 +169,7 @@ export function injectPod(input: Pod, request: DrainRequest, config: WebhookConf
   const apps = regular.filter((c) => roleOf.get(c.name)?.role === 'app');
   const drainTarget = request.http ? pickDrainContainer(apps, request.http.port) : undefined;
   let needsHelper = false;
+  const hooksAsTrigger: string[] = [];
   const containers = regular.slice();
 
   regular.forEach((c, index) => {
@@ -179,8 +181,14 @@ export function injectPod(input: Pod, request: DrainRequest, config: WebhookConf
     const ports = role?.ports ?? [];
     // A proxy waits for the app's sessions in either mode (in sleep mode they close after SIGTERM).
     const useHelper = request.mode === 'drain' || isProxy || hook.kind === 'exec' || hook.kind === 'http';
-    if (hook.kind === 'exec') warnings.push(warning(`${c.name}: exec preStop runs after the drain; its time counts only if cleanup covers it`));
-    if (hook.kind === 'http') warnings.push(warning(`${c.name}: httpGet preStop runs after the drain; its time counts only if cleanup covers it`));
+    const asTrigger = !isProxy && hookIsTrigger(c.name, hook, request, warnings);
+    if (asTrigger) hooksAsTrigger.push(c.name);
+    if (hook.kind === 'exec' && !asTrigger) warnings.push(warning(`${c.name}: exec preStop runs after the drain; its time counts only if cleanup covers it`));
+    if (hook.kind === 'http' && !asTrigger) warnings.push(warning(`${c.name}: httpGet preStop runs after the drain; its time counts only if cleanup covers it`));
+    if (request.signal && role?.role === 'app') {
+      const trap = signalTrap(c, request.signal);
+      if (trap) warnings.push(warning(trap));
+    }
     if (hook.kind === 'tcp') warnings.push(warning(`${c.name}: tcpSocket preStop removed (kubelet ignores it)`));
 
     const next = shallowCopy(c);
@@ -196,6 +204,7 @@ export function injectPod(input: Pod, request: DrainRequest, config: WebhookConf
         ...(request.http && c === drainTarget ? { drainUrl: drainUrl(request.http), drainMethod: request.http.method } : {}),
         ...(hook.kind === 'http' ? { hookUrl: hook.url, hookHeaders: hook.headers } : {}),
         ...(hook.kind === 'exec' ? { hookArgv: hook.argv } : {}),
+        ...(asTrigger ? { hookAt: 'drain' as const } : {}),
         ...(hook.kind === 'exec' || hook.kind === 'http' ? { hookTimeoutSeconds: request.cleanupSeconds } : {}),
       });
       setPreStop(c, next, at, { exec: { command: argv } }, patch);
@@ -224,6 +233,7 @@ export function injectPod(input: Pod, request: DrainRequest, config: WebhookConf
     warnings.push(warning('hostNetwork pod: connection counts include the node\'s own sockets on the watched ports'));
   }
 
+  if (hooksAsTrigger.length > 0) plan.hooksAsTrigger = hooksAsTrigger;
   const written = { [INJECTED_ANNOTATION]: config.helperVersion, [PLAN_ANNOTATION]: planAnnotation(plan) };
   const annotationBytes = annotationsSize(input.metadata?.annotations, written);
   if (annotationBytes > MAX_ANNOTATION_BYTES) {
@@ -400,7 +410,7 @@ function readHook(c: Container, errors: string[]): ExistingHook {
       if (header.ok) headers.push(header.value);
       else errors.push(`container ${c.name}: preStop httpGet ${header.error}; kubelet could never send it, fix or remove the hook`);
     }
-    return url === undefined ? { kind: 'none' } : { kind: 'http', url, headers };
+    return url === undefined ? { kind: 'none' } : { kind: 'http', url, path: new URL(url).pathname, headers };
   }
   if (preStop.sleep) return { kind: 'sleep', seconds: preStop.sleep.seconds };
   if (preStop.tcpSocket) return { kind: 'tcp' };
@@ -432,6 +442,21 @@ function hookUrl(c: Container, get: HttpGetAction, errors: string[]): string | u
     return undefined;
   }
   return `${scheme}://${host.value}:${port}${hookPath(get.path ?? '')}`;
+}
+
+/**
+ * Whether an app's own exec/httpGet preStop starts the drain (run at D while
+ * the helper watches) rather than running after it. Only in drain mode: in
+ * sleep mode the hook runs at D either way.
+ */
+function hookIsTrigger(name: string, hook: ExistingHook, request: DrainRequest, warnings: string[]): boolean {
+  if (request.mode !== 'drain' || (hook.kind !== 'exec' && hook.kind !== 'http')) return false;
+  if (request.existingHook === 'drain') return true;
+  if (request.existingHook === 'after') return false;
+  const server = recogniseDrainHook(hook.kind === 'exec' ? { kind: 'exec', argv: hook.argv } : { kind: 'http', path: hook.path });
+  if (server === undefined) return false;
+  warnings.push(warning(`${name}: preStop is ${server}, run at D as the drain trigger (existing-hook: after runs it last)`));
+  return true;
 }
 
 /**

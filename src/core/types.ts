@@ -15,9 +15,11 @@ export const MOUNT_PATH = '/ws-drain';
 export const INIT_CONTAINER_NAME = 'ws-drain-install';
 export const HELPER_BINARY = `${MOUNT_PATH}/ws-drain-helper`;
 
-export type DrainSignal = 'SIGUSR1' | 'SIGQUIT' | 'SIGTERM' | 'SIGHUP' | 'SIGUSR2' | 'SIGINT';
+export type DrainSignal = 'SIGQUIT' | 'SIGUSR2' | 'SIGTERM' | 'SIGHUP' | 'SIGINT' | 'SIGUSR1';
 export type Mode = 'drain' | 'sleep';
 export type Enforce = 'raise' | 'reject' | 'warn';
+/** drain: the pod's own preStop starts the drain (at D); after: it runs once the drain is over; auto: drain for a recognised server drain command. */
+export type ExistingHookMode = 'auto' | 'drain' | 'after';
 
 /** A loopback HTTP call, normalised from `[METHOD ]:PORT/PATH` or `[METHOD ]http://127.0.0.1:PORT/PATH`. */
 export interface HttpCall {

@@ -39,6 +39,7 @@ describe('parseAnnotations', () => {
       sessionP95Seconds: 300,
       cleanupSeconds: 10,
       margin: 0.3,
+      existingHook: 'auto',
     });
   });
 
@@ -55,10 +56,12 @@ describe('parseAnnotations', () => {
         'ws-drain/drain-http': 'POST :8080/drain',
         'ws-drain/mode': 'drain',
         'ws-drain/enforce': 'reject',
+        'ws-drain/existing-hook': 'after',
       }),
     ).toEqual({
       mode: 'drain',
       enforce: 'reject',
+      existingHook: 'after',
       prestopDelaySeconds: 15,
       sessionP95Seconds: 5400,
       cleanupSeconds: 90,
@@ -118,7 +121,7 @@ describe('parseAnnotations', () => {
     expect(e).toHaveLength(9);
     expect(e.join('\n')).toContain('ws-drain/mode: "fast" is not accepted; use one of drain, sleep');
     expect(e.join('\n')).toContain('ws-drain/enforce: "maybe" is not accepted; use one of raise, reject, warn');
-    expect(e.join('\n')).toContain('ws-drain/drain-signal: "USR1" is not accepted; use one of SIGUSR1, SIGQUIT, SIGTERM, SIGHUP, SIGUSR2, SIGINT');
+    expect(e.join('\n')).toContain('ws-drain/drain-signal: "USR1" is not accepted; use one of SIGQUIT, SIGUSR2, SIGTERM, SIGHUP, SIGINT, SIGUSR1');
     expect(e.join('\n')).toContain('ws-drain/grace-margin: "30" is not a margin; use a percentage such as 30%');
   });
 

@@ -77,7 +77,7 @@ describe('resolveGrace', () => {
 describe('buildPlan', () => {
   it('folds a native sleep into D and records it', () => {
     const plan = buildPlan(
-      { mode: 'drain', enforce: 'raise', prestopDelaySeconds: 20, sessionP95Seconds: 300, cleanupSeconds: 10, margin: 0.3 },
+      { mode: 'drain', enforce: 'raise', prestopDelaySeconds: 20, sessionP95Seconds: 300, cleanupSeconds: 10, margin: 0.3, existingHook: 'auto' },
       5,
       [{ name: 'web', role: 'app', ports: [8080], why: 'serves session ports' }],
       undefined,

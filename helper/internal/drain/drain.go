@@ -57,6 +57,11 @@ type Config struct {
 	HookHeaders []Header
 	HookTimeout time.Duration
 	HookArgv    []string
+	// HookAsTrigger: the original hook is how the server drains (NATS lame
+	// duck, nginx -s quit, Envoy drain_listeners): it is started when the
+	// drain starts, runs while the connections are watched, and is waited
+	// for (at most HookTimeout more) once the watch ends.
+	HookAsTrigger bool
 	// Proxy: this container carries traffic for the app (a mesh proxy, a TLS
 	// sidecar). It waits for the app's sessions to close and triggers nothing.
 	Proxy bool
@@ -79,6 +84,8 @@ type Result struct {
 // HardBound is the longest the whole prestop may take: drain phases, then the
 // hooks, each with a little slack. main arms a watchdog with it.
 func HardBound(cfg Config) time.Duration {
+	// A trigger hook runs within D + S and then at most hookTimeout more:
+	// the same bound as a hook run after the drain.
 	d := cfg.Delay + cfg.Budget + Slack
 	if len(cfg.HookArgv) > 0 {
 		d += hookTimeout(cfg) + hookKillWait + time.Second
@@ -122,6 +129,13 @@ func Run(ctx context.Context, cfg Config, log *jsonlog.Logger) Result {
 
 	watchEnd := time.Now().Add(cfg.Budget)
 	tables := newTableReader(cfg.ProcRoot)
+	var hookDone <-chan int
+	if cfg.HookAsTrigger && !cfg.Proxy && hasHook(cfg) {
+		// Started first, so it ends within HardBound; bounded by the budget
+		// plus the hook timeout, and by ctx (SIGTERM), not by the watch.
+		hookDone = startHooks(ctx, cfg, cfg.Budget+hookTimeout(cfg), log)
+	}
+	hookDeadline := time.Now().Add(cfg.Budget + hookTimeout(cfg) + hookKillWait)
 	trigger(drainCtx, cfg, tables, log)
 
 	switch {
@@ -139,7 +153,11 @@ func Run(ctx context.Context, cfg Config, log *jsonlog.Logger) Result {
 		return res
 	}
 
-	res.HookExit = runHooks(ctx, cfg, log)
+	if hookDone != nil {
+		res.HookExit = awaitTriggerHook(ctx, hookDone, hookDeadline, log)
+	} else {
+		res.HookExit = runHooks(ctx, cfg, hookTimeout(cfg), log)
+	}
 	if ctx.Err() != nil {
 		res.Interrupted = true
 	}
@@ -170,6 +188,9 @@ func trigger(ctx context.Context, cfg Config, tables *tableReader, log *jsonlog.
 		return
 	}
 	if cfg.Signal == 0 && cfg.DrainURL == nil {
+		if cfg.HookAsTrigger && hasHook(cfg) {
+			return
+		}
 		log.Info("trigger", "no drain signal or drain-url configured: the app drains on SIGTERM after this hook")
 		return
 	}

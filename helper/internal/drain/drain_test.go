@@ -697,3 +697,50 @@ func TestDrainURLReachesListenerBoundElsewhere(t *testing.T) {
 		}
 	}
 }
+
+// A hook that IS the drain (nginx -s quit, NATS lame duck) runs when the
+// drain starts: here it is what makes the server close its connections, so
+// the drain ends long before the budget, and the hook's exit code is kept.
+func TestHookAsTriggerStartsTheDrain(t *testing.T) {
+	s := listen(t, "tcp", "127.0.0.1:0")
+	clients := s.dial(t, "127.0.0.1:"+itoa(s.port), 2)
+	marker := filepath.Join(t.TempDir(), "drain-started")
+	go func() {
+		deadline := time.Now().Add(hangGuard)
+		for time.Now().Before(deadline) {
+			if _, err := os.Stat(marker); err == nil {
+				s.closeAll()
+				for _, c := range clients {
+					c.Close()
+				}
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	res, lines := runBounded(t, context.Background(), Config{
+		Budget: 60 * time.Second, Ports: []uint16{s.port}, PollInterval: 50 * time.Millisecond,
+		HookAsTrigger: true, HookArgv: []string{"sh", "-c", `touch "$0"; exit 3`, marker}, HookTimeout: 5 * time.Second,
+	})
+	if !res.Drained || res.HookExit != 3 {
+		t.Errorf("drained %v hook exit %d; log:\n%s", res.Drained, res.HookExit, dump(lines))
+	}
+	started, closed := find(lines, "trigger", "own preStop as the drain trigger"), find(lines, "watch", "all watched connections closed")
+	if started < 0 || closed < started {
+		t.Errorf("want the hook started before the connections closed; log:\n%s", dump(lines))
+	}
+}
+
+// A trigger hook that blocks (ingress-nginx /wait-shutdown waits for the
+// server to exit) is killed at budget + hook timeout, within the hard bound.
+func TestHookAsTriggerIsBounded(t *testing.T) {
+	cfg := Config{Budget: time.Second, HookAsTrigger: true, HookArgv: []string{"sleep", "60"}, HookTimeout: time.Second}
+	start := time.Now()
+	res, lines := runBounded(t, context.Background(), cfg)
+	if took := time.Since(start); took > HardBound(cfg) {
+		t.Errorf("took %s, hard bound %s; log:\n%s", took, HardBound(cfg), dump(lines))
+	}
+	if res.HookExit != -1 || find(lines, "hook", "timed out") < 0 {
+		t.Errorf("hook exit %d; log:\n%s", res.HookExit, dump(lines))
+	}
+}

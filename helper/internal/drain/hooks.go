@@ -132,26 +132,52 @@ func callDrainURL(ctx context.Context, cfg Config, tables *tableReader, log *jso
 	log.Log(level, "trigger", "drain-url called", "method", method, "drain_url", u.String(), "status", status, "elapsed", since(start))
 }
 
-// runHooks runs the pod's original preStop after the drain: the exec argv,
-// then the httpGet (the webhook passes at most one of them). It returns the
-// exec hook's exit code, -1 if none ran or it was killed.
-func runHooks(ctx context.Context, cfg Config, log *jsonlog.Logger) int {
+func hasHook(cfg Config) bool { return len(cfg.HookArgv) > 0 || cfg.HookURL != nil }
+
+// runHooks runs the pod's original preStop: the exec argv, then the httpGet
+// (the webhook passes at most one of them), each bounded by timeout. It
+// returns the exec hook's exit code, -1 if none ran or it was killed.
+func runHooks(ctx context.Context, cfg Config, timeout time.Duration, log *jsonlog.Logger) int {
 	code := -1
-	if len(cfg.HookArgv) == 0 && cfg.HookURL == nil {
+	if !hasHook(cfg) {
 		log.Info("hook", "no original preStop hook to run")
 		return code
 	}
 	if len(cfg.HookArgv) > 0 {
-		code = runExecHook(ctx, cfg, log)
+		code = runExecHook(ctx, cfg, timeout, log)
 	}
 	if cfg.HookURL != nil && ctx.Err() == nil {
-		runHTTPHook(ctx, cfg, log)
+		runHTTPHook(ctx, cfg, timeout, log)
 	}
 	return code
 }
 
-func runExecHook(ctx context.Context, cfg Config, log *jsonlog.Logger) int {
-	timeout := hookTimeout(cfg)
+// startHooks runs the original hook as the drain trigger, in the background.
+// The channel yields its exit code once it has finished (or was killed at timeout).
+func startHooks(ctx context.Context, cfg Config, timeout time.Duration, log *jsonlog.Logger) <-chan int {
+	log.Info("trigger", "running the pod's own preStop as the drain trigger, while watching connections")
+	done := make(chan int, 1)
+	go func() { done <- runHooks(ctx, cfg, timeout, log) }()
+	return done
+}
+
+// awaitTriggerHook waits for a trigger hook after the watch ended, until
+// deadline (its own timeout has killed it by then).
+func awaitTriggerHook(ctx context.Context, done <-chan int, deadline time.Time, log *jsonlog.Logger) int {
+	t := time.NewTimer(time.Until(deadline))
+	defer t.Stop()
+	select {
+	case code := <-done:
+		return code
+	case <-t.C:
+		log.Error("hook", "the pod's own preStop did not finish after the drain; leaving it")
+		return -1
+	case <-ctx.Done():
+		return -1
+	}
+}
+
+func runExecHook(ctx context.Context, cfg Config, timeout time.Duration, log *jsonlog.Logger) int {
 	hctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	cmd := exec.CommandContext(hctx, cfg.HookArgv[0], cfg.HookArgv[1:]...)
@@ -185,8 +211,7 @@ func runExecHook(ctx context.Context, cfg Config, log *jsonlog.Logger) int {
 	return code
 }
 
-func runHTTPHook(ctx context.Context, cfg Config, log *jsonlog.Logger) {
-	timeout := hookTimeout(cfg)
+func runHTTPHook(ctx context.Context, cfg Config, timeout time.Duration, log *jsonlog.Logger) {
 	// Like kubelet: any host (it is the pod's own hook), no proxy.
 	u := cfg.HookURL.String()
 	if cfg.HookURL.Scheme != "http" {
