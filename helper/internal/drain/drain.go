@@ -130,12 +130,13 @@ func Run(ctx context.Context, cfg Config, log *jsonlog.Logger) Result {
 	watchEnd := time.Now().Add(cfg.Budget)
 	tables := newTableReader(cfg.ProcRoot)
 	var hookDone <-chan int
+	hookCtx, stopHook := context.WithCancel(ctx)
+	defer stopHook()
 	if cfg.HookAsTrigger && !cfg.Proxy && hasHook(cfg) {
-		// Started first, so it ends within HardBound; bounded by the budget
-		// plus the hook timeout, and by ctx (SIGTERM), not by the watch.
-		hookDone = startHooks(ctx, cfg, cfg.Budget+hookTimeout(cfg), log)
+		// Started first; bounded by the budget plus the hook timeout, by
+		// SIGTERM (ctx), and by the hook timeout once the watch has ended.
+		hookDone = startHooks(hookCtx, cfg, cfg.Budget+hookTimeout(cfg), log)
 	}
-	hookDeadline := time.Now().Add(cfg.Budget + hookTimeout(cfg) + hookKillWait)
 	trigger(drainCtx, cfg, tables, log)
 
 	switch {
@@ -154,7 +155,7 @@ func Run(ctx context.Context, cfg Config, log *jsonlog.Logger) Result {
 	}
 
 	if hookDone != nil {
-		res.HookExit = awaitTriggerHook(ctx, hookDone, hookDeadline, log)
+		res.HookExit = awaitTriggerHook(ctx, hookDone, stopHook, hookTimeout(cfg), log)
 	} else {
 		res.HookExit = runHooks(ctx, cfg, hookTimeout(cfg), log)
 	}

@@ -161,18 +161,25 @@ func startHooks(ctx context.Context, cfg Config, timeout time.Duration, log *jso
 	return done
 }
 
-// awaitTriggerHook waits for a trigger hook after the watch ended, until
-// deadline (its own timeout has killed it by then).
-func awaitTriggerHook(ctx context.Context, done <-chan int, deadline time.Time, log *jsonlog.Logger) int {
-	t := time.NewTimer(time.Until(deadline))
+// awaitTriggerHook gives a trigger hook at most wait after the watch ended
+// (the drain is over: a hook still running is stuck, or waits for something
+// that is not coming), then stops it and collects its exit code.
+func awaitTriggerHook(ctx context.Context, done <-chan int, stop context.CancelFunc, wait time.Duration, log *jsonlog.Logger) int {
+	t := time.NewTimer(wait)
 	defer t.Stop()
 	select {
 	case code := <-done:
 		return code
-	case <-t.C:
-		log.Error("hook", "the pod's own preStop did not finish after the drain; leaving it")
-		return -1
 	case <-ctx.Done():
+		return -1
+	case <-t.C:
+	}
+	log.Error("hook", "the pod's own preStop was still running after the drain; stopping it", "waited", wait)
+	stop()
+	select {
+	case code := <-done:
+		return code
+	case <-time.After(hookKillWait + time.Second):
 		return -1
 	}
 }
