@@ -410,7 +410,7 @@ function readHook(c: Container, errors: string[]): ExistingHook {
       if (header.ok) headers.push(header.value);
       else errors.push(`container ${c.name}: preStop httpGet ${header.error}; kubelet could never send it, fix or remove the hook`);
     }
-    return url === undefined ? { kind: 'none' } : { kind: 'http', url, path: new URL(url).pathname, headers };
+    return url === undefined ? { kind: 'none' } : { kind: 'http', url, path: url.slice(url.indexOf('/', url.indexOf('//') + 2)), headers };
   }
   if (preStop.sleep) return { kind: 'sleep', seconds: preStop.sleep.seconds };
   if (preStop.tcpSocket) return { kind: 'tcp' };
