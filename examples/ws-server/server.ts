@@ -134,7 +134,9 @@ export async function startWsServer(opts: WsServerOptions): Promise<RunningWsSer
 
   function handleDrainRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
     const peer = req.socket.remoteAddress ?? '';
-    if (!isLoopback(peer)) {
+    // A peer calling from the server's own address is inside the pod too (a
+    // listener bound to the pod IP only is reached on that address).
+    if (!isLoopback(peer) && peer !== req.socket.localAddress) {
       res.writeHead(403, { 'content-type': 'text/plain' }).end('drain is loopback-only\n');
       return;
     }
