@@ -6,13 +6,15 @@
 import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateDevCerts } from '../../src/certs/dev-certs.js';
 import { DEFAULT_CONFIG } from '../../src/core/config.js';
 import { decide } from '../../src/core/decide.js';
 import type { CheckReport } from '../../src/check/report.js';
+import { PodSandbox } from '../lifecycle/harness/pod-sandbox.js';
 import { REPO_ROOT } from './controlplane/binaries.js';
 import { freePort, startControlPlane, type ControlPlane } from './controlplane/controlplane.js';
 import { createNamespace, createPod, eventually, getPod, optedInPod, waitForInjectionActive } from './controlplane/pods.js';
@@ -227,6 +229,59 @@ describe('ws-drain check', () => {
     expect(table.stdout).toMatch(/^NAMESPACE\s+WORKLOAD\s+GRACE\s+PRESTOP-DELAY\s+SESSION-P95\s+CLEANUP\s+ROUTED-BY$/m);
     expect(table.stdout).toMatch(/^clean\s+Deployment\/chat\s+429s\s+20s\s+300s\s+10s\s+Service\/chat,Ingress\/chat,HTTPRoute\/chat$/m);
     expect(table.stdout).toContain('No findings');
+  });
+
+  it('a Service-based registration: the endpoint is dialled with the Service DNS name and verified against the caBundle', async () => {
+    // The endpoint is a pod stand-in: its own network namespace and pod IP (the lifecycle
+    // harness's sandbox), serving TLS with a certificate for hook.ws-drain-svc.svc. No
+    // controller-manager runs here, so the EndpointSlice is written by hand.
+    const certs = await generateDevCerts({ hosts: ['hook.ws-drain-svc.svc'] });
+    const dir = await mkdtemp(join(tmpdir(), 'ws-drain-check-hook-'));
+    await writeFile(join(dir, 'tls.crt'), certs.tlsCert);
+    await writeFile(join(dir, 'tls.key'), certs.tlsKey, { mode: 0o600 });
+    await writeFile(
+      join(dir, 'server.mjs'),
+      [
+        "import { createServer } from 'node:https';",
+        "import { readFileSync } from 'node:fs';",
+        "createServer({ cert: readFileSync('tls.crt'), key: readFileSync('tls.key') }, (_q, r) => r.end('{}'))",
+        "  .listen(8443, '0.0.0.0', () => console.log(JSON.stringify({ event: 'listening' })));",
+      ].join('\n'),
+    );
+    const pod = PodSandbox.create('check-hook');
+    try {
+      await pod.startApp([process.execPath, 'server.mjs'], { cwd: dir, env: process.env, readyEvent: 'listening' });
+      await createNamespace(cp, 'ws-drain-svc');
+      await post('/api/v1/namespaces/ws-drain-svc/services', { metadata: { name: 'hook' }, spec: { selector: { app: 'hook' }, ports: [{ name: 'https', port: 443, targetPort: 8443 }] } });
+      await post('/apis/discovery.k8s.io/v1/namespaces/ws-drain-svc/endpointslices', {
+        metadata: { name: 'hook-1', labels: { 'kubernetes.io/service-name': 'hook' } },
+        addressType: 'IPv4',
+        ports: [{ name: 'https', port: 8443, protocol: 'TCP' }],
+        endpoints: [{ addresses: [pod.podIp], conditions: { ready: true } }],
+      });
+      const viaService = await loadMutatingWebhook('https://unused/', certs.caCert, 'ws-drain-via-service');
+      viaService.webhooks = viaService.webhooks.map((w) => ({ ...w, clientConfig: { service: { name: 'hook', namespace: 'ws-drain-svc', path: '/mutate', port: 443 }, caBundle: Buffer.from(certs.caCert).toString('base64') } }));
+      await applyObjects(cp, [viaService]);
+      const { report, run } = await check(['-n', 'clean']);
+      expect(report.findings).toEqual([]);
+      expect(run.code).toBe(0);
+      expect(report.webhooks.find((w) => w.configName === 'ws-drain-via-service')).toMatchObject({
+        method: 'direct',
+        target: `${pod.podIp}:8443`,
+        serverName: 'hook.ws-drain-svc.svc',
+        verified: true,
+      });
+      // The same endpoint trusted through another CA: refused, as the API server would.
+      const otherCa = (await generateDevCerts({ hosts: ['x'] })).caCert;
+      viaService.webhooks = viaService.webhooks.map((w) => ({ ...w, clientConfig: { ...w.clientConfig, caBundle: Buffer.from(otherCa).toString('base64') } }));
+      await applyObjects(cp, [viaService]);
+      const untrusted = await check(['-n', 'clean']);
+      expect(untrusted.report.findings.map((f) => `${f.code} ${f.object.name}`)).toEqual(['WSD105 ws-drain-via-service']);
+      await deleteObjects(cp, [viaService]);
+    } finally {
+      await pod.destroy();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('a broken cluster: each finding on the object that causes it, exit 1', async () => {
