@@ -29,7 +29,7 @@ import { createApp, type Lifecycle } from '../src/server/app.js';
 import { createLogger } from '../src/server/logger.js';
 import { createMetrics } from '../src/server/metrics.js';
 import { startWebhook } from '../src/server/serve.js';
-import { admissionReview, optedInPod } from '../test/server/review-fixtures.js';
+import { admissionReview, localWebhookOptions, optedInPod } from '../test/server/review-fixtures.js';
 import { rolloutUnderLoad, type RolloutLoadResult } from '../test/server/rollout-load.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -171,17 +171,7 @@ async function certs(): Promise<{ dir: string; pems: DevCertPems }> {
 }
 
 async function wsDrain(dir: string, delayMs: number): Promise<Replica> {
-  const w = await startWebhook({
-    config: DEFAULT_CONFIG,
-    tlsCertFile: join(dir, 'tls.crt'),
-    tlsKeyFile: join(dir, 'tls.key'),
-    port: 0,
-    metricsPort: 0,
-    host: '127.0.0.1',
-    logLevel: 'silent',
-    shutdownDelayMs: delayMs,
-    shutdownTimeoutMs: 10_000,
-  });
+  const w = await startWebhook(localWebhookOptions(dir, { logLevel: 'silent', shutdownDelayMs: delayMs, shutdownTimeoutMs: 10_000 }));
   return { port: w.port, close: () => w.close() };
 }
 

@@ -1,6 +1,9 @@
 // AdmissionReview requests as the API server sends them, for server tests and the bench.
+import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import pino from 'pino';
+import { DEFAULT_CONFIG } from '../../src/core/config.js';
+import type { WebhookOptions } from '../../src/server/serve.js';
 
 export interface ReviewOptions {
   uid?: string;
@@ -87,4 +90,18 @@ export function capturingLogger(): { logger: pino.Logger; lines: Array<Record<st
     },
   };
   return { logger: pino({ level: 'info' }, sink as pino.DestinationStream), lines };
+}
+
+/** startWebhook options for a local run on loopback, any free ports, certificates from `certDir`. */
+export function localWebhookOptions(certDir: string, extra: Partial<WebhookOptions> = {}): WebhookOptions {
+  return {
+    config: DEFAULT_CONFIG,
+    tlsCertFile: join(certDir, 'tls.crt'),
+    tlsKeyFile: join(certDir, 'tls.key'),
+    port: 0,
+    metricsPort: 0,
+    host: '127.0.0.1',
+    tlsReloadIntervalMs: 60_000,
+    ...extra,
+  };
 }

@@ -8,9 +8,8 @@ import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { generateDevCerts, writeDevCerts, type DevCertPems } from '../../src/certs/dev-certs.js';
-import { DEFAULT_CONFIG } from '../../src/core/index.js';
 import { startWebhook, type RunningWebhook } from '../../src/server/serve.js';
-import { admissionReview, capturingLogger } from './review-fixtures.js';
+import { admissionReview, capturingLogger, localWebhookOptions } from './review-fixtures.js';
 
 interface Reply {
   status: number;
@@ -65,17 +64,7 @@ afterEach(async () => {
 
 async function start(extra: Partial<Parameters<typeof startWebhook>[0]> = {}) {
   const { logger, lines } = capturingLogger();
-  const w = await startWebhook({
-    config: DEFAULT_CONFIG,
-    tlsCertFile: join(dir, 'tls.crt'),
-    tlsKeyFile: join(dir, 'tls.key'),
-    port: 0,
-    metricsPort: 0,
-    host: '127.0.0.1',
-    logger,
-    tlsReloadIntervalMs: 60_000,
-    ...extra,
-  });
+  const w = await startWebhook(localWebhookOptions(dir, { logger, ...extra }));
   running.push(w);
   return { w, lines };
 }
