@@ -35,13 +35,24 @@ const REMOVED_VERSIONS: Record<string, Record<string, readonly [string, string]>
 type JsonObject = Record<string, unknown>;
 const isObject = (v: unknown): v is JsonObject => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-export function decideWorkload(doc: unknown, config: WebhookConfig): WorkloadDecision {
+/** The pod template of a supported workload kind, as it is in the document (undefined for other kinds). */
+export function podTemplate(doc: unknown): unknown {
+  if (!isObject(doc)) return undefined;
+  const path = TEMPLATE_PATHS[`${String(doc['apiVersion'])} ${String(doc['kind'])}`];
+  return path ? getPath(doc, path) : undefined;
+}
+
+/**
+ * `namespaceOverride`: the namespace of an admission request; offline, the
+ * document's metadata.namespace, else "default", as kubectl would use.
+ */
+export function decideWorkload(doc: unknown, config: WebhookConfig, namespaceOverride?: string): WorkloadDecision {
   if (!isObject(doc)) return { kind: 'passthrough' };
   const apiVersion = doc['apiVersion'];
   const kind = doc['kind'];
   const metadata = doc['metadata'];
   const rawNamespace = isObject(metadata) ? metadata['namespace'] : undefined;
-  const namespace = typeof rawNamespace === 'string' && rawNamespace !== '' ? rawNamespace : 'default';
+  const namespace = namespaceOverride || (typeof rawNamespace === 'string' && rawNamespace !== '' ? rawNamespace : 'default');
 
   if (apiVersion === 'v1' && kind === 'Pod') {
     const decision = decide(doc, namespace, config);
@@ -124,8 +135,8 @@ export function documentWarnings(doc: unknown): string[] {
     warnings.push(`${own.join(', ')} on a Rollout with spec.workloadRef ${own.length === 1 ? 'is' : 'are'} not read: annotate the referenced Deployment's spec.template.metadata`);
   } else if (!isPod && own.length > 0) {
     warnings.push(
-      `${own.join(', ')} on the ${kind}'s own metadata ${own.length === 1 ? 'is' : 'are'} not read: ` +
-        `move ${own.length === 1 ? 'it' : 'them'} to ${templateAt.join('.')}.annotations (the pods' annotations)`,
+      `${own.join(', ')} on the ${kind} itself ${own.length === 1 ? 'is' : 'are'} not read: ` +
+        `move ${own.length === 1 ? 'it' : 'them'} to ${templateAt.join('.')}.annotations`,
     );
   }
   const labels = [...new Set([...wsDrainKeys(meta, 'labels'), ...(isPod ? [] : wsDrainKeys(templateMeta, 'labels'))])].sort();

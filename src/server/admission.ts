@@ -22,6 +22,8 @@ export const admissionReviewSchema = z.object({
     namespace: z.string().optional(),
     operation: z.string(),
     object: z.unknown().optional(),
+    /** The stored object, on UPDATE (read by /validate). */
+    oldObject: z.unknown().optional(),
     dryRun: z.boolean().optional(),
   }),
 });
@@ -80,7 +82,7 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 }
 
 /** metadata.name, else generateName (pods from controllers only have the latter at admission). */
-function podNameOf(request: AdmissionReviewRequest['request']): string | undefined {
+export function podNameOf(request: AdmissionReviewRequest['request']): string | undefined {
   if (request.name) return request.name;
   const meta = isRecord(request.object) ? request.object['metadata'] : undefined;
   if (!isRecord(meta)) return undefined;
@@ -89,7 +91,7 @@ function podNameOf(request: AdmissionReviewRequest['request']): string | undefin
   return undefined;
 }
 
-function namespaceOf(request: AdmissionReviewRequest['request']): string {
+export function namespaceOf(request: AdmissionReviewRequest['request']): string {
   if (request.namespace) return request.namespace;
   const meta = isRecord(request.object) ? request.object['metadata'] : undefined;
   return isRecord(meta) && typeof meta['namespace'] === 'string' ? meta['namespace'] : '';
@@ -106,7 +108,7 @@ function isPodCreate(request: AdmissionReviewRequest['request']): boolean {
 
 const GRACE_PATH = '/spec/terminationGracePeriodSeconds';
 
-function envelope(response: AdmissionResponseBody): AdmissionReviewResponse {
+export function envelope(response: AdmissionResponseBody): AdmissionReviewResponse {
   return { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response };
 }
 
@@ -229,11 +231,12 @@ export function answerReview(
   review: AdmissionReviewRequest,
   config: WebhookConfig,
   maxBytes: number = MAX_RESPONSE_BYTES,
+  decideReview: (review: AdmissionReviewRequest, config: WebhookConfig) => AdmissionResult = admit,
 ): { result: AdmissionResult; body: string } {
   let result: AdmissionResult;
   let body: string;
   try {
-    result = admit(review, config);
+    result = decideReview(review, config);
     body = serializeReview(result.review);
   } catch (err) {
     result = refusal(review, 500, 'InternalError', `ws-drain webhook internal error: ${errorText(err)}`, 'error');

@@ -7,6 +7,7 @@ import type { WebhookConfig } from '../core/types.js';
 import type { Logger } from './logger.js';
 import type { WebhookMetrics } from './metrics.js';
 import { createMutateHandler } from './mutate-handler.js';
+import { answerValidation } from './validate.js';
 
 export { MAX_BODY_BYTES } from './mutate-handler.js';
 
@@ -28,6 +29,7 @@ export interface AppDeps {
 export function createApp(deps: AppDeps): RequestListener {
   const lifecycle = deps.lifecycle ?? { shuttingDown: false };
   const mutate = createMutateHandler(deps);
+  const validate = createMutateHandler(deps, answerValidation);
 
   const app = express();
   app.set('etag', false);
@@ -40,7 +42,7 @@ export function createApp(deps: AppDeps): RequestListener {
     else res.json({ status: 'ready' });
   });
   app.use((_req, res) => {
-    res.status(404).json({ error: 'not found: the webhook serves POST /mutate, GET /healthz, GET /readyz' });
+    res.status(404).json({ error: 'not found: the webhook serves POST /mutate, POST /validate, GET /healthz, GET /readyz' });
   });
 
   return (req: IncomingMessage, res: ServerResponse) => {
@@ -53,6 +55,7 @@ export function createApp(deps: AppDeps): RequestListener {
     // The API server calls the path from the webhook configuration, possibly with a query (?timeout=10s).
     const url = req.url ?? '';
     if (url === '/mutate' || url.startsWith('/mutate?')) mutate(req, res);
+    else if (url === '/validate' || url.startsWith('/validate?')) validate(req, res);
     else app(req, res);
   };
 }

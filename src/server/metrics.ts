@@ -2,7 +2,8 @@
 // (tests) never collide in prom-client's global registry.
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
-export type AdmissionOutcome = 'mutated' | 'skipped' | 'denied' | 'error' | 'passthrough';
+/** `validated`: a workload template allowed by /validate (its denials count as `denied`). */
+export type AdmissionOutcome = 'mutated' | 'skipped' | 'denied' | 'error' | 'passthrough' | 'validated';
 
 export interface WebhookMetrics {
   registry: Registry;

@@ -3,7 +3,7 @@
 // buffer concat, one JSON.parse, one zod pass, one serialisation per request.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { WebhookConfig } from '../core/types.js';
-import { answerReview, parseAdmissionReview, type AdmissionResult } from './admission.js';
+import { answerReview, parseAdmissionReview, type AdmissionResult, type AdmissionReviewRequest } from './admission.js';
 import type { Logger } from './logger.js';
 import type { Counter, Histogram } from 'prom-client';
 import type { AdmissionOutcome, WebhookMetrics } from './metrics.js';
@@ -40,7 +40,14 @@ function outcomeChildren(metrics: WebhookMetrics): (outcome: AdmissionOutcome) =
   };
 }
 
-export function createMutateHandler(deps: MutateDeps): (req: IncomingMessage, res: ServerResponse) => void {
+/**
+ * `answerFn` turns a parsed review into the answer: the pod mutation by
+ * default; /validate passes its own, and shares everything else here.
+ */
+export function createMutateHandler(
+  deps: MutateDeps,
+  answerFn: (review: AdmissionReviewRequest, config: WebhookConfig) => { result: AdmissionResult; body: string } = answerReview,
+): (req: IncomingMessage, res: ServerResponse) => void {
   const { config, logger, metrics } = deps;
   const byOutcome = outcomeChildren(metrics);
 
@@ -88,7 +95,7 @@ export function createMutateHandler(deps: MutateDeps): (req: IncomingMessage, re
       refuse(res, 400, parsed.error);
       return;
     }
-    const { result, body: answer } = answerReview(parsed.review, config);
+    const { result, body: answer } = answerFn(parsed.review, config);
     reply(res, 200, answer);
     record(result, Number(process.hrtime.bigint() - started) / 1e9);
   }

@@ -136,7 +136,7 @@ spec:
     expect(canary!['spec']['template']['spec']['initContainers'][0]['name']).toBe('ws-drain-install');
     expect(docs[1]!['apiVersion']).toBe('extensions/v1beta1');
     expect(r.stderr.split('\n').filter((l) => l !== '')).toEqual([
-      "warning: document 1 (List) item 0 (Deployment/misplaced): ws-drain/session-p95 on the Deployment's own metadata is not read: move it to spec.template.metadata.annotations (the pods' annotations)",
+      "warning: document 1 (List) item 0 (Deployment/misplaced): ws-drain/session-p95 on the Deployment itself is not read: move it to spec.template.metadata.annotations",
       'warning: document 1 (List) item 1 (Rollout/canary): ws-drain: terminationGracePeriodSeconds raised from 30 to 117 for the drain plan',
       'warning: document 2 (Deployment/old): extensions/v1beta1 Deployment is not served since Kubernetes 1.16; left unchanged: use apiVersion apps/v1',
     ]);

@@ -108,7 +108,7 @@ describe('documentWarnings: mistakes that would change nothing', () => {
   it('annotations on the Deployment instead of its pod template (the most common mistake)', () => {
     const doc = withOwn(workload('apps/v1', 'Deployment', { template: template({}) }), { 'ws-drain/session-p95': '5m', 'ws-drain/cleanup': '5s' });
     expect(documentWarnings(doc)).toEqual([
-      "ws-drain/cleanup, ws-drain/session-p95 on the Deployment's own metadata are not read: move them to spec.template.metadata.annotations (the pods' annotations)",
+      "ws-drain/cleanup, ws-drain/session-p95 on the Deployment itself are not read: move them to spec.template.metadata.annotations",
     ]);
     // And the template, which has none, is left alone: nothing else says so.
     expect(decideWorkload(doc, CONFIG)).toMatchObject({ decision: { kind: 'skip', reason: 'not-opted-in', warnings: [] } });

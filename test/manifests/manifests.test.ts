@@ -25,6 +25,7 @@ import {
   ServiceMonitor,
   ValidatingAdmissionPolicy,
   ValidatingAdmissionPolicyBinding,
+  ValidatingWebhookConfiguration,
   ofKind,
   one,
   selects,
@@ -248,6 +249,27 @@ describe.each(TARGETS)('render of %s', (target) => {
     for (const key of ['ws-drain/session-p95', 'ws-drain/enabled', 'ws-drain/injected']) expect(message).toContain(key);
     const cel = [...(policy.spec.variables ?? []).map((v) => v.expression), ...policy.spec.validations.map((v) => v.expression)].join('\n');
     for (const key of ['ws-drain/session-p95', 'ws-drain/enabled', 'ws-drain/injected']) expect(cel).toContain(`'${key}'`);
+  });
+
+  it('validates workload templates (POST /validate) with the webhook\'s selectors, fail-open, side-effect free', () => {
+    const objects = render(target);
+    const { config, webhook } = webhookOf(objects);
+    const validating = one(objects, 'ValidatingWebhookConfiguration', ValidatingWebhookConfiguration, 'ws-drain');
+    expect(validating.webhooks).toHaveLength(1);
+    const v = validating.webhooks[0]!;
+    expect(v.sideEffects).toBe('None');
+    expect(v.failurePolicy).toBe('Ignore');
+    expect(v.admissionReviewVersions).toEqual(['v1']);
+    expect(v.namespaceSelector).toEqual(webhook.namespaceSelector);
+    expect(v.objectSelector).toEqual(webhook.objectSelector);
+    expect(v.clientConfig.service).toEqual({ ...webhook.clientConfig.service, path: '/validate' });
+    expect(validating.metadata.annotations?.['cert-manager.io/inject-ca-from']).toBe(config.metadata.annotations?.['cert-manager.io/inject-ca-from']);
+    const judged = v.rules.flatMap((r) => r.resources.map((res) => `${r.apiGroups.join('|')}/${res}:${r.operations.join(',')}`)).sort();
+    expect(judged).toEqual(
+      ['apps/daemonsets', 'apps/deployments', 'apps/replicasets', 'apps/statefulsets', 'argoproj.io/rollouts', 'batch/cronjobs', 'batch/jobs'].map((r) => `${r}:CREATE,UPDATE`),
+    );
+    const cel = v.matchConditions.map((m) => m.expression).join('\n');
+    for (const path of ['object.metadata.annotations', 'object.spec.template.metadata.annotations', 'object.spec.jobTemplate.spec.template.metadata.annotations']) expect(cel).toContain(path);
   });
 
   it('excludes the same namespaces in the webhook, the policy binding and the server flags', () => {

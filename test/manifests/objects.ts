@@ -152,6 +152,25 @@ export const MutatingWebhookConfiguration = z.looseObject({
 });
 export type MutatingWebhookConfiguration = z.infer<typeof MutatingWebhookConfiguration>;
 
+export const ValidatingWebhookConfiguration = z.looseObject({
+  apiVersion: z.literal('admissionregistration.k8s.io/v1'),
+  metadata: z.looseObject({ name: z.string(), annotations: z.record(z.string(), z.string()).optional() }),
+  webhooks: z.array(
+    z.looseObject({
+      name: z.string(),
+      admissionReviewVersions: z.array(z.string()),
+      sideEffects: z.string(),
+      timeoutSeconds: z.number(),
+      failurePolicy: z.string(),
+      rules: z.array(z.looseObject({ operations: z.array(z.string()), apiGroups: z.array(z.string()), resources: z.array(z.string()) })),
+      namespaceSelector: LabelSelector,
+      objectSelector: LabelSelector,
+      matchConditions: z.array(z.looseObject({ name: z.string(), expression: z.string() })),
+      clientConfig: z.looseObject({ service: z.looseObject({ name: z.string(), namespace: z.string(), path: z.string(), port: z.number() }) }),
+    }),
+  ),
+});
+
 export const ValidatingAdmissionPolicy = z.looseObject({
   apiVersion: z.literal('admissionregistration.k8s.io/v1'),
   metadata: z.looseObject({ name: z.string() }),

@@ -10,6 +10,7 @@ import type { ControlPlane } from './controlplane.js';
 // are read from the install manifests; only the webhook's address changes.
 export const MUTATING_WEBHOOK_MANIFEST = join(REPO_ROOT, 'manifests/base/mutating-webhook.yaml');
 export const POLICY_MANIFEST = join(REPO_ROOT, 'manifests/base/validating-admission-policy.yaml');
+export const VALIDATING_WEBHOOK_MANIFEST = join(REPO_ROOT, 'manifests/base/validating-webhook.yaml');
 
 const ManifestObject = z.looseObject({
   apiVersion: z.string(),
@@ -17,11 +18,12 @@ const ManifestObject = z.looseObject({
   metadata: z.looseObject({ name: z.string(), annotations: z.record(z.string(), z.string()).optional() }),
 });
 
-const MutatingWebhookConfiguration = ManifestObject.extend({
-  kind: z.literal('MutatingWebhookConfiguration'),
+const WebhookConfiguration = ManifestObject.extend({
+  kind: z.enum(['MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration']),
   webhooks: z.array(z.looseObject({ name: z.string(), clientConfig: z.looseObject({}) })).min(1),
 });
-export type MutatingWebhookConfigurationObject = z.infer<typeof MutatingWebhookConfiguration>;
+/** A Mutating- or ValidatingWebhookConfiguration, as read from manifests/base. */
+export type MutatingWebhookConfigurationObject = z.infer<typeof WebhookConfiguration>;
 
 async function readManifestDocuments(path: string): Promise<unknown[]> {
   const text = await readFile(path, 'utf8').catch((err: unknown) => {
@@ -42,10 +44,25 @@ async function readManifestDocuments(path: string): Promise<unknown[]> {
  * failurePolicy, reinvocationPolicy, timeouts — is kept as written.
  */
 export async function loadMutatingWebhook(url: string, caPem: string, name?: string): Promise<MutatingWebhookConfigurationObject> {
-  const docs = await readManifestDocuments(MUTATING_WEBHOOK_MANIFEST);
-  const parsed = MutatingWebhookConfiguration.safeParse(docs[0]);
-  if (docs.length !== 1 || !parsed.success) {
-    throw new Error(`${MUTATING_WEBHOOK_MANIFEST}: expected exactly one MutatingWebhookConfiguration with webhooks[]`);
+  return loadWebhookConfiguration(MUTATING_WEBHOOK_MANIFEST, 'MutatingWebhookConfiguration', url, caPem, name);
+}
+
+/** manifests/base/validating-webhook.yaml, pointed at `url` (the server's /validate) the same way. */
+export async function loadValidatingWebhook(url: string, caPem: string): Promise<MutatingWebhookConfigurationObject> {
+  return loadWebhookConfiguration(VALIDATING_WEBHOOK_MANIFEST, 'ValidatingWebhookConfiguration', url, caPem);
+}
+
+async function loadWebhookConfiguration(
+  path: string,
+  kind: 'MutatingWebhookConfiguration' | 'ValidatingWebhookConfiguration',
+  url: string,
+  caPem: string,
+  name?: string,
+): Promise<MutatingWebhookConfigurationObject> {
+  const docs = await readManifestDocuments(path);
+  const parsed = WebhookConfiguration.safeParse(docs[0]);
+  if (docs.length !== 1 || !parsed.success || parsed.data.kind !== kind) {
+    throw new Error(`${path}: expected exactly one ${kind} with webhooks[]`);
   }
   const config = parsed.data;
   const annotations = { ...config.metadata.annotations };
