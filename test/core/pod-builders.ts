@@ -1,5 +1,6 @@
 // Small builders for test pods: real Pod shapes, only the fields a test cares about.
-import type { WebhookConfig } from '../../src/core/types.js';
+import type { Decision, WebhookConfig } from '../../src/core/types.js';
+import { decide } from '../../src/core/decide.js';
 import { DEFAULT_CONFIG } from '../../src/core/config.js';
 
 export type Json = Record<string, unknown>;
@@ -26,4 +27,16 @@ export function pod(annotations: Record<string, string> | undefined, spec: Json,
 /** One opted-in container `web` listening on 8080. */
 export function webPod(annotations: Record<string, string> = { 'ws-drain/session-p95': '5m' }, extra: Json = {}): Json {
   return pod(annotations, { containers: [container('web', { ports: [tcp(8080, 'http')], ...extra })] });
+}
+
+/** decide() on a pod that must be mutated, with the mutated containers at hand. */
+export function mutatedPod(input: unknown): Extract<Decision, { kind: 'mutate' }> & { containers: Json[] } {
+  const d = decide(input, 'default', CONFIG);
+  if (d.kind !== 'mutate') throw new Error(`expected mutate, got ${JSON.stringify(d)}`);
+  return { ...d, containers: (d.pod as { spec: { containers: Json[] } }).spec.containers };
+}
+
+/** A container's preStop exec argv, [] when it has none. */
+export function preStopArgv(c: Json | undefined): string[] {
+  return ((((c?.['lifecycle'] as Json | undefined)?.['preStop'] as Json | undefined)?.['exec'] as Json | undefined)?.['command'] as string[]) ?? [];
 }

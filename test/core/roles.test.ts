@@ -4,20 +4,12 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decide } from '../../src/core/decide.js';
 import { imageName, isFrontProxy, isMeshProxy, NON_SESSION_PORT_WORDS, sessionPorts } from '../../src/core/roles.js';
-import type { Decision } from '../../src/core/types.js';
-import { CONFIG, container, pod, tcp, type Json } from './pod-builders.js';
+import { CONFIG, container, mutatedPod, pod, preStopArgv, tcp, type Json } from './pod-builders.js';
 
-type Mutate = Extract<Decision, { kind: 'mutate' }>;
-
-function mutate(input: unknown): Mutate & { containers: Json[] } {
-  const d = decide(input, 'default', CONFIG);
-  if (d.kind !== 'mutate') throw new Error(`expected mutate, got ${JSON.stringify(d)}`);
-  return { ...d, containers: (d.pod as { spec: { containers: Json[] } }).spec.containers };
-}
-const argvOf = (c: Json | undefined): string[] =>
-  ((((c?.['lifecycle'] as Json | undefined)?.['preStop'] as Json | undefined)?.['exec'] as Json | undefined)?.['command'] as string[]) ?? [];
+const mutate = mutatedPod;
+const argvOf = preStopArgv;
 const byName = (d: { containers: Json[] }, name: string): Json | undefined => d.containers.find((c) => c['name'] === name);
-const roleOf = (d: Mutate, name: string) => d.plan.containers.find((c) => c.name === name);
+const roleOf = (d: ReturnType<typeof mutatedPod>, name: string) => d.plan.containers.find((c) => c.name === name);
 
 const S = { 'ws-drain/session-p95': '5m' };
 

@@ -3,17 +3,10 @@
 import { describe, expect, it } from 'vitest';
 import { decide } from '../../src/core/decide.js';
 import { recogniseDrainHook, signalTrap } from '../../src/core/servers.js';
-import type { Decision } from '../../src/core/types.js';
-import { CONFIG, container, pod, tcp, type Json } from './pod-builders.js';
+import { CONFIG, container, mutatedPod, pod, preStopArgv, tcp, type Json } from './pod-builders.js';
 
-type Mutate = Extract<Decision, { kind: 'mutate' }>;
-function mutate(input: unknown): Mutate & { containers: Json[] } {
-  const d = decide(input, 'default', CONFIG);
-  if (d.kind !== 'mutate') throw new Error(`expected mutate, got ${JSON.stringify(d)}`);
-  return { ...d, containers: (d.pod as { spec: { containers: Json[] } }).spec.containers };
-}
-const argvOf = (c: Json | undefined): string[] =>
-  ((((c?.['lifecycle'] as Json | undefined)?.['preStop'] as Json | undefined)?.['exec'] as Json | undefined)?.['command'] as string[]) ?? [];
+const mutate = mutatedPod;
+const argvOf = preStopArgv;
 const S = { 'ws-drain/session-p95': '5m' };
 const withHook = (annotations: Record<string, string>, preStop: Json, extra: Json = {}) =>
   pod({ ...S, ...annotations }, { containers: [container('srv', { ports: [tcp(4222)], lifecycle: { preStop }, ...extra })] });
