@@ -12,12 +12,13 @@
 // packages in docs/real-node.md), with ws-drain installed by `kubectl apply -k`
 // and examples/k8s/ws-echo.yaml runnable as it is: pods run, and a
 // `kubectl delete pod` drains for real.
-import { mkdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { REPO_ROOT } from '../test/e2e/controlplane/binaries.js';
 import { startControlPlane, type ControlPlane } from '../test/e2e/controlplane/controlplane.js';
 import { createNamespace, waitForInjectionActive } from '../test/e2e/controlplane/pods.js';
-import { applyObjects, loadValidatingPolicy } from '../test/e2e/controlplane/registration.js';
+import { makeDirectory } from '../src/files/safe-fs.js';
+import { applyObjects, loadValidatingPolicy, loadValidatingWebhook } from '../test/e2e/controlplane/registration.js';
 import { startRegisteredWebhook, type WsDrainWebhook } from '../test/e2e/controlplane/webhook.js';
 import type { RealNode } from '../test/node/node.js';
 
@@ -65,7 +66,7 @@ async function mainRealNode(): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  await mkdir(stateDir, { recursive: true });
+  await makeDirectory(stateDir);
   let cp: ControlPlane | undefined;
   let webhook: WsDrainWebhook | undefined;
   let stopping: Promise<void> | undefined;
@@ -83,6 +84,8 @@ async function main(): Promise<void> {
     // One JSON line per admission, kept out of the instructions printed below.
     webhook = await startRegisteredWebhook(cp, { logLevel: 'info', logFile: join(stateDir, 'webhook.log') });
     await applyObjects(cp, await loadValidatingPolicy());
+    // Workload templates judged at kubectl apply (POST /validate), as manifests/base registers it.
+    await applyObjects(cp, [await loadValidatingWebhook(webhook.url.replace(/\/mutate$/, '/validate'), webhook.caPem)]);
     await createNamespace(cp, 'ws-drain-system');
     await waitForInjectionActive(cp, 'default');
   } catch (err) {
