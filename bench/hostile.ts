@@ -176,9 +176,9 @@ async function wsDrain(dir: string, delayMs: number): Promise<Replica> {
 }
 
 /** The peer: same request listener, Node's defaults and Node's close(), as serve.ts was before issue 12. */
-async function nodeClose(pems: DevCertPems, delayMs: number): Promise<Replica> {
+async function nodeClose(pems: DevCertPems, delayMs: number, makeApp: typeof createApp = createApp): Promise<Replica> {
   const lifecycle: Lifecycle = { shuttingDown: false };
-  const app = createApp({ config: DEFAULT_CONFIG, logger: createLogger('silent'), metrics: createMetrics(), lifecycle });
+  const app = makeApp({ config: DEFAULT_CONFIG, logger: createLogger('silent'), metrics: createMetrics(), lifecycle });
   const server = createHttpsServer({ cert: pems.tlsCert, key: pems.tlsKey, keepAliveTimeout: 120_000 }, app);
   server.requestTimeout = 30_000;
   server.headersTimeout = 20_000;
@@ -236,10 +236,18 @@ async function shutdownTable(clients: number): Promise<void> {
 // ---------------------------------------------------------------- slow clients
 
 /** Child mode: run one server kind on the certs in `dir`, print its port, live until killed. */
-async function serveChild(kind: string, dir: string): Promise<void> {
+async function serveChild(kind: string, dir: string, code: string | undefined): Promise<void> {
   const pems = { tlsCert: readFileSync(join(dir, 'tls.crt'), 'utf8'), tlsKey: readFileSync(join(dir, 'tls.key'), 'utf8') } as DevCertPems;
-  const server = kind === 'peer' ? await nodeClose(pems, 0) : await wsDrain(dir, 0);
+  // The peer answers with the request listener of `code` (the --before tree): serve.ts as it was.
+  const before = code ? ((await import(pathToFileURL(join(code, 'src/server/app.ts')).href)) as { createApp: typeof createApp }).createApp : createApp;
+  const server = kind === 'peer' ? await nodeClose(pems, 0, before) : await wsDrain(dir, 0);
   process.stdout.write(`${server.port}\n`);
+  // Heap + buffers every 500 ms (after a GC when --expose-gc): what the process really holds, unlike RSS.
+  setInterval(() => {
+    (globalThis as { gc?: () => void }).gc?.();
+    const m = process.memoryUsage();
+    process.stdout.write(`${((m.heapUsed + m.external + m.arrayBuffers) / 2 ** 20).toFixed(1)}\n`);
+  }, 500);
 }
 
 function rssOf(pid: number): string {
@@ -247,24 +255,27 @@ function rssOf(pid: number): string {
   return `${(Number(kb) / 1024).toFixed(0)} MB`;
 }
 
-async function slowClientsTable(): Promise<void> {
+async function slowClientsTable(beforeRev: string): Promise<void> {
+  const old = beforeTree(beforeRev);
   const { dir, pems } = await certs();
   // The issue's case: ws-drain/ports 1..65535 on 20 containers, whose answer was 20 MB.
   const body = JSON.stringify(admissionReview({ uid: 'never-read', object: CASES['ports20']!.pod() }));
   const request = `POST /mutate HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
   const clients = 20;
   console.log(`\n## ${clients} clients that send one review (ports 1..65535 × 20 containers) and never read\n`);
-  console.log('(RSS of the server process; "open" = client sockets the server has not closed)\n');
-  console.log('| server | RSS idle | RSS with clients (10 s) | open after 25 s | RSS 5 s after clients left |');
+  console.log('(server process: RSS / heap + buffers after a GC; "open" = client sockets the server has not closed)\n');
+  console.log('| server | idle | with clients (10 s) | open after 25 s | 5 s after clients left |');
   console.log('| --- | --- | --- | --- | --- |');
   for (const [label, kind] of [
-    ['Node https (peer; serve.ts before)', 'peer'],
-    ['ws-drain serve.ts', 'ws-drain'],
+    [`serve.ts and core at ${beforeRev} (before)`, 'peer'],
+    ['ws-drain serve.ts (after)', 'ws-drain'],
   ] as const) {
-    const child = spawn(process.execPath, ['--import', 'tsx', SELF, '--serve', kind, '--root', dir], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', SELF, '--serve', kind, '--root', dir, '--code', old], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
     const port = await new Promise<number>((resolve) => child.stdout.once('data', (c: Buffer) => resolve(Number(c.toString().trim()))));
-    await new Promise((r) => setTimeout(r, 1_000));
-    const idle = rssOf(child.pid!);
+    let heap = '';
+    child.stdout.on('data', (c: Buffer) => (heap = `${c.toString().trim().split('\n').pop() ?? ''} MB`));
+    await new Promise((r) => setTimeout(r, 1_500));
+    const idle = `${rssOf(child.pid!)} / ${heap}`;
     const sockets = Array.from({ length: clients }, () => {
       const s = tlsConnect({ host: '127.0.0.1', port, ca: pems.caCert, servername: 'localhost' });
       s.on('error', () => {});
@@ -275,12 +286,12 @@ async function slowClientsTable(): Promise<void> {
       return s;
     });
     await new Promise((r) => setTimeout(r, 10_000));
-    const during = rssOf(child.pid!);
+    const during = `${rssOf(child.pid!)} / ${heap}`;
     await new Promise((r) => setTimeout(r, 15_000));
     const open = sockets.filter((s) => !s.destroyed && !s.closed).length;
     for (const s of sockets) s.destroy();
     await new Promise((r) => setTimeout(r, 5_000));
-    const after = rssOf(child.pid!);
+    const after = `${rssOf(child.pid!)} / ${heap}`;
     child.kill('SIGKILL');
     console.log(`| ${label} | ${idle} | ${during} | ${open} of ${clients} | ${after} |`);
   }
@@ -292,6 +303,7 @@ const { values } = parseArgs({
   options: {
     case: { type: 'string' },
     serve: { type: 'string' },
+    code: { type: 'string' },
     root: { type: 'string' },
     before: { type: 'string', default: DEFAULT_BEFORE },
     clients: { type: 'string', default: '150' },
@@ -304,12 +316,12 @@ const { values } = parseArgs({
 if (values.case !== undefined) {
   await runCase(values.root ?? ROOT, values.case);
 } else if (values.serve !== undefined) {
-  await serveChild(values.serve, values.root ?? '');
+  await serveChild(values.serve, values.root ?? '', values.code);
 } else {
   if (!existsSync(join(ROOT, 'node_modules'))) throw new Error('run npm ci first');
   console.log(`# ws-drain hostile-input bench (${new Date().toISOString()}, node ${process.version})`);
   if (!values['skip-shutdown']) await shutdownTable(Number(values.clients));
-  if (!values['skip-slow']) await slowClientsTable();
+  if (!values['skip-slow']) await slowClientsTable(values.before);
   if (!values['skip-reviews']) await reviewTable(values.before);
   process.exit(0);
 }
