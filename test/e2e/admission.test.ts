@@ -170,6 +170,56 @@ describe('denials and warnings reach the client', () => {
   });
 });
 
+describe('container roles, session ports and hooks through the API server (issue 9)', () => {
+  const preStopOf = (pod: StoredPod | undefined, name: string): string[] =>
+    (pod?.spec.containers.find((c) => c.name === name) as { lifecycle?: { preStop?: { exec?: { command?: string[] } } } } | undefined)?.lifecycle?.preStop?.exec?.command ?? [];
+
+  it('a metrics port is left out with a warning; istio-proxy waits as a proxy and gets no signal', async () => {
+    const created = await createPod(cluster.cp, NS, {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'roles-istio', annotations: { 'ws-drain/session-p95': '2m', 'ws-drain/drain-signal': 'SIGTERM', 'prometheus.io/port': '9464' } },
+      spec: {
+        containers: [
+          { name: 'app', image: 'registry.example/ws-app:1.0', ports: [{ name: 'ws', containerPort: 8080 }, { name: 'web', containerPort: 9464 }] },
+          { name: 'istio-proxy', image: 'docker.io/istio/proxyv2:1.24.2', ports: [{ name: 'http-envoy-prom', containerPort: 15090 }] },
+        ],
+      },
+    });
+    expect(created.response.status, created.message).toBe(201);
+    expect(created.response.warnings).toContain('ws-drain: not watched as sessions: 9464 (prometheus.io/port); ws-drain/ports overrides');
+    expect(preStopOf(created.pod, 'app')).toEqual(expect.arrayContaining(['--ports=8080', '--signal=SIGTERM']));
+    const proxy = preStopOf(created.pod, 'istio-proxy');
+    expect(proxy).toEqual(expect.arrayContaining(['--ports=8080', '--role=proxy']));
+    expect(proxy.some((a) => a.startsWith('--signal'))).toBe(false);
+    const plan = JSON.parse(created.pod?.metadata.annotations?.[PLAN_ANNOTATION] ?? '{}') as { containers?: Array<{ name: string; role: string }> };
+    expect(plan.containers?.map((c) => [c.name, c.role])).toEqual([['app', 'app'], ['istio-proxy', 'proxy']]);
+  });
+
+  it('a NATS lame-duck preStop becomes the drain trigger, and a Node SIGUSR1 is warned', async () => {
+    const created = await createPod(cluster.cp, NS, {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'roles-hooks', annotations: { 'ws-drain/session-p95': '2m' } },
+      spec: {
+        containers: [
+          { name: 'nats', image: 'nats:2.10-alpine', ports: [{ name: 'client', containerPort: 4222 }], lifecycle: { preStop: { exec: { command: ['nats-server', '-sl=ldm=/var/run/nats/nats.pid'] } } } },
+        ],
+      },
+    });
+    expect(created.response.status, created.message).toBe(201);
+    expect(preStopOf(created.pod, 'nats')).toEqual(expect.arrayContaining(['--hook-at=drain', '--', 'nats-server', '-sl=ldm=/var/run/nats/nats.pid']));
+    expect(created.response.warnings.some((w) => w.includes('preStop is NATS lame-duck mode'))).toBe(true);
+
+    const node = await createPod(cluster.cp, NS, optedInPod('roles-node-usr1', { 'ws-drain/session-p95': '2m', 'ws-drain/drain-signal': 'SIGUSR1' }), { dryRun: true });
+    expect(node.response.warnings.some((w) => w.includes('inspector'))).toBe(false); // the image says nothing about Node
+    const nodePod = optedInPod('roles-node-usr1', { 'ws-drain/session-p95': '2m', 'ws-drain/drain-signal': 'SIGUSR1' }) as { spec: { containers: Array<Record<string, unknown>> } };
+    nodePod.spec.containers[0] = { ...nodePod.spec.containers[0], image: 'node:22-alpine', command: ['node', 'server.js'] };
+    const warned = await createPod(cluster.cp, NS, nodePod, { dryRun: true });
+    expect(warned.response.warnings).toContain("ws-drain: app: SIGUSR1 starts Node's inspector (127.0.0.1:9229) unless the app handles it; prefer drain-http");
+  });
+});
+
 describe('dry run', () => {
   it('dryRun=All returns the mutated pod and stores nothing', async () => {
     const created = await createPod(cluster.cp, NS, optedInPod('dry-run'), { dryRun: true });
