@@ -37,7 +37,9 @@ exec 8>"$store/.build.lock"
 flock 8
 
 driver="${WS_DRAIN_BUILDAH_DRIVER:-overlay}"
-bh() { buildah --root "$store/buildah-$driver/root" --runroot "$store/buildah-$driver/runroot" --storage-driver "$driver" "$@"; }
+# TMPDIR: buildah keeps RUN --mount=type=cache folders and scratch space there; keep them in the cache too.
+mkdir -p "$store/tmp"
+bh() { TMPDIR="$store/tmp" buildah --root "$store/buildah-$driver/root" --runroot "$store/buildah-$driver/runroot" --storage-driver "$driver" "$@"; }
 exists() { bh inspect --type image "$1" >/dev/null 2>&1; }
 # Hash of files (paths relative to the repo) and extra strings.
 inputs_hash() {
@@ -46,8 +48,13 @@ inputs_hash() {
     sha256sum | cut -c1-12
 }
 version="$(node -p "require('$repo/package.json').version")"
+# The registry's storage is kept between runs: push only what it lacks.
+remote_has() { # repository tag
+  node -e "fetch('http://$registry/v2/ws-drain/$1/manifests/$2', { method: 'HEAD', headers: { accept: 'application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json' } }).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"
+}
 push() { # name local-ref [release]
   local remote="$registry/ws-drain/$1:${2##*:}"
+  if remote_has "$1" "${2##*:}"; then echo "$1=$remote"; return; fi
   bh push --tls-verify=false --quiet "$2" "docker://$remote" >&2
   # Also under the release tag, so the node can mirror ghcr.io/ws-drain/* and
   # manifests that name release images (examples/k8s/ws-echo.yaml) run unchanged.
