@@ -3,6 +3,7 @@
 // looks at the pod spec: container and port names are resolved in inject.ts.
 
 import { parseDuration, parseMargin } from './duration.js';
+import { MAX_PORTS_LISTED } from './limits.js';
 import {
   INJECTED_ANNOTATION,
   PLAN_ANNOTATION,
@@ -187,7 +188,11 @@ export function parseAnnotations(
   }
 
   const portsText = value(ANNOTATION.ports);
-  if (portsText !== undefined) {
+  const listed = portsText === undefined ? 0 : countItems(portsText);
+  if (portsText !== undefined && listed > MAX_PORTS_LISTED) {
+    // Refused before any per-item work: every port is watched, and written into each target's preStop.
+    errors.push(`${ANNOTATION.ports}: lists ${listed} ports; at most ${MAX_PORTS_LISTED} (docs/limits.md)`);
+  } else if (portsText !== undefined) {
     const items = splitList(portsText);
     const refs: PortRef[] = [];
     const bad: string[] = [];
@@ -242,6 +247,13 @@ const PORT_NAME = /^[a-z0-9]([-a-z0-9]{0,13}[a-z0-9])?$/;
 const URL_PATH = /^\/[A-Za-z0-9\-._~!$&'()*+,;=:@%/?]*$/;
 /** A % that does not start a %XX escape. */
 export const BAD_ESCAPE = /%(?![0-9A-Fa-f]{2})/;
+
+/** Comma-separated items in `text`, counted without splitting it. */
+function countItems(text: string): number {
+  let n = 1;
+  for (let i = text.indexOf(','); i !== -1; i = text.indexOf(',', i + 1)) n++;
+  return n;
+}
 
 function splitList(text: string): string[] {
   const parts = text.split(',').map((p) => p.trim());

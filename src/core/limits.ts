@@ -5,6 +5,13 @@
 /** Longest denial message, in characters. */
 export const MAX_MESSAGE_CHARS = 2048;
 
+/**
+ * Most entries in ws-drain/ports. Far more than any app listens on; each is
+ * watched and written into every target's preStop, so the list is bounded
+ * before anything is done per entry.
+ */
+export const MAX_PORTS_LISTED = 1024;
+
 /** Most warnings in one answer (each is one short line already). */
 export const MAX_WARNINGS = 16;
 
