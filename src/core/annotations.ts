@@ -43,8 +43,8 @@ export const KNOWN_KEYS: ReadonlySet<string> = new Set<string>([
   PLAN_ANNOTATION,
 ]);
 
-// SIGUSR1 last: to Node it starts the inspector, to Go and Java it is fatal
-// unless handled; which signal fits which server: docs/drain-behaviour.md.
+// SIGUSR1 last: to Node it starts the inspector, to Go it does nothing unless
+// the program handles it; which signal fits which server: docs/drain-behaviour.md.
 export const SIGNALS: readonly DrainSignal[] = ['SIGQUIT', 'SIGUSR2', 'SIGTERM', 'SIGHUP', 'SIGINT', 'SIGUSR1'];
 export const MODES: readonly Mode[] = ['drain', 'sleep'];
 export const ENFORCE_MODES: readonly Enforce[] = ['raise', 'reject', 'warn'];

@@ -82,7 +82,7 @@ export function signalTrap(c: Container, signal: DrainSignal): string | undefine
     case 'java':
       return signal === 'SIGQUIT'
         ? `${c.name}: SIGQUIT makes a JVM print a thread dump, not drain; use drain-http or SIGTERM with graceful shutdown`
-        : signal === 'SIGTERM' ? undefined : `${c.name}: a JVM does not handle ${signal} (it may exit); use drain-http`;
+        : signal === 'SIGUSR1' || signal === 'SIGUSR2' ? `${c.name}: a JVM does not drain on ${signal}; use drain-http or SIGTERM with graceful shutdown` : undefined;
     case undefined:
       return undefined;
   }

@@ -107,13 +107,14 @@ describe('drain-signal traps', () => {
     ['envoyproxy/envoy:v1.31.2', 'SIGTERM', 'Envoy has no drain signal'],
     ['nats:2.10-alpine', 'SIGTERM', 'NATS enters lame-duck mode on SIGUSR2'],
     ['eclipse-temurin:21-jre', 'SIGQUIT', 'thread dump'],
+    ['eclipse-temurin:21-jre', 'SIGUSR2', 'a JVM does not drain on SIGUSR2'],
   ])('%s with %s warns (%s)', (image, signal, text) => {
     const w = warn(image, signal);
     expect(w).toHaveLength(1);
     expect(w[0]).toContain(text);
   });
 
-  it.each([['nginx:1.27', 'SIGQUIT'], ['haproxy:3.0', 'SIGUSR1'], ['nats:2.10', 'SIGUSR2'], ['eclipse-temurin:21', 'SIGTERM'], ['ghcr.io/acme/go-app:1', 'SIGUSR1']])(
+  it.each([['nginx:1.27', 'SIGQUIT'], ['haproxy:3.0', 'SIGUSR1'], ['nats:2.10', 'SIGUSR2'], ['eclipse-temurin:21', 'SIGTERM'], ['amazoncorretto:21', 'SIGHUP'], ['ghcr.io/acme/go-app:1', 'SIGUSR1']])(
     '%s with %s: no warning',
     (image, signal) => expect(warn(image, signal)).toEqual([]),
   );
