@@ -8,7 +8,10 @@
 //  2. a proxy container in front of the app (own PID namespace, same network
 //     namespace, like a sidecar): never signalled, stays up until the app's
 //     sessions are closed;
-//  3. an app whose own preStop is its drain: it runs at D as the trigger.
+//  3. an app whose own preStop is its drain: it runs at D as the trigger;
+//  4. shareProcessNamespace: a helper in another container (own mount
+//     namespace, the pod's PID namespace) sees the app's listener but does
+//     not signal it.
 // Counts, codes and orderings are asserted; durations are printed.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
@@ -316,5 +319,39 @@ describe('an app whose own preStop is its drain', () => {
     const budgetOver = r.lines.findIndex((l) => l['msg'] === 'drain budget elapsed with connections still open');
     const hookRan = r.lines.findIndex((l) => l['msg'] === 'running the original exec preStop');
     expect(hookRan).toBeGreaterThan(budgetOver);
+  });
+});
+
+describe('shareProcessNamespace: the listener belongs to another container', () => {
+  it("a helper in the sidecar's mount namespace sees the app's listener and does not signal it", async () => {
+    const pod = PodSandbox.create('shared-pid');
+    try {
+      await startServer(pod, ['--host', '0.0.0.0', '--drain-signal', 'SIGUSR2']);
+      const clients = await connect(`ws://${pod.podIp}:8080`, 2);
+      // The pod's network and PID namespaces, a mount namespace of its own with
+      // that PID namespace's /proc: another container of a shareProcessNamespace pod.
+      const argv = [helper, 'prestop', '--container=sidecar', '--delay=0s', '--budget=1s', '--ports=8080', '--signal=SIGUSR2'];
+      const child = spawn('nsenter', ['--target', String(pod.appPid), '--net', '--pid', '--', 'unshare', '--mount', '--mount-proc', '--', ...argv], {
+        env: { PATH: PATH_ENV, WS_DRAIN_LOG: 'stderr' },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      const lines: Json[] = [];
+      if (child.stderr) createInterface({ input: child.stderr }).on('line', (t) => { try { lines.push(JSON.parse(t) as Json); } catch { /* plain */ } });
+      const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => setTimeout(() => resolve(c), 50)));
+      await sleep(300);
+      const trigger = lines.find((l) => l['phase'] === 'trigger');
+      expect(code).toBe(0);
+      expect(trigger?.['msg']).toBe('no process signalled');
+      expect(String(trigger?.['reason'])).toContain('it is in another container of the pod: 1');
+      expect(pod.jsonLogs().some((l) => l['event'] === 'drain-start')).toBe(false);
+      expect(clients.closes).toEqual([]);
+      // The same helper in the app's own container signals it.
+      const own = await runHelperIn(pod, argv.map((a) => (a === '--container=sidecar' ? '--container=app' : a)));
+      expect(own.code).toBe(0);
+      await until('the app to start draining', () => pod.jsonLogs().some((l) => l['event'] === 'drain-start'));
+      expect(pod.jsonLogs().filter((l) => l['event'] === 'drain-start').map((l) => l['source'])).toEqual(['SIGUSR2']);
+    } finally {
+      await pod.destroy();
+    }
   });
 });
