@@ -37,12 +37,58 @@ export interface WorkloadPath {
   httpRoutes: ObjectRef[];
 }
 
-export function pathOf(snapshot: Snapshot, w: WorkloadView): { path: WorkloadPath; services: Service[]; ingresses: Ingress[]; routes: HTTPRoute[] } {
+/** Services and Ingresses by namespace, read once per run (a pass per workload would be quadratic). */
+export interface PathIndex {
+  snapshot: Snapshot;
+  /** namespace → "key=value" of one selector entry → Services whose selector has it. */
+  services: Map<string, Map<string, Service[]>>;
+  ingresses: Map<string, Ingress[]>;
+}
+
+function byNamespace<T extends { metadata: { namespace?: string } }>(items: readonly T[]): Map<string, T[]> {
+  const m = new Map<string, T[]>();
+  for (const i of items) {
+    const ns = i.metadata.namespace ?? '';
+    const list = m.get(ns);
+    if (list) list.push(i);
+    else m.set(ns, [i]);
+  }
+  return m;
+}
+
+export function pathIndex(snapshot: Snapshot): PathIndex {
+  const services = new Map<string, Map<string, Service[]>>();
+  for (const [ns, list] of byNamespace(snapshot.services)) {
+    const byEntry = new Map<string, Service[]>();
+    for (const svc of list) {
+      // Every selector entry must match, so any one of them is a sound key.
+      const first = Object.entries(svc.spec.selector ?? {})[0];
+      if (!first) continue; // selects nothing
+      const key = `${first[0]}=${first[1]}`;
+      const bucket = byEntry.get(key);
+      if (bucket) bucket.push(svc);
+      else byEntry.set(key, [svc]);
+    }
+    services.set(ns, byEntry);
+  }
+  return { snapshot, services, ingresses: byNamespace(snapshot.ingresses) };
+}
+
+export interface ResolvedPath {
+  path: WorkloadPath;
+  services: Service[];
+  ingresses: Ingress[];
+  routes: HTTPRoute[];
+}
+
+export function pathOf(index: PathIndex, w: WorkloadView): ResolvedPath {
   const ns = w.object.namespace;
-  const services = snapshot.services.filter((s) => s.metadata.namespace === ns && serviceSelects(s.spec.selector, w.podLabels));
+  const byEntry = index.services.get(ns ?? '');
+  const candidates = byEntry ? Object.entries(w.podLabels).flatMap(([k, v]) => byEntry.get(`${k}=${v}`) ?? []) : [];
+  const services = [...new Set(candidates)].filter((s) => serviceSelects(s.spec.selector, w.podLabels));
   const names = new Set(services.map((s) => s.metadata.name));
-  const ingresses = snapshot.ingresses.filter((i) => i.metadata.namespace === ns && ingressBackends(i).some((b) => names.has(b)));
-  const routes = snapshot.httpRoutes.filter((r) => (r.spec.rules ?? []).some((rule) => ruleRoutesTo(r, rule, ns, names)));
+  const ingresses = names.size === 0 ? [] : (index.ingresses.get(ns ?? '') ?? []).filter((i) => ingressBackends(i).some((b) => names.has(b)));
+  const routes = names.size === 0 ? [] : index.snapshot.httpRoutes.filter((r) => (r.spec.rules ?? []).some((rule) => ruleRoutesTo(r, rule, ns, names)));
   const ref = (kind: string) => (o: { metadata: { name: string; namespace?: string } }): ObjectRef => ({ kind, namespace: o.metadata.namespace, name: o.metadata.name });
   return { path: { services: services.map(ref('Service')), ingresses: ingresses.map(ref('Ingress')), httpRoutes: routes.map(ref('HTTPRoute')) }, services, ingresses, routes };
 }
@@ -108,15 +154,16 @@ interface TimeoutValue {
   from: string;
 }
 
-export function pathRules(snapshot: Snapshot, workloads: readonly WorkloadView[]): Finding[] {
+/** `paths[i]` is pathOf(workloads[i]). */
+export function pathRules(snapshot: Snapshot, workloads: readonly WorkloadView[], paths: readonly ResolvedPath[]): Finding[] {
   const out: Finding[] = [];
   const nginxRefs = ingressNginxConfigMapRefs([...snapshot.deployments, ...snapshot.daemonSets]);
-  for (const w of workloads) {
-    if (!w.plan || w.outOfScope) continue;
+  workloads.forEach((w, i) => {
+    if (!w.plan || w.outOfScope) return;
     const s = w.plan.sessionP95Seconds;
     const grace = w.plan.graceSeconds;
     const who = `${w.object.kind} ${w.object.namespace}/${w.object.name}`;
-    const { path, ingresses, routes, services } = pathOf(snapshot, w);
+    const { path, ingresses, routes, services } = paths[i]!;
     const serviceNames = new Set(path.services.map((r) => r.name));
     for (const ing of ingresses) {
       const ref: ObjectRef = { kind: 'Ingress', namespace: ing.metadata.namespace, name: ing.metadata.name };
@@ -220,7 +267,7 @@ export function pathRules(snapshot: Snapshot, workloads: readonly WorkloadView[]
       });
     }
     out.push(...rolloutRules(w));
-  }
+  });
   return out;
 }
 

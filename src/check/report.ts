@@ -3,7 +3,7 @@
 import type { Plan } from '../core/types.js';
 import { exitCodeFor, finding, sortFindings, type Finding, type ObjectRef } from './findings.js';
 import { installRules } from './install-rules.js';
-import { pathOf, pathRules, type WorkloadPath } from './path-rules.js';
+import { pathIndex, pathOf, pathRules, type WorkloadPath } from './path-rules.js';
 import type { ConfigSource, Snapshot, WebhookProbe } from './snapshot.js';
 import { readInstall } from './webhook-install.js';
 import { collectWorkloads, workloadRules } from './workload-rules.js';
@@ -35,7 +35,9 @@ const byObject = (a: { object: ObjectRef }, b: { object: ObjectRef }) => refKey(
 
 export function runChecks(snapshot: Snapshot, fallback: ConfigSource): CheckReport {
   const install = readInstall(snapshot, fallback);
-  const workloads = collectWorkloads(snapshot, install);
+  const workloads = [...collectWorkloads(snapshot, install)].sort(byObject);
+  const index = pathIndex(snapshot);
+  const paths = workloads.map((w) => pathOf(index, w));
   const findings = sortFindings([
     ...snapshot.unreadable.map((u) =>
       finding(
@@ -47,7 +49,7 @@ export function runChecks(snapshot: Snapshot, fallback: ConfigSource): CheckRepo
     ),
     ...installRules(snapshot, install),
     ...workloadRules(snapshot, install, workloads),
-    ...pathRules(snapshot, workloads),
+    ...pathRules(snapshot, workloads, paths),
   ]);
   const count = (s: Finding['severity']) => findings.filter((f) => f.severity === s).length;
   return {
@@ -66,12 +68,12 @@ export function runChecks(snapshot: Snapshot, fallback: ConfigSource): CheckRepo
       ...(verifyError !== undefined ? { verifyError } : {}),
       ...(served !== undefined ? { served } : {}),
     })),
-    workloads: [...workloads].sort(byObject).map((w) => ({
+    workloads: workloads.map((w, i) => ({
       object: w.object,
       ...(w.plan ? { plan: w.plan } : {}),
       ...(w.denied !== undefined ? { denied: w.denied } : {}),
       ...(w.outOfScope !== undefined ? { outOfScope: w.outOfScope } : {}),
-      ...pathOf(snapshot, w).path,
+      ...paths[i]!.path,
     })),
     findings,
     summary: { errors: count('error'), warnings: count('warning'), info: count('info') },

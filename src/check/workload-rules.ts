@@ -74,6 +74,13 @@ export function collectWorkloads(snapshot: Snapshot, install: InstallView): Work
     candidates.push({ kind: 'Pod', apiVersion: 'v1', obj: p, labels: p.metadata.labels ?? {} });
   }
 
+  const podsByNamespace = new Map<string, Pod[]>();
+  for (const p of snapshot.pods) {
+    const ns = p.metadata.namespace ?? '';
+    const list = podsByNamespace.get(ns);
+    if (list) list.push(p);
+    else podsByNamespace.set(ns, [p]);
+  }
   const out: WorkloadView[] = [];
   for (const c of candidates) {
     const ns = c.obj.metadata.namespace;
@@ -86,7 +93,7 @@ export function collectWorkloads(snapshot: Snapshot, install: InstallView): Work
       c.kind === 'Pod'
         ? [c.obj as Pod]
         : c.selector
-          ? snapshot.pods.filter((p) => p.metadata.namespace === ns && matchesSelector(c.selector, p.metadata.labels))
+          ? (podsByNamespace.get(ns ?? '') ?? []).filter((p) => matchesSelector(c.selector, p.metadata.labels))
           : [];
     const view: WorkloadView = { object, podLabels: c.labels, pods, source: c.obj };
     const outOfScope = webhookScopeMiss(snapshot, install, config, ns ?? 'default', c.labels);
