@@ -6,7 +6,6 @@ import { parseAnnotations, readOptIn } from './annotations.js';
 import { ALWAYS_EXCLUDED_NAMESPACES } from './config.js';
 import { injectionMarks, injectPod, isAlreadyInjected, isWindowsPod, warning } from './inject.js';
 import { boundedMessage, boundedWarnings, MAX_MESSAGE_CHARS, MAX_WARNINGS } from './limits.js';
-import { platformLimits } from './platform-limits.js';
 import { describeIssues, PodSchema, type Pod } from './pod-schema.js';
 import { unknownKeyErrors } from './unknown-keys.js';
 import { INJECTED_ANNOTATION, PLAN_ANNOTATION, PREFIX, type Decision, type WebhookConfig } from './types.js';
@@ -100,13 +99,12 @@ function decidePod(input: unknown, namespace: string, config: WebhookConfig): De
   const injected = injectPod(pod, request.request, config);
   if (!injected.ok) return { kind: 'deny', code: 422, message: boundedMessage(injected.errors) };
 
-  const limits = platformLimits(pod, injected.plan.graceSeconds).map((l) => warning(l.message));
   return {
     kind: 'mutate',
     plan: injected.plan,
     patch: injected.patch,
     pod: injected.pod,
-    warnings: [...injected.warnings, ...limits],
+    warnings: injected.warnings,
   };
 }
 

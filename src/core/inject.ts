@@ -8,6 +8,7 @@ import { INSTALL_COMMAND, isHelperCommand, prestopArgv } from './helper-argv.js'
 import { hookHeader, hookHost, hookPath } from './hook-url.js';
 import { someNames } from './limits.js';
 import { buildPlan, KUBERNETES_DEFAULT_GRACE_SECONDS, planAnnotation, requiredGraceSeconds, resolveGrace } from './plan.js';
+import { platformLimits } from './platform-limits.js';
 import type { PatchOperation } from './patch.js';
 import type { Container, HttpGetAction, Pod, PodSpec } from './pod-schema.js';
 import { assignRoles, tcpPorts } from './roles.js';
@@ -160,6 +161,10 @@ export function injectPod(input: Pod, request: DrainRequest, config: WebhookConf
   if (grace.warning) warnings.push(warning(grace.warning));
   const plan = buildPlan(request, folded, planContainers, grace.graceSeconds);
   if (roles.leftOut.length > 0) plan.portsLeftOut = roles.leftOut;
+  // Grace the pod's node kind will not honour: in the plan and as warnings (platform-limits.ts).
+  const limits = platformLimits(input, plan.graceSeconds);
+  if (limits.length > 0) plan.platformLimits = limits.map((l) => ({ name: l.name, limitSeconds: l.limitSeconds }));
+  for (const l of limits) warnings.push(warning(l.message));
 
   // Mutation, copy-on-write: only the objects on a changed path are copied (the
   // input is never changed, untouched subtrees are shared with it), and each

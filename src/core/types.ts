@@ -69,6 +69,8 @@ export interface Plan {
   hooksAsTrigger?: string[];
   signal?: DrainSignal;
   http?: HttpCall;
+  /** Node kinds the pod asks for whose limit its grace exceeds (platform-limits.ts), strictest first. */
+  platformLimits?: Array<{ name: string; limitSeconds: number }>;
 }
 
 /**

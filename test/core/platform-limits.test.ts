@@ -45,6 +45,23 @@ describe('spot and preemptible nodes', () => {
     expect(warningsOf(spotPod(scheduling))).toContain(expected);
   });
 
+  it('the plan names the limits too (ws-drain/plan platformLimits), strictest first', () => {
+    const p = spotPod({ nodeSelector: { 'cloud.google.com/gke-spot': 'true' } }, { 'ws-drain/session-p95': '10m' });
+    const d = decide(p, 'default', CONFIG);
+    if (d.kind !== 'mutate') throw new Error(JSON.stringify(d));
+    expect(d.plan.platformLimits).toEqual([
+      { name: 'GKE Spot', limitSeconds: 15 },
+      { name: 'cluster-autoscaler', limitSeconds: 600 },
+    ]);
+    const written = JSON.parse((d.pod as { metadata: { annotations: Record<string, string> } }).metadata.annotations['ws-drain/plan']!) as Json;
+    expect(written['platformLimits']).toEqual(d.plan.platformLimits);
+  });
+
+  it('a plan within every limit has no platformLimits field', () => {
+    const d = decide(spotPod({}), 'default', CONFIG);
+    expect(d.kind === 'mutate' && d.plan).not.toHaveProperty('platformLimits');
+  });
+
   it('says "may run on" when only one of the ORed required terms asks for spot', () => {
     const affinity = {
       nodeAffinity: {
