@@ -55,6 +55,7 @@ export const CODES = {
   WSD305: { severity: 'warning', title: "a GKE load balancer's backend timeout (a WebSocket's longest life) is shorter than the session p95" },
   WSD401: { severity: 'info', title: 'maxSurge: 0 with a long drain: capacity is lost during rollouts' },
   WSD402: { severity: 'warning', title: 'strategy Recreate with a long drain: no pod serves during the drain' },
+  WSD403: { severity: 'info', title: 'a StatefulSet with a long drain: rollouts take replicas × drain' },
   WSD901: { severity: 'info', title: 'check could not read some objects; the checks that need them were skipped' },
 } as const satisfies Record<string, CodeInfo>;
 

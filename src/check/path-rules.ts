@@ -324,9 +324,11 @@ function unreadable(out: Finding[], ref: ObjectRef, what: string, form: string):
 export const LONG_DRAIN_SECONDS = 60;
 
 function rolloutRules(w: WorkloadView): Finding[] {
-  if (w.object.kind !== 'Deployment' || !w.plan) return [];
+  if (!w.plan) return [];
   const drain = w.plan.prestopDelaySeconds + w.plan.sessionP95Seconds;
   if (drain < LONG_DRAIN_SECONDS) return [];
+  if (w.object.kind === 'StatefulSet') return statefulSetRollout(w, drain);
+  if (w.object.kind !== 'Deployment') return [];
   const strategy = (w.source as Workload).spec.strategy;
   if (strategy?.type === 'Recreate') {
     return [
@@ -346,4 +348,20 @@ function rolloutRules(w: WorkloadView): Finding[] {
     ];
   }
   return [];
+}
+
+/** A StatefulSet replaces one pod at a time and recreates it only once the old one is gone. */
+function statefulSetRollout(w: WorkloadView, drain: number): Finding[] {
+  const spec = (w.source as Workload).spec as Workload['spec'] & { updateStrategy?: { type?: string; rollingUpdate?: { maxUnavailable?: number | string } } };
+  const replicas = spec.replicas ?? 1;
+  if (replicas < 2 || spec.updateStrategy?.type === 'OnDelete' || spec.updateStrategy?.rollingUpdate?.maxUnavailable !== undefined) return [];
+  const total = replicas * drain;
+  return [
+    finding(
+      'WSD403',
+      w.object,
+      `a rolling update replaces its ${replicas} pods one at a time and recreates each only after it has terminated: with a drain of up to ${drain} s per pod, a rollout can take ${total} s (${Math.round(total / 60)} min)`,
+      'expected for long sessions; a drain trigger (ws-drain/drain-signal or drain-http) that makes clients reconnect ends each drain early, and podManagementPolicy does not apply to updates',
+    ),
+  ];
 }

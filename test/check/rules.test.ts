@@ -381,13 +381,19 @@ describe('the path in front of opted-in workloads', () => {
     expect(codes(s)).toEqual([]);
   });
 
-  it('WSD401 for maxSurge 0 and WSD402 for Recreate when the drain is long', () => {
+  it('WSD401 for maxSurge 0, WSD402 for Recreate, WSD403 for StatefulSets when the drain is long', () => {
     const s = cleanSnapshot();
     s.deployments.push(deployment('a', { 'ws-drain/session-p95': '5m' }, { strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 0, maxUnavailable: 1 } } }) as never);
     s.deployments.push(deployment('b', { 'ws-drain/session-p95': '5m' }, { strategy: { type: 'Recreate' } }) as never);
     s.deployments.push(deployment('c', { 'ws-drain/session-p95': '10s', 'ws-drain/prestop-delay': '5s' }, { strategy: { type: 'Recreate' } }) as never);
     const f = runChecks(s, FALLBACK).findings;
     expect(f.map((x) => `${x.code} ${x.object.name}`).sort()).toEqual(['WSD401 a', 'WSD402 b']);
+    const t = cleanSnapshot();
+    t.statefulSets.push({ ...deployment('ss', { 'ws-drain/session-p95': '5m' }), spec: { ...deployment('ss', { 'ws-drain/session-p95': '5m' })['spec'], replicas: 3 } } as never);
+    t.statefulSets.push({ ...deployment('one', { 'ws-drain/session-p95': '5m' }), spec: { ...deployment('one', { 'ws-drain/session-p95': '5m' })['spec'], replicas: 1 } } as never);
+    const g = runChecks(t, FALLBACK).findings;
+    expect(g.map((x) => `${x.code} ${x.object.kind}/${x.object.name}`)).toEqual(['WSD403 StatefulSet/ss']);
+    expect(g[0]!.message).toContain('a rollout can take 960 s (16 min)');
   });
 });
 

@@ -327,6 +327,7 @@ describe('ws-drain check', () => {
       deployment('broken', 'surge0', { 'ws-drain/session-p95': '5m' }, { strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 0, maxUnavailable: 1 } } }) as never,
       deployment('broken', 'recreate', { 'ws-drain/session-p95': '5m' }, { strategy: { type: 'Recreate' } }) as never,
       deployment('broken', 'long', { 'ws-drain/session-p95': '15m' }) as never,
+      { ...deployment('broken', 'rooms', { 'ws-drain/session-p95': '5m' }), kind: 'StatefulSet', spec: { ...(deployment('broken', 'rooms', { 'ws-drain/session-p95': '5m' }) as { spec: object }).spec, replicas: 3, serviceName: 'rooms' } } as never,
       deployment('disabled', 'chat', { 'ws-drain/session-p95': '5m' }) as never,
       { ...deployment('kube-system', 'cluster-autoscaler', {}), metadata: { name: 'cluster-autoscaler', namespace: 'kube-system', labels: { 'app.kubernetes.io/name': 'cluster-autoscaler' } } } as never,
       service('broken', 'chat') as never,
@@ -403,6 +404,7 @@ describe('ws-drain check', () => {
       'WSD304 Ingress broken/chat',
       'WSD401 Deployment broken/surge0',
       'WSD402 Deployment broken/recreate',
+      'WSD403 StatefulSet broken/rooms',
     ];
     for (const e of expected) expect(got, e).toContain(e);
     // Nothing else: every finding is one of the expected kinds (some objects get more than one).
@@ -426,6 +428,10 @@ describe('ws-drain check', () => {
     expect((await wsDrain(['check', '-n', 'a', '-A'])).code).toBe(2);
     expect((await wsDrain(['check', '-o', 'xml', '--kubeconfig', adminKubeconfig])).code).toBe(2);
     expect((await wsDrain(['check', '--kubeconfig', adminKubeconfig, '--context', 'nope'])).code).toBe(2);
+    const named = await wsDrain(['check', '--kubeconfig', adminKubeconfig, '--context', 'ws-drain-e2e', '-n', 'broken', '-o', 'yaml']);
+    expect(named.code).toBe(1);
+    expect(named.stdout).toMatch(/^kind: CheckReport$/m);
+    expect(named.stdout).toContain('code: WSD202');
     const gone = join(cp.workDir, 'gone.kubeconfig');
     await writeFile(gone, cp.kubeconfigYaml().replace(cp.url, `https://127.0.0.1:${await freePort()}`));
     const r = await wsDrain(['check', '--kubeconfig', gone]);
