@@ -4,7 +4,10 @@
 // without ws-drain/injected is denied (message names ws-drain/injected), a pod
 // without annotations and `enabled: "false"` + session-p95 are admitted. Those
 // cases are not repeated here.
+import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { KNOWN_KEYS } from '../../src/core/annotations.js';
+import { unknownKeys } from '../../src/core/unknown-keys.js';
 import { INJECTED_ANNOTATION } from '../../src/core/types.js';
 import { createNamespace, createPod, eventually, getPod, optedInPod } from './controlplane/pods.js';
 import { applyObjects, loadValidatingPolicy } from './controlplane/registration.js';
@@ -129,5 +132,28 @@ describe('guard while the webhook is registered but unreachable', () => {
     // Stored as sent: the webhook is down, so nothing injected anything.
     expect(stored?.spec.initContainers ?? []).toHaveLength(0);
     expect(stored?.metadata.annotations?.[INJECTED_ANNOTATION]).toBe(c.annotations?.[INJECTED_ANNOTATION]);
+  });
+});
+
+describe('the guard and the core deny the same keys (one list)', () => {
+  // Valid annotation names (the API server validates keys before the policy runs):
+  // every known key, typos of them, and arbitrary names under ws-drain/.
+  const name = fc.stringMatching(/^[a-z0-9]([a-z0-9._-]{0,20}[a-z0-9])?$/);
+  const typo = fc.constantFrom(...KNOWN_KEYS).map((k) => k.replace('-', '_'));
+  const keys = [...new Set([...KNOWN_KEYS, ...fc.sample(typo, { numRuns: 10, seed: 9 }), ...fc.sample(name.map((n) => `ws-drain/${n}`), { numRuns: 30, seed: 9 })])];
+
+  it('for every key: denied as unknown by the policy exactly when the core calls it unknown', async () => {
+    const mismatches: string[] = [];
+    for (const [i, key] of keys.entries()) {
+      const pod = podFor({ name: `parity-${i}`, annotations: { [key]: '5m' } });
+      const result = await createPod(cluster.cp, NS, pod, { dryRun: true });
+      const policyUnknown = result.response.status === 422 && (result.message ?? '').includes(`unknown annotation ${key}`);
+      const coreUnknown = unknownKeys({ [key]: '5m' }).length > 0;
+      if (policyUnknown !== coreUnknown) mismatches.push(`${key}: policy ${String(policyUnknown)} (${result.response.status}), core ${String(coreUnknown)}`);
+    }
+    expect(keys.length).toBeGreaterThan(KNOWN_KEYS.size + 20);
+    // Both sides of the rule were exercised.
+    expect(keys.filter((k) => unknownKeys({ [k]: '' }).length > 0).length).toBeGreaterThan(20);
+    expect(mismatches).toEqual([]);
   });
 });
