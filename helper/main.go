@@ -3,9 +3,8 @@
 // binary so it runs in any app image: distroless, alpine/musl or scratch.
 //
 // Subcommands: install DIR, prestop [flags] [-- original argv], sleep DURATION,
-// version. The prestop flags are the contract with the webhook (README, "The
-// helper's command line") and must not change without changing
-// src/core/helper-argv.ts.
+// version. The prestop flags are the contract with the webhook (docs/helper.md,
+// "Command line") and must not change without changing src/core/helper-argv.ts.
 package main
 
 import (

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { INSTALL_COMMAND, isHelperCommand, prestopArgv } from '../../src/core/helper-argv.js';
 
-describe('prestopArgv (README contract)', () => {
+describe('prestopArgv (docs/helper.md contract)', () => {
   it('writes the required flags in contract order with whole-second durations', () => {
     expect(prestopArgv({ container: 'web', delaySeconds: 20, budgetSeconds: 300, ports: [8080, 8443] })).toEqual([
       '/ws-drain/ws-drain-helper',
