@@ -108,7 +108,7 @@ async function main(): Promise<void> {
     out.push('');
     out.push(sideBySide(results, real));
     out.push('');
-    for (const r of real) out.push(`- real node, ${r.label}: grace ${r.graceSeconds} s; old-pod close codes ${JSON.stringify(r.oldPodCloseCodes)}`);
+    for (const r of real) out.push(`- real node, ${r.label}: grace ${r.graceSeconds} s; old-pod close codes ${JSON.stringify(r.oldPodCloseCodes)}; failed connects ${JSON.stringify(r.refusedReasons)}`);
     out.push('');
   }
   out.push('ws-drain targets:');

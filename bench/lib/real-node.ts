@@ -36,6 +36,8 @@ export interface RealScenarioResult {
   goneAfterLastCloseMs: number;
   graceSeconds: number;
   oldPodCloseCodes: Record<string, number>;
+  /** Why connects failed (ECONNREFUSED, ECONNRESET, handshake timeout, HTTP status), counted. */
+  refusedReasons: Record<string, number>;
 }
 
 const NS = 'default';
@@ -94,6 +96,7 @@ export async function runRealScenario(node: RealNode, o: RealScenarioOptions): P
       goneAfterLastCloseMs: goneAt - lastClose,
       graceSeconds,
       oldPodCloseCodes: codes,
+      refusedReasons: run.report.refused.reduce<Record<string, number>>((acc, r) => ({ ...acc, [r.reason]: (acc[r.reason] ?? 0) + 1 }), {}),
     };
   } finally {
     await node.kubectl(['-n', NS, 'delete', 'deployment,service', app, '--wait=false']).catch(() => undefined);

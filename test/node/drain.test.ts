@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { summarise, type FleetReport } from '../../examples/ws-client/fleet.js';
 import { REPO_ROOT } from '../e2e/controlplane/binaries.js';
-import { leftovers, NODE } from './host.js';
+import { leftovers, NODE, sandboxNamespaces } from './host.js';
 import { installWsDrain } from './install.js';
 import { nodeStateDir, startNode, type RealNode } from './node.js';
 import { underLoad, type DisruptionRun } from './scenario.js';
@@ -21,6 +21,7 @@ const CLIENTS = 40;
 let node: RealNode | undefined;
 let stopped = false;
 const sysctlsBefore = readSysctls();
+const netnsBefore = sandboxNamespaces();
 
 function readSysctls(): Record<string, string> {
   const keys = ['net/ipv4/ip_forward', 'net/ipv4/conf/all/route_localnet', 'vm/overcommit_memory', 'kernel/panic', 'kernel/panic_on_oops', 'vm/panic_on_oom'];
@@ -161,7 +162,7 @@ describe('ws-drain on a real node (kubelet, containerd, kube-proxy, registry)', 
   it('teardown leaves no process, mount, interface, iptables chain, cgroup or sysctl behind', async () => {
     await n().stop();
     stopped = true;
-    expect(leftovers(nodeStateDir())).toEqual([]);
+    expect(leftovers(nodeStateDir(), netnsBefore)).toEqual([]);
     expect(readSysctls()).toEqual(sysctlsBefore);
     expect(execFileSync('ip', ['-o', 'link'], { encoding: 'utf8' })).not.toContain(NODE.bridge);
   });

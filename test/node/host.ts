@@ -56,6 +56,8 @@ const HOST_PATHS = ['/var/lib/kubelet', '/var/log/containers', '/var/log/pods', 
 interface HostSnapshot {
   sysctls: Record<string, string>;
   existedBefore: string[];
+  /** CRI sandbox namespaces (/run/netns/cni-*) that existed before: never ours to remove. */
+  netnsBefore?: string[];
 }
 
 function snapshotFile(stateDir: string): string {
@@ -78,7 +80,7 @@ export function snapshotHost(stateDir: string): void {
       // not present on this kernel (br_netfilter not loaded): nothing to restore
     }
   }
-  const snapshot: HostSnapshot = { sysctls, existedBefore: HOST_PATHS.filter((p) => existsSync(p)) };
+  const snapshot: HostSnapshot = { sysctls, existedBefore: HOST_PATHS.filter((p) => existsSync(p)), netnsBefore: sandboxNamespaces() };
   writeFileSync(file, JSON.stringify(snapshot, null, 2));
 }
 
@@ -173,6 +175,20 @@ function mountsUnder(prefixes: string[]): string[] {
   return [...new Set(mounts.filter((m) => prefixes.some((p) => m === p || m.startsWith(`${p}/`))))].sort((a, b) => b.length - a.length);
 }
 
+/** containerd's CRI names pod sandbox namespaces cni-<uuid>; nothing else on these machines does. */
+export function sandboxNamespaces(): string[] {
+  return existsSync('/run/netns') ? readdirSync('/run/netns').filter((n) => n.startsWith('cni-')) : [];
+}
+
+/** Sandbox namespaces of this node: an address in the pod network, or (their veth already gone) new since the snapshot and empty. */
+function nodeNamespaces(snapshot: HostSnapshot | undefined): string[] {
+  return sandboxNamespaces().filter((name) => {
+    if (run('ip', ['-n', name, '-o', '-4', 'addr']).out.includes(` ${NODE.podCidr.split('.').slice(0, 3).join('.')}.`)) return true;
+    if (!snapshot?.netnsBefore || snapshot.netnsBefore.includes(name)) return false;
+    return run('ip', ['netns', 'pids', name]).out.trim() === '';
+  });
+}
+
 /** Network namespaces the node's CNI network set up, from the CNI result cache. */
 function cniNamespaces(): { netns: string[]; resultFiles: string[] } {
   const dir = '/var/lib/cni/results';
@@ -244,13 +260,20 @@ export function teardownHost(stateDir: string): TeardownReport {
     sleepMs(200);
   }
 
+  const file = snapshotFile(stateDir);
+  const snapshot = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as HostSnapshot) : undefined;
   const { netns, resultFiles } = cniNamespaces();
-  for (const ns of netns) {
+  for (const ns of new Set([...netns, ...nodeNamespaces(snapshot).map((n) => `/run/netns/${n}`)])) {
     run('umount', ['-l', ns]);
-    rmSync(ns, { force: true });
-    report.netns++;
+    try {
+      rmSync(ns, { force: true });
+      report.netns++;
+    } catch {
+      // EBUSY: another process's mount namespace (copied while this one
+      // existed) still holds the bind mount; leftovers() reports it.
+    }
   }
-  for (const file of resultFiles) rmSync(file, { force: true });
+  for (const result of resultFiles) rmSync(result, { force: true });
 
   for (const mount of mountsUnder([stateDir, '/run/containerd', '/var/lib/kubelet'])) {
     if (run('umount', ['-l', mount]).ok) report.unmounted++;
@@ -281,9 +304,7 @@ export function teardownHost(stateDir: string): TeardownReport {
   };
   for (const dir of cgroupRootDirs(false)) removeCgroups(dir);
 
-  const file = snapshotFile(stateDir);
-  if (existsSync(file)) {
-    const snapshot = JSON.parse(readFileSync(file, 'utf8')) as HostSnapshot;
+  if (snapshot) {
     for (const [key, value] of Object.entries(snapshot.sysctls)) {
       try {
         if (readFileSync(`/proc/sys/${key}`, 'utf8').trim() !== value) writeFileSync(`/proc/sys/${key}`, value);
@@ -305,8 +326,8 @@ export function teardownHost(stateDir: string): TeardownReport {
   return report;
 }
 
-/** What teardown would still find: the host checks of the real-node suite. */
-export function leftovers(stateDir: string): string[] {
+/** What teardown would still find: the host checks of the real-node suite (`netnsBefore`: sandboxNamespaces() before the run). */
+export function leftovers(stateDir: string, netnsBefore: string[] = []): string[] {
   const found: string[] = [];
   const pids = [...podProcesses(), ...stateProcesses(stateDir)];
   if (pids.length > 0) found.push(`processes: ${pids.join(' ')}`);
@@ -315,6 +336,8 @@ export function leftovers(stateDir: string): string[] {
   for (const link of [NODE.bridge, NODE.ipInterface]) if (run('ip', ['link', 'show', link]).ok) found.push(`interface ${link}`);
   const { netns, resultFiles } = cniNamespaces();
   if (netns.length + resultFiles.length > 0) found.push(`CNI namespaces/results: ${[...netns, ...resultFiles].join(' ')}`);
+  const newSandboxes = sandboxNamespaces().filter((n) => !netnsBefore.includes(n));
+  if (newSandboxes.length > 0) found.push(`sandbox network namespaces: ${newSandboxes.join(' ')}`);
   for (const table of ['nat', 'filter', 'mangle']) {
     const chains = run('iptables-save', ['-t', table]).out.match(/^:KUBE-\S+/gm);
     if (chains) found.push(`iptables ${table}: ${chains.join(' ')}`);

@@ -50,10 +50,20 @@ etcd_ok() {
   local out
   out="$("$bin_dir/etcd" --version 2>&1)" && [[ "$out" == *"${etcd_version#v}"* ]]
 }
+# Running each binary's --version takes seconds on a busy machine; a stamp of
+# the checked binaries' sizes and mtimes lets later runs skip the checks.
+stamp() {
+  local cmd
+  for cmd in etcd "${k8s_cmds[@]}"; do stat -c "$cmd %s %Y" "$bin_dir/$cmd" 2>/dev/null || echo "$cmd missing"; done
+  echo "$k8s_version $etcd_version"
+}
 binaries_ok() {
+  local stamp_file="$bin_dir/.verified-$(IFS=-; echo "${k8s_cmds[*]}")"
+  [[ -f "$stamp_file" && "$(cat "$stamp_file")" == "$(stamp)" ]] && return 0
   etcd_ok || return 1
   local cmd
   for cmd in "${k8s_cmds[@]}"; do k8s_ok "$cmd" || return 1; done
+  stamp >"$stamp_file"
 }
 
 mkdir -p "$cache_root/k8s"
