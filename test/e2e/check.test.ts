@@ -3,7 +3,6 @@
 // produce no finding, then a cluster broken on purpose where every finding
 // must land on the object that causes it. Every run is repeated as a
 // ServiceAccount that can only get/list/watch, and must give the same report.
-import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -19,27 +18,15 @@ import { REPO_ROOT } from './controlplane/binaries.js';
 import { freePort, startControlPlane, type ControlPlane } from './controlplane/controlplane.js';
 import { createNamespace, createPod, eventually, getPod, optedInPod, waitForInjectionActive } from './controlplane/pods.js';
 import { applyObjects, deleteObjects, loadMutatingWebhook, loadValidatingPolicy } from './controlplane/registration.js';
+import { runProcess, type Run } from './controlplane/run.js';
 import { startRegisteredWebhook, type WsDrainWebhook } from './controlplane/webhook.js';
 
 const MAIN = join(REPO_ROOT, 'src/cli/main.ts');
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
+/** The CLI as a user runs it, without WS_DRAIN_* or KUBECONFIG from this environment. */
 function wsDrain(args: string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('WS_DRAIN_') && k !== 'KUBECONFIG'));
-    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { cwd: REPO_ROOT, env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('WS_DRAIN_') && k !== 'KUBECONFIG'));
+  return runProcess(process.execPath, ['--import', 'tsx', MAIN, ...args], { cwd: REPO_ROOT, env });
 }
 
 let cp: ControlPlane;
