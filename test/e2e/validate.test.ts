@@ -2,35 +2,20 @@
 // Deployment whose pod template would be denied fails at `kubectl apply` (and
 // --dry-run=server) with the pod's message; a good one shows ws-drain's
 // warnings to the person applying it. Registered from manifests/base/validating-webhook.yaml.
-import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from './controlplane/pods.js';
 import { applyObjects, loadValidatingWebhook } from './controlplane/registration.js';
+import { runProcess, type Run } from './controlplane/run.js';
 import { useWebhookCluster } from './controlplane/suite.js';
 
 const NS = 'e2e-validate';
 const cluster = useWebhookCluster(NS);
 let kubeconfig = '';
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 function kubectl(args: string[], stdin?: string): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cluster.cp.binaries.kubectl, ['--kubeconfig', kubeconfig, '-n', NS, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(stdin ?? '');
-  });
+  return runProcess(cluster.cp.binaries.kubectl, ['--kubeconfig', kubeconfig, '-n', NS, ...args], { stdin });
 }
 
 function deployment(name: string, templateAnnotations: Record<string, string>, own: Record<string, string> = {}): string {
@@ -70,7 +55,10 @@ beforeAll(async () => {
 });
 
 describe('kubectl apply of workloads', () => {
-  it.each([['--dry-run=server'], []])('a bad Deployment fails with the message its pods would get (%s)', async (...flags) => {
+  it.each([
+    { mode: 'kubectl apply --dry-run=server', flags: ['--dry-run=server'] },
+    { mode: 'kubectl apply', flags: [] },
+  ])('a bad Deployment fails with the message its pods would get ($mode)', async ({ flags }) => {
     const r = await kubectl(['apply', ...flags, '-f', '-'], deployment('bad', { 'ws-drain/sesion-p95': '1m' }));
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('admission webhook "validate.ws-drain.io" denied the request');
