@@ -281,6 +281,8 @@ describe('ws-drain check', () => {
     // Take the install down: pods created now are neither injected nor refused.
     await webhook.stop();
     await deleteObjects(cp, guard);
+    const uninstalled = await check(['-n', 'clean']);
+    expect(uninstalled.report.findings.map((f) => `${f.code} ${f.object.kind}/${f.object.name}`)).toEqual(['WSD101 MutatingWebhookConfiguration/ws-drain']);
 
     for (const ns of ['broken', 'ws-drain-system']) await createNamespace(cp, ns);
     await createNamespace(cp, 'disabled', { 'ws-drain.io/inject': 'disabled' });
