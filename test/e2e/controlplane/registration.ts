@@ -92,7 +92,7 @@ export async function applyObjects(cp: ControlPlane, objects: KubernetesObject[]
       await client.create(obj);
     } catch (err) {
       if ((err as { code?: number }).code !== 409) throw err;
-      const existing = await client.read({ apiVersion: obj.apiVersion, kind: obj.kind, metadata: { name: obj.metadata?.name ?? '' } });
+      const existing = await client.read({ apiVersion: obj.apiVersion, kind: obj.kind, metadata: { name: obj.metadata?.name ?? '', namespace: obj.metadata?.namespace } });
       await client.replace({ ...obj, metadata: { ...obj.metadata, resourceVersion: existing.metadata?.resourceVersion } });
     }
   }
