@@ -32,6 +32,12 @@ export const NODE = {
   kubeletPort: 10250,
 } as const;
 
+/** The sysctls and sandbox namespaces recorded before this node started (what teardown restores). */
+export function hostBefore(stateDir: string): { sysctls: Record<string, string>; netns: string[] } {
+  const snapshot = JSON.parse(readFileSync(snapshotFile(stateDir), 'utf8')) as HostSnapshot;
+  return { sysctls: snapshot.sysctls, netns: snapshot.netnsBefore ?? [] };
+}
+
 /** One node per machine: containerd, CNI and kube-proxy state are host-wide. */
 export const LOCK_FILE = '/run/lock/ws-drain-node.lock';
 

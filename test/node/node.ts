@@ -17,7 +17,7 @@ import { ensureBinaries, REPO_ROOT } from '../e2e/controlplane/binaries.js';
 import { freePort, startControlPlane, type ControlPlane } from '../e2e/controlplane/controlplane.js';
 import { ManagedProcess } from '../e2e/controlplane/process.js';
 import { cniConfig, containerdConfig, kubeletConfig, kubeProxyConfig, registryConfig, registryHostsToml, type NodePaths } from './configs.js';
-import { LOCK_FILE, NODE, setUpCgroupRoot, setUpNodeAddress, snapshotHost, teardownHost } from './host.js';
+import { hostBefore, LOCK_FILE, NODE, setUpCgroupRoot, setUpNodeAddress, snapshotHost, teardownHost } from './host.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -39,6 +39,8 @@ export interface RealNode {
   kubectlPath: string;
   /** Runs kubectl as admin; resolves stdout, rejects with stderr. */
   kubectl(args: string[], opts?: { input?: string; timeoutMs?: number }): Promise<string>;
+  /** Host state recorded once the lock was held, before anything started: what the teardown must restore. */
+  hostBefore: { sysctls: Record<string, string>; netns: string[] };
   /** Seconds each start phase took, for the benchmark and the docs. */
   timings: Record<string, number>;
   describe(): string;
@@ -196,6 +198,7 @@ export async function startNode(opts: NodeOptions = {}): Promise<RealNode> {
 
   try {
     snapshotHost(stateDir);
+    const before = hostBefore(stateDir);
     for (const dir of ['logs', 'containerd/certs.d', 'cni/net.d', 'kubelet', 'pki', 'pod-logs']) await mkdir(join(stateDir, dir), { recursive: true });
     await mkdir(paths.registryStorage, { recursive: true });
 
@@ -304,6 +307,7 @@ export async function startNode(opts: NodeOptions = {}): Promise<RealNode> {
       kubeconfig: adminKubeconfig,
       kubectlPath: bin('kubectl'),
       kubectl,
+      hostBefore: before,
       timings,
       describe,
       stop,

@@ -6,7 +6,7 @@
 #   ws-drain-webhook      Dockerfile --target webhook  } with local base images
 #   ws-echo               examples/Dockerfile (the example WebSocket server)
 # and the local stand-ins for the public base images, which cannot be pulled on
-# CI machines (built from this machine's Node release, /usr/local/go and
+# CI machines (built from this machine's Node release, its Go (GOROOT) and
 # Debian's shell and libraries; see docs/real-node.md):
 #   node-runtime  ~ gcr.io/distroless/nodejs20-debian12:nonroot
 #   node-build    ~ node:20-bookworm-slim
@@ -152,13 +152,14 @@ base_node_build() {
 }
 
 base_go_build() {
-  local go_version; go_version="$(/usr/local/go/bin/go env GOVERSION)"
+  local go_version; go_version="$(go env GOVERSION)"
   local ref="localhost/ws-drain-local/go-build:${go_version#go}-$recipe"
   exists "$ref" && { echo "$ref"; return; }
   log "building $ref"
   local tmp; tmp="$(mktemp -d)"; local root="$tmp/rootfs"
   mkdir -p "$root/usr/local"
-  cp -a /usr/local/go "$root/usr/local/go"
+  # The toolchain on PATH, wherever it is installed, at the golang image's path.
+  cp -a "$(go env GOROOT)" "$root/usr/local/go"
   add_host_files "$root" /bin/sh /bin/dash /bin/bash /usr/bin/env /bin/cat /bin/ls /bin/mkdir /bin/rm /bin/cp /bin/mv /usr/bin/tr /usr/bin/wc /usr/bin/dirname
   add_users "$root"
   image_from_rootfs "$ref" "$root" $'ENV PATH=/usr/local/go/bin:/usr/bin:/bin HOME=/root GOPATH=/go GOTOOLCHAIN=local'
