@@ -5,7 +5,7 @@
 // controller in place of the harness's re-enactment and balancer.
 import { peakRate } from '../../examples/ws-client/fleet.js';
 import type { RealNode } from '../../test/node/node.js';
-import { underLoad } from '../../test/node/scenario.js';
+import { underLoad, waitForRoutes } from '../../test/node/scenario.js';
 import { applyObjects, exampleWorkload, waitForReady } from '../../test/node/workload.js';
 
 export type RealKind = 'default-kubernetes' | 'articles' | 'ws-drain';
@@ -72,7 +72,8 @@ export async function runRealScenario(node: RealNode, o: RealScenarioOptions): P
       async disrupt([old]) {
         // A Ready second replica first, as in the harness (the new pod is up before the old one goes).
         await node.kubectl(['-n', NS, 'scale', `deployment/${app}`, '--replicas=2']);
-        await waitForReady(node, NS, app, 2);
+        const both = await waitForReady(node, NS, app, 2);
+        await waitForRoutes(both);
         graceSeconds = old!.spec.terminationGracePeriodSeconds ?? 30;
         deletedAt = Date.now();
         await node.kubectl(['-n', NS, 'delete', 'pod', old!.metadata.name, '--wait=false']);

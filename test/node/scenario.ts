@@ -4,8 +4,12 @@
 // replacements are ready. Shared by the real-node suite and bench/drain.ts
 // --real-node; what it records is what the kubelet, kube-proxy and the
 // EndpointSlice controller actually did to the clients.
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { ClientFleet, type FleetReport } from '../../examples/ws-client/fleet.js';
 import type { RealNode } from './node.js';
+
+const execFileAsync = promisify(execFile);
 import { clusterIp, KubectlStream, listPods, waitFor, waitForReady, type PodObject } from './workload.js';
 
 export interface DisruptionOptions {
@@ -33,9 +37,22 @@ export interface DisruptionRun {
   goneAt: Map<string, number>;
 }
 
+/** Until kube-proxy's nat rules send traffic to every given pod (its DNAT targets name podIP:port). */
+export async function waitForRoutes(pods: PodObject[]): Promise<void> {
+  const ips = pods.map((p) => (p.status as { podIP?: string } | undefined)?.podIP).filter((ip): ip is string => ip !== undefined);
+  await waitFor('kube-proxy rules for the ready pods', async () => {
+    const { stdout } = await execFileAsync('iptables-save', ['-t', 'nat'], { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 });
+    return ips.every((ip) => stdout.includes(`--to-destination ${ip}:`));
+  }, 60_000);
+}
+
 export async function underLoad(node: RealNode, o: DisruptionOptions): Promise<DisruptionRun> {
   const ready = await waitForReady(node, o.namespace, o.app, o.replicas);
   const ip = await clusterIp(node, o.namespace, o.app);
+  // A Ready pod is not yet a routed one: the EndpointSlice controller and
+  // kube-proxy follow. Connects before that are refused, and would be counted
+  // against the drain (the first real-node benchmark run did exactly that).
+  await waitForRoutes(ready);
   const fleet = new ClientFleet({ url: `ws://${ip}:80`, clients: o.clients, sendIntervalMs: o.sendIntervalMs ?? 250, rampMs: Math.max(1000, o.clients) });
   const logs = new Map<string, KubectlStream>();
   const goneAt = new Map<string, number>();
