@@ -11,7 +11,8 @@
 //
 // Needs root (network + PID namespaces), iproute2 and util-linux, and the
 // helper binary (built with helper/build.sh when missing). Prints a table,
-// writes bench/results/drain.svg (connections over time) and
+// writes bench/results/drain.svg (connections over time; with --real-node also
+// drain-real-node.svg) and
 // bench/results/drain.json (raw numbers), and exits 1 when ws-drain misses a target.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -124,11 +125,23 @@ async function main(): Promise<void> {
     markers: markers(r),
   }));
   writeFileSync(path.join(dir, 'drain.svg'), drainChartSvg(panels, flags.clients));
+  if (real) {
+    const realPanels = real.map((r) => ({
+      title: `${r.label} (real node)`,
+      subtitle: `refused ${r.refusedConnects} · 1006 ${r.abnormalCloses} · lost ${r.lostMessages} · peak ${r.peakReconnectsPerSecond} reconnects/s · pod gone ${(r.deleteToGoneMs / 1000).toFixed(1)} s after delete`,
+      points: r.series,
+      markers: [
+        { t: 0, label: 'delete' },
+        { t: r.deleteToGoneMs, label: 'pod gone' },
+      ],
+    }));
+    writeFileSync(path.join(dir, 'drain-real-node.svg'), drainChartSvg(realPanels, flags.clients));
+  }
   writeFileSync(
     path.join(dir, 'drain.json'),
-    JSON.stringify({ clients: flags.clients, quick: flags.quick, settings, results: results.map((r) => ({ ...r, fleet: undefined, series: undefined, oldPodLogs: undefined })), realNode: real, targets }, null, 2),
+    JSON.stringify({ clients: flags.clients, quick: flags.quick, settings, results: results.map((r) => ({ ...r, fleet: undefined, series: undefined, oldPodLogs: undefined })), realNode: real?.map((r) => ({ ...r, series: undefined })), targets }, null, 2),
   );
-  process.stderr.write(`wrote ${path.relative(process.cwd(), path.join(dir, 'drain.svg'))} and drain.json\n`);
+  process.stderr.write(`wrote ${path.relative(process.cwd(), path.join(dir, 'drain.svg'))}${real ? ', drain-real-node.svg' : ''} and drain.json\n`);
   // Exit explicitly: with thousands of proxied sockets just closed, Node's
   // environment teardown can spin in CleanupHandles for minutes.
   process.exit(targets.every((t) => t.ok) ? 0 : 1);

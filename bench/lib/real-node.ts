@@ -3,7 +3,7 @@
 // replica made Ready, then `kubectl delete pod` of the first — the harness's
 // single pod termination, with the real kubelet, kube-proxy and EndpointSlice
 // controller in place of the harness's re-enactment and balancer.
-import { peakRate } from '../../examples/ws-client/fleet.js';
+import { peakRate, type FleetReport } from '../../examples/ws-client/fleet.js';
 import type { RealNode } from '../../test/node/node.js';
 import { underLoad, waitForRoutes } from '../../test/node/scenario.js';
 import { applyObjects, exampleWorkload, waitForReady } from '../../test/node/workload.js';
@@ -38,6 +38,33 @@ export interface RealScenarioResult {
   oldPodCloseCodes: Record<string, number>;
   /** Why connects failed (ECONNREFUSED, ECONNRESET, handshake timeout, HTTP status), counted. */
   refusedReasons: Record<string, number>;
+  /** Open connections on the old pod and on the others, t in ms relative to the delete (the chart's input). */
+  series: Array<{ t: number; old: number; new: number }>;
+}
+
+/**
+ * Connections per side over time, from the clients' own open and close events
+ * (a connection counts from the server's hello, which names the pod, to its
+ * close), t relative to t0, drawn from `fromMs` to `untilMs`: what happened
+ * before `fromMs` is folded into the first point.
+ */
+export function connectionSeries(report: FleetReport, oldPod: string, t0: number, fromMs: number, untilMs: number): Array<{ t: number; old: number; new: number }> {
+  const events = [
+    ...report.opens.map((e) => ({ t: e.t - t0, pod: e.pod, delta: 1 })),
+    ...report.closes.filter((e) => e.pod !== '').map((e) => ({ t: e.t - t0, pod: e.pod, delta: -1 })),
+  ].sort((a, b) => a.t - b.t);
+  let old = 0;
+  let fresh = 0;
+  const points: Array<{ t: number; old: number; new: number }> = [];
+  for (const e of events) {
+    if (e.t >= fromMs && points.length === 0) points.push({ t: fromMs, old, new: fresh });
+    if (e.pod === oldPod) old += e.delta;
+    else fresh += e.delta;
+    if (e.t >= fromMs) points.push({ t: e.t, old, new: fresh });
+  }
+  if (points.length === 0) points.push({ t: fromMs, old, new: fresh });
+  points.push({ t: Math.max(untilMs, points[points.length - 1]!.t), old, new: fresh });
+  return points;
 }
 
 const NS = 'default';
@@ -97,6 +124,7 @@ export async function runRealScenario(node: RealNode, o: RealScenarioOptions): P
       goneAfterLastCloseMs: goneAt - lastClose,
       graceSeconds,
       oldPodCloseCodes: codes,
+      series: connectionSeries(run.report, oldName, deletedAt, -(o.settleMs + 1000), goneAt - deletedAt + 500),
       refusedReasons: run.report.refused.reduce<Record<string, number>>((acc, r) => ({ ...acc, [r.reason]: (acc[r.reason] ?? 0) + 1 }), {}),
     };
   } finally {
