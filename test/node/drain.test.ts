@@ -12,7 +12,7 @@ import { REPO_ROOT } from '../e2e/controlplane/binaries.js';
 import { leftovers, NODE } from './host.js';
 import { installWsDrain } from './install.js';
 import { nodeStateDir, startNode, type RealNode } from './node.js';
-import { underLoad, type DisruptionRun } from './scenario.js';
+import { underLoad, waitForRoutes, type DisruptionRun } from './scenario.js';
 import { applyObjects, clusterIp, exampleWorkload, TEST_ANNOTATIONS, waitForReady, watchPod, type PodObject } from './workload.js';
 
 const NS = 'default';
@@ -125,9 +125,24 @@ describe('ws-drain on a real node (kubelet, containerd, kube-proxy, registry)', 
     await applyObjects(n(), await exampleWorkload({ name: 'ws-stubborn', namespace: NS, image: n().images.wsEcho, wsDrain: true, replicas: 1, command: ignoring }));
     const [pod] = await waitForReady(n(), NS, 'ws-stubborn', 1);
     const ip = await clusterIp(n(), NS, 'ws-stubborn');
+    // A Ready pod is not yet a routed one: connect only once kube-proxy has its rule
+    // (a refused connect here used to escape as an unhandled error).
+    await waitForRoutes([pod!]);
     // Connections that never close keep the helper waiting for its whole budget.
     const net = await import('node:net');
-    const sockets = Array.from({ length: 3 }, () => net.connect(80, ip));
+    const sockets = await Promise.all(
+      Array.from(
+        { length: 3 },
+        () =>
+          new Promise<import('node:net').Socket>((resolve, reject) => {
+            const s = net.connect(80, ip);
+            s.once('connect', () => resolve(s));
+            s.once('error', reject);
+          }),
+      ),
+    );
+    // The kubelet's SIGKILL resets them; that is the expected end, not a failure.
+    for (const s of sockets) s.on('error', () => undefined);
     const watch = watchPod(n(), NS, pod!.metadata.name);
     const deletedAt = Date.now();
     await n().kubectl(['-n', NS, 'delete', 'pod', pod!.metadata.name, '--wait=true', '--timeout=120s'], { timeoutMs: 130_000 });
