@@ -126,27 +126,32 @@ const Rule = z.looseObject({
   scope: z.string().optional(),
 });
 
+// What the mutating and validating registrations share: identity, metadata and
+// the fields every webhook entry of both kinds must set.
+const WebhookMetadata = z.looseObject({ name: z.string(), annotations: z.record(z.string(), z.string()).optional() });
+const ServiceReference = z.looseObject({ name: z.string(), namespace: z.string(), path: z.string(), port: z.number() });
+const MatchCondition = z.looseObject({ name: z.string(), expression: z.string() });
+const webhookFields = {
+  name: z.string(),
+  admissionReviewVersions: z.array(z.string()),
+  sideEffects: z.string(),
+  timeoutSeconds: z.number(),
+  failurePolicy: z.string(),
+  namespaceSelector: LabelSelector,
+  objectSelector: LabelSelector,
+};
+
 export const MutatingWebhookConfiguration = z.looseObject({
   apiVersion: z.literal('admissionregistration.k8s.io/v1'),
-  metadata: z.looseObject({ name: z.string(), annotations: z.record(z.string(), z.string()).optional() }),
+  metadata: WebhookMetadata,
   webhooks: z.array(
     z.looseObject({
-      name: z.string(),
-      admissionReviewVersions: z.array(z.string()),
-      sideEffects: z.string(),
-      timeoutSeconds: z.number(),
-      failurePolicy: z.string(),
+      ...webhookFields,
       reinvocationPolicy: z.string(),
       matchPolicy: z.string(),
       rules: z.array(Rule),
-      namespaceSelector: LabelSelector,
-      objectSelector: LabelSelector,
-      matchConditions: z.array(z.looseObject({ name: z.string(), expression: z.string() })).optional(),
-      clientConfig: z.looseObject({
-        caBundle: z.string().optional(),
-        url: z.string().optional(),
-        service: z.looseObject({ name: z.string(), namespace: z.string(), path: z.string(), port: z.number() }),
-      }),
+      matchConditions: z.array(MatchCondition).optional(),
+      clientConfig: z.looseObject({ caBundle: z.string().optional(), url: z.string().optional(), service: ServiceReference }),
     }),
   ),
 });
@@ -154,19 +159,13 @@ export type MutatingWebhookConfiguration = z.infer<typeof MutatingWebhookConfigu
 
 export const ValidatingWebhookConfiguration = z.looseObject({
   apiVersion: z.literal('admissionregistration.k8s.io/v1'),
-  metadata: z.looseObject({ name: z.string(), annotations: z.record(z.string(), z.string()).optional() }),
+  metadata: WebhookMetadata,
   webhooks: z.array(
     z.looseObject({
-      name: z.string(),
-      admissionReviewVersions: z.array(z.string()),
-      sideEffects: z.string(),
-      timeoutSeconds: z.number(),
-      failurePolicy: z.string(),
+      ...webhookFields,
       rules: z.array(z.looseObject({ operations: z.array(z.string()), apiGroups: z.array(z.string()), resources: z.array(z.string()) })),
-      namespaceSelector: LabelSelector,
-      objectSelector: LabelSelector,
-      matchConditions: z.array(z.looseObject({ name: z.string(), expression: z.string() })),
-      clientConfig: z.looseObject({ service: z.looseObject({ name: z.string(), namespace: z.string(), path: z.string(), port: z.number() }) }),
+      matchConditions: z.array(MatchCondition),
+      clientConfig: z.looseObject({ service: ServiceReference }),
     }),
   ),
 });
