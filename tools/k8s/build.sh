@@ -8,19 +8,23 @@
 # kube-controller-manager, kube-scheduler, kubelet and kube-proxy, from the same
 # k8s.io/kubernetes module, into the same directory.
 #
+# `build.sh --agnhost` builds only agnhost (k8s.io/kubernetes/test/images/agnhost,
+# same module and version), the reference webhook of Kubernetes' e2e tests that
+# bench/admission.ts measures ws-drain against.
+#
 # Cache root: $WS_DRAIN_CACHE if set (CI points it outside the clone so a clean
 # clone reuses the binaries), else <repo>/.cache. The Go build cache is left at
 # its default so a rebuild after a fresh clone is mostly cache hits.
 set -euo pipefail
 
-node=false
-case "${1:-}" in
-  --node) node=true ;;
-  "") ;;
-  *) echo "usage: build.sh [--node]" >&2; exit 2 ;;
-esac
+want_etcd=true
 k8s_cmds=(kube-apiserver kubectl)
-$node && k8s_cmds+=(kube-controller-manager kube-scheduler kubelet kube-proxy)
+case "${1:-}" in
+  --node) k8s_cmds+=(kube-controller-manager kube-scheduler kubelet kube-proxy) ;;
+  --agnhost) want_etcd=false; k8s_cmds=(agnhost) ;;
+  "") ;;
+  *) echo "usage: build.sh [--node | --agnhost]" >&2; exit 2 ;;
+esac
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
@@ -54,13 +58,13 @@ etcd_ok() {
 # the checked binaries' sizes and mtimes lets later runs skip the checks.
 stamp() {
   local cmd
-  for cmd in etcd "${k8s_cmds[@]}"; do stat -c "$cmd %s %Y" "$bin_dir/$cmd" 2>/dev/null || echo "$cmd missing"; done
+  for cmd in $($want_etcd && echo etcd) "${k8s_cmds[@]}"; do stat -c "$cmd %s %Y" "$bin_dir/$cmd" 2>/dev/null || echo "$cmd missing"; done
   echo "$k8s_version $etcd_version"
 }
 binaries_ok() {
   local stamp_file="$bin_dir/.verified-$(IFS=-; echo "${k8s_cmds[*]}")"
   [[ -f "$stamp_file" && "$(cat "$stamp_file")" == "$(stamp)" ]] && return 0
-  etcd_ok || return 1
+  ! $want_etcd || etcd_ok || return 1
   local cmd
   for cmd in "${k8s_cmds[@]}"; do k8s_ok "$cmd" || return 1; done
   stamp >"$stamp_file"
@@ -72,7 +76,7 @@ exec 9>"$cache_root/k8s/.build.lock"
 if command -v flock >/dev/null; then flock 9; fi
 
 if binaries_ok; then
-  log "reusing $bin_dir (${k8s_cmds[*]} $k8s_version, etcd $etcd_version)"
+  log "reusing $bin_dir (${k8s_cmds[*]} $k8s_version$($want_etcd && echo ", etcd $etcd_version"))"
   echo "$bin_dir"
   exit 0
 fi
@@ -100,13 +104,18 @@ build() { # name package ldflags
 # Only what is missing or stale: adding --node to a cache built without it
 # builds just the four node binaries.
 mkdir -p "$bin_dir"
-if ! etcd_ok; then
+if $want_etcd && ! etcd_ok; then
   build etcd go.etcd.io/etcd/server/v3 "-s -w"
   mv -f "$staging/etcd" "$bin_dir/"
 fi
 for cmd in "${k8s_cmds[@]}"; do
   k8s_ok "$cmd" && continue
-  build "$cmd" "k8s.io/kubernetes/cmd/$cmd" "$k8s_ldflags"
+  if [[ "$cmd" == agnhost ]]; then
+    # agnhost prints its version (`agnhost --version`) from main.Version.
+    build agnhost k8s.io/kubernetes/test/images/agnhost "$k8s_ldflags -X main.Version=$k8s_version"
+  else
+    build "$cmd" "k8s.io/kubernetes/cmd/$cmd" "$k8s_ldflags"
+  fi
   mv -f "$staging/$cmd" "$bin_dir/"
 done
 binaries_ok || { echo "build.sh: built binaries in $bin_dir fail their --version check" >&2; exit 1; }

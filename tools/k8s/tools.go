@@ -6,6 +6,8 @@
 //   - control plane (e2e): kube-apiserver, etcd, kubectl
 //   - a real node (test/node, build.sh --node): kube-controller-manager,
 //     kube-scheduler, kubelet, kube-proxy
+//   - the admission benchmark's peer (bench/admission.ts, build.sh --agnhost):
+//     agnhost, whose `webhook` is the reference webhook of Kubernetes' e2e tests
 package tools
 
 import (
@@ -16,4 +18,5 @@ import (
 	_ "k8s.io/kubernetes/cmd/kube-scheduler"
 	_ "k8s.io/kubernetes/cmd/kubectl"
 	_ "k8s.io/kubernetes/cmd/kubelet"
+	_ "k8s.io/kubernetes/test/images/agnhost"
 )
