@@ -1,35 +1,51 @@
-// Admission throughput and latency: the real webhook against a bare Node https
-// server that answers the same AdmissionReview bytes without any work (the floor).
+// Admission cost: ws-drain against the reference webhook of Kubernetes' own e2e
+// tests (agnhost `webhook`, Go, built by tools/k8s/build.sh --agnhost) and a bare
+// Node https server that answers fixed bytes (the floor), in one run.
 //
-//   npx tsx bench/admission.ts [--duration 10] [--connections 200] [--rate 500] [--log-level info] [--breakdown]
+//   npx tsx bench/admission.ts            quick (~2 min): 1 round, 3 s phases, +10k reviews for RSS
+//   npx tsx bench/admission.ts --full     the note's figures (~15 min): 3 interleaved rounds, 10 s phases, +100k reviews
+//   options: --rounds N --duration S --connections N --rate R --rss-reviews N --cold-starts N
+//            --targets floor,ws-drain,agnhost,... (see TARGETS) --breakdown
 //
-// --breakdown adds saturation rows for servers between the floor and the webhook,
-// to show where the webhook's CPU per request goes: the floor plus a fixed 10 µs
-// busy loop (what any per-request work costs here), plus JSON.parse of the body,
-// plus the whole admission (envelope, core, serialisation) without log or metrics.
+// Every server runs in its own process, started the way it ships (ws-drain: the
+// bundled CLI, `npm run bundle`), so the load generator (this process) never
+// shares an event loop with it. All traffic: TLS 1.3, keep-alive, the same
+// AdmissionReview body (an opted-in 3-container pod from a ReplicaSet). Per round,
+// the targets take turns (the order rotates each round) through:
+//   saturation  autocannon, closed loop, as fast as the server answers: req/s.
+//   paced       --rate req/s at even intervals over open keep-alive connections
+//               (open loop, latency from the intended send time, µs resolution):
+//               the latency an API server sees.
+// Headline: server CPU µs per review, from /proc/<pid>/stat utime+stime of the
+// server's process tree before and after each phase. Unlike req/s it hardly
+// depends on what else runs on the machine. Also: RSS of the process tree after
+// warm-up and after --rss-reviews more reviews, and cold start (exec → first 200
+// to a POST over a new TLS connection). Figures are medians over rounds; ratios
+// are against agnhost.
 //
-// Each server runs in its own process (via the real CLI for the webhook), so the
-// load generator (autocannon, this process) never shares their event loop.
-// Two phases per server, both with keep-alive TLS connections:
-//   saturation  autocannon as fast as the server answers: requests/s. Closed loop, so its
-//               latency is just connections / throughput (Little's law), not a property of the server.
-//   paced       --rate requests/s at even intervals spread over --connections open keep-alive
-//               connections (open loop, latency measured from the intended send time, µs
-//               resolution): the latency an API server sees. autocannon's own rate limiter
-//               fires every connection at each second boundary, which measures the burst, not the server.
-import { spawn, type ChildProcess } from 'node:child_process';
+// agnhost's /mutating-pods decodes the pod with the Kubernetes scheme and patches
+// only pods named "webhook-to-be-mutated": with this body it answers allowed with
+// no patch. It logs nothing per request at its default verbosity and keeps no metrics.
+//
+// --breakdown adds saturation rows for servers between the floor and ws-drain,
+// to show where the CPU per request goes: the floor plus a fixed 10 µs busy
+// loop, plus JSON.parse of the body, plus the whole admission (envelope, core,
+// serialisation) without log or metrics.
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { mkdtemp, mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, open, readFile, readdir, rm, writeFile, type FileHandle } from 'node:fs/promises';
 import { Agent, createServer as createHttpsServer, request as httpsRequest } from 'node:https';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { parseArgs } from 'node:util';
 import { generateDevCerts, writeDevCerts } from '../src/certs/dev-certs.js';
 import { DEFAULT_CONFIG } from '../src/core/index.js';
 import { admit, parseAdmissionReview, serializeReview } from '../src/server/admission.js';
 import { admissionReview } from '../test/server/review-fixtures.js';
+import { bundleCli } from '../scripts/bundle.js';
 
 // autocannon ships no types; this is the part of its API the bench uses.
 interface Histogram {
@@ -52,6 +68,8 @@ const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SELF = fileURLToPath(import.meta.url);
+/** Both the load generator and every server speak TLS 1.3 only. */
+const TLS13 = { minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3' } as const;
 
 /** What a --breakdown server does per request before answering; undefined answers the fixed bytes. */
 type StageWork = (body: Buffer) => string | undefined;
@@ -73,7 +91,7 @@ const STAGES: Record<string, { label: string; work: StageWork }> = {
     },
   },
   admit: {
-    label: 'webhook without log/metrics',
+    label: 'ws-drain without log/metrics',
     work: (body) => {
       const parsed = parseAdmissionReview(JSON.parse(body.toString('utf8')));
       if (!parsed.ok) throw new Error(parsed.error);
@@ -82,34 +100,22 @@ const STAGES: Record<string, { label: string; work: StageWork }> = {
   },
 };
 
-/** The floor plus one stage of the webhook's work (--breakdown). */
-async function runStage(stage: string, port: number, certFile: string, keyFile: string, responseFile: string): Promise<void> {
-  const work = STAGES[stage]?.work;
-  if (!work) throw new Error(`unknown stage ${stage}`);
+/** The floor (no stage) or the floor plus one stage of the webhook's work (--breakdown). */
+async function runFloor(stage: string | undefined, port: number, certFile: string, keyFile: string, responseFile: string): Promise<void> {
+  const work = stage === undefined ? undefined : STAGES[stage]?.work;
+  if (stage !== undefined && !work) throw new Error(`unknown stage ${stage}`);
   const [cert, key, response] = await Promise.all([readFile(certFile), readFile(keyFile), readFile(responseFile)]);
-  const server = createHttpsServer({ cert, key, minVersion: 'TLSv1.2', keepAliveTimeout: 65_000 }, (req, res) => {
+  const server = createHttpsServer({ cert, key, ...TLS13, keepAliveTimeout: 65_000 }, (req, res) => {
     const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
+    // The floor reads the whole body, as any webhook must.
+    req.on('data', (c: Buffer) => {
+      if (work) chunks.push(c);
+    });
     req.on('end', () => {
-      // Readiness probes (GET /healthz) get the fixed bytes; only the benchmark's POSTs do the work.
-      const out = (req.method === 'POST' ? work(Buffer.concat(chunks)) : undefined) ?? response;
+      // Readiness probes (GET) get the fixed bytes; only the benchmark's POSTs do the work.
+      const out = (work && req.method === 'POST' ? work(Buffer.concat(chunks)) : undefined) ?? response;
       res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': String(Buffer.byteLength(out)) });
       res.end(out);
-    });
-  });
-  server.listen(port, '127.0.0.1');
-  process.on('SIGTERM', () => server.close(() => process.exit(0)));
-}
-
-/** The floor: read the whole body (as the webhook must), answer fixed bytes. */
-async function runFloor(port: number, certFile: string, keyFile: string, responseFile: string): Promise<void> {
-  const [cert, key, response] = await Promise.all([readFile(certFile), readFile(keyFile), readFile(responseFile)]);
-  const headers = { 'content-type': 'application/json; charset=utf-8', 'content-length': String(response.length) };
-  const server = createHttpsServer({ cert, key, minVersion: 'TLSv1.2', keepAliveTimeout: 65_000 }, (req, res) => {
-    req.on('data', () => {});
-    req.on('end', () => {
-      res.writeHead(200, headers);
-      res.end(response);
     });
   });
   server.listen(port, '127.0.0.1');
@@ -127,66 +133,119 @@ function freePort(): Promise<number> {
   });
 }
 
-async function waitReady(port: number, ca: string, child: ChildProcess): Promise<void> {
-  for (let i = 0; i < 600; i++) {
+/** One POST of `body` over a new TLS 1.3 connection: the status, or undefined if it could not connect. */
+function postOnce(port: number, path: string, ca: string, body: string): Promise<{ status: number; text: string } | undefined> {
+  return new Promise((resolve) => {
+    const req = httpsRequest(
+      { host: '127.0.0.1', port, path, method: 'POST', ca, agent: false, ...TLS13, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString() }));
+        res.on('error', () => resolve(undefined));
+      },
+    );
+    req.on('error', () => resolve(undefined));
+    req.end(body);
+  });
+}
+
+/** Polls with POSTs until one is answered 200; the time from `since` to that answer, in ms. */
+async function firstOk(child: ChildProcess, port: number, path: string, ca: string, body: string, since: bigint, deadlineMs = 60_000): Promise<number> {
+  for (;;) {
     if (child.exitCode !== null) throw new Error(`server process exited with ${child.exitCode}`);
-    const ok = await new Promise<boolean>((resolve) => {
-      httpsRequest({ host: '127.0.0.1', port, path: '/healthz', ca, agent: false }, (res) => {
-        res.resume();
-        resolve(res.statusCode === 200);
-      })
-        .on('error', () => resolve(false))
-        .end();
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 100));
+    const r = await postOnce(port, path, ca, body);
+    const ms = Number(process.hrtime.bigint() - since) / 1e6;
+    if (r?.status === 200) return ms;
+    if (ms > deadlineMs) throw new Error(`server on port ${port} did not answer 200 within ${deadlineMs} ms (last: ${r ? r.status : 'no connection'})`);
+    // Connection refused comes back at once; a short pause keeps the poll from starving the starting server.
+    await new Promise((r) => setTimeout(r, 2));
   }
-  throw new Error(`server on port ${port} did not become ready`);
 }
 
-/** CPU seconds (user + system) a process has used so far; /proc ticks are 10 ms. */
+/** The process and all its descendants (cluster workers, a runtime's helpers). */
+async function processTree(pid: number): Promise<number[]> {
+  const parents = new Map<number, number[]>();
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = await readFile(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      parents.set(ppid, [...(parents.get(ppid) ?? []), Number(entry)]);
+    } catch {
+      // Exited between readdir and read.
+    }
+  }
+  const out: number[] = [];
+  const walk = (p: number) => {
+    out.push(p);
+    for (const c of parents.get(p) ?? []) walk(c);
+  };
+  walk(pid);
+  return out;
+}
+
+/** CPU seconds (user + system) the process tree has used so far; /proc ticks are 10 ms. */
 async function cpuSeconds(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
+  let total = 0;
+  for (const p of await processTree(pid)) {
+    try {
+      const stat = await readFile(`/proc/${p}/stat`, 'utf8');
+      // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      total += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // Exited.
+    }
+  }
+  return total / 100;
 }
 
-interface Row {
-  target: string;
-  phase: string;
+/** Resident memory of the process tree, MiB. */
+async function rssMiB(pid: number): Promise<number> {
+  let kib = 0;
+  for (const p of await processTree(pid)) {
+    try {
+      const status = await readFile(`/proc/${p}/status`, 'utf8');
+      kib += Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1] ?? 0);
+    } catch {
+      // Exited.
+    }
+  }
+  return kib / 1024;
+}
+
+interface PhaseResult {
   rps: number;
-  /** Server CPU per answered request: independent of how busy the rest of the machine is. */
-  cpuUsPerRequest: number;
+  /** Server CPU per answered request. */
+  cpuUs: number;
   p50: number;
   p99: number;
-  p999: number;
   errors: number;
   requests: number;
 }
 
-async function load(target: string, pid: number, phase: string, url: string, body: string, expected: string, opts: { connections: number; duration: number }): Promise<Row> {
-  const cpuBefore = await cpuSeconds(pid);
+async function saturate(t: RunningTarget, body: string, opts: { connections: number; duration?: number; amount?: number }): Promise<PhaseResult> {
+  const cpuBefore = await cpuSeconds(t.pid);
   const result = await autocannon({
-    url,
+    url: `https://127.0.0.1:${t.port}${t.spec.path}`,
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body,
     connections: opts.connections,
-    duration: opts.duration,
+    ...(opts.amount !== undefined ? { amount: opts.amount } : { duration: opts.duration }),
     pipelining: 1,
+    tlsOptions: TLS13,
     // Every answer must be the exact expected AdmissionReview; anything else counts as an error.
-    expectBody: expected,
+    expectBody: t.expected,
   });
-  const cpu = (await cpuSeconds(pid)) - cpuBefore;
+  const cpu = (await cpuSeconds(t.pid)) - cpuBefore;
+  t.served += result.requests.total;
   return {
-    target,
-    phase,
     rps: result.requests.average,
-    cpuUsPerRequest: result.requests.total > 0 ? (cpu / result.requests.total) * 1e6 : 0,
+    cpuUs: result.requests.total > 0 ? (cpu / result.requests.total) * 1e6 : NaN,
     p50: result.latency.p50,
     p99: result.latency.p99,
-    p999: result.latency.p99_9,
     errors: result.errors + result.timeouts + result.non2xx + (result.mismatches ?? 0),
     requests: result.requests.total,
   };
@@ -198,20 +257,19 @@ function percentile(sorted: number[], p: number): number {
 }
 
 /** Open-loop load at a fixed rate over a pool of keep-alive connections used round-robin. */
-async function paced(target: string, pid: number, url: string, ca: string, body: string, expected: string, opts: { connections: number; duration: number; rate: number }): Promise<Row> {
-  const agent = new Agent({ keepAlive: true, maxSockets: opts.connections, ca, scheduling: 'fifo' });
-  const { hostname, port, pathname } = new URL(url);
+async function paced(t: RunningTarget, ca: string, body: string, opts: { connections: number; duration: number; rate: number }): Promise<PhaseResult> {
+  const agent = new Agent({ keepAlive: true, maxSockets: opts.connections, ca, scheduling: 'fifo', ...TLS13 });
   const headers = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) };
   const latencies: number[] = [];
   let errors = 0;
   const send = (intended: bigint) =>
     new Promise<void>((resolve) => {
-      const req = httpsRequest({ host: hostname, port, path: pathname, method: 'POST', agent, headers }, (res) => {
+      const req = httpsRequest({ host: '127.0.0.1', port: t.port, path: t.spec.path, method: 'POST', agent, headers }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {
           latencies.push(Number(process.hrtime.bigint() - intended) / 1e6);
-          if (res.statusCode !== 200 || Buffer.concat(chunks).toString() !== expected) errors += 1;
+          if (res.statusCode !== 200 || Buffer.concat(chunks).toString() !== t.expected) errors += 1;
           resolve();
         });
       });
@@ -223,10 +281,11 @@ async function paced(target: string, pid: number, url: string, ca: string, body:
     });
   // Open every connection first, so the measured phase runs over all of them.
   await Promise.all(Array.from({ length: opts.connections }, () => send(process.hrtime.bigint())));
+  t.served += latencies.length;
   latencies.length = 0;
   errors = 0;
 
-  const cpuBefore = await cpuSeconds(pid);
+  const cpuBefore = await cpuSeconds(t.pid);
   const intervalNs = BigInt(Math.round(1e9 / opts.rate));
   const start = process.hrtime.bigint();
   const total = opts.rate * opts.duration;
@@ -239,136 +298,318 @@ async function paced(target: string, pid: number, url: string, ca: string, body:
   }
   await Promise.all(pending);
   const elapsed = Number(process.hrtime.bigint() - start) / 1e9;
-  const cpu = (await cpuSeconds(pid)) - cpuBefore;
+  const cpu = (await cpuSeconds(t.pid)) - cpuBefore;
   agent.destroy();
+  t.served += latencies.length;
   const sorted = latencies.sort((a, b) => a - b);
-  const round = (n: number) => Math.round(n * 100) / 100;
   return {
-    target,
-    phase: `paced ${opts.rate} req/s`,
     rps: latencies.length / elapsed,
-    cpuUsPerRequest: (cpu / Math.max(1, latencies.length)) * 1e6,
-    p50: round(percentile(sorted, 50)),
-    p99: round(percentile(sorted, 99)),
-    p999: round(percentile(sorted, 99.9)),
+    cpuUs: (cpu / Math.max(1, latencies.length)) * 1e6,
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
     errors,
     requests: latencies.length,
   };
 }
 
-function table(rows: Row[]): string {
-  const head = ['target', 'phase', 'req/s', 'server CPU µs/req', 'p50 ms', 'p99 ms', 'p99.9 ms', 'errors', 'requests'];
-  const data = rows.map((r) => [r.target, r.phase, r.rps.toFixed(0), r.cpuUsPerRequest.toFixed(0), String(r.p50), String(r.p99), String(r.p999), String(r.errors), String(r.requests)]);
-  const widths = head.map((h, i) => Math.max(h.length, ...data.map((d) => d[i]!.length)));
-  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
-  return [line(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...data.map(line)].join('\n');
+interface Env {
+  dir: string;
+  cert: string;
+  key: string;
+  ca: string;
+  body: string;
+  /** ws-drain's (and the floor's) answer to `body`. */
+  expected: string;
+  responseFile: string;
+  /** The bundled CLI entry. */
+  cli: string;
+  agnhost: string;
 }
+
+interface TargetSpec {
+  name: string;
+  path: string;
+  /** The answer to compare every response with; undefined: whatever the first 200 said (agnhost). */
+  expected?: (env: Env) => string;
+  /** Command line; stdout and stderr go to a log file, as a container's would. */
+  command: (env: Env, port: number) => { file: string; args: string[] };
+  coldStart: boolean;
+}
+
+function wsDrain(name: string, extra: string[]): TargetSpec {
+  return {
+    name,
+    path: '/mutate',
+    expected: (env) => env.expected,
+    command: (env, port) => ({
+      file: process.execPath,
+      args: [env.cli, 'serve', '--port', String(port), '--metrics-port', '0', '--tls-cert', env.cert, '--tls-key', env.key, ...extra],
+    }),
+    coldStart: true,
+  };
+}
+
+const TARGETS: Record<string, TargetSpec> = {
+  floor: {
+    name: 'floor',
+    path: '/mutate',
+    expected: (env) => env.expected,
+    command: (env, port) => ({ file: process.execPath, args: ['--import', 'tsx', SELF, '--floor', String(port), env.cert, env.key, env.responseFile] }),
+    coldStart: false,
+  },
+  'ws-drain': wsDrain('ws-drain', []),
+  'ws-drain-silent': wsDrain('ws-drain --log-level silent', ['--log-level', 'silent']),
+  agnhost: {
+    name: 'agnhost /mutating-pods',
+    path: '/mutating-pods',
+    command: (env, port) => ({ file: env.agnhost, args: ['webhook', '--tls-cert-file', env.cert, '--tls-private-key-file', env.key, '--port', String(port)] }),
+    coldStart: true,
+  },
+};
+
+interface RunningTarget {
+  key: string;
+  spec: TargetSpec;
+  child: ChildProcess;
+  pid: number;
+  port: number;
+  expected: string;
+  log: FileHandle;
+  /** Reviews answered so far (for the RSS after +N reviews). */
+  served: number;
+}
+
+async function startTarget(key: string, env: Env, label: string): Promise<{ child: ChildProcess; port: number; log: FileHandle; startedAt: bigint }> {
+  const spec = TARGETS[key]!;
+  const port = await freePort();
+  const log = await open(join(env.dir, `${key}-${label}.log`), 'w');
+  const { file, args } = spec.command(env, port);
+  const startedAt = process.hrtime.bigint();
+  const child = spawn(file, args, { cwd: ROOT, stdio: ['ignore', log.fd, log.fd] });
+  return { child, port, log, startedAt };
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** Exec → first 200 over TLS, `times` times per target, interleaved. */
+async function coldStarts(keys: string[], env: Env, times: number): Promise<Map<string, number[]>> {
+  const out = new Map<string, number[]>(keys.map((k) => [k, []]));
+  for (let i = 0; i < times; i++) {
+    for (const key of rotate(keys, i)) {
+      const spec = TARGETS[key]!;
+      const { child, log, startedAt, port } = await startTarget(key, env, `cold${i}`);
+      try {
+        out.get(key)!.push(await firstOk(child, port, spec.path, env.ca, env.body, startedAt));
+      } finally {
+        await stopChild(child);
+        await log.close();
+      }
+    }
+  }
+  return out;
+}
+
+function rotate<T>(xs: T[], by: number): T[] {
+  const k = by % xs.length;
+  return [...xs.slice(k), ...xs.slice(0, k)];
+}
+
+function median(xs: number[]): number {
+  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (s.length === 0) return NaN;
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+function table(head: string[], rows: string[][]): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((d) => d[i]!.length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;
+  return [line(head), `|${widths.map((w, i) => (i === 0 ? '-'.repeat(w + 2) : `${'-'.repeat(w + 1)}:`)).join('|')}|`, ...rows.map(line)].join('\n');
+}
+
+const load = () =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      duration: { type: 'string', default: '10' },
+      full: { type: 'boolean', default: false },
+      rounds: { type: 'string' },
+      duration: { type: 'string' },
       warmup: { type: 'string', default: '3' },
-      connections: { type: 'string', default: '200' },
-      rate: { type: 'string', default: '500' },
-      'log-level': { type: 'string', default: 'info' },
+      connections: { type: 'string', default: '50' },
+      rate: { type: 'string', default: '200' },
+      'rss-reviews': { type: 'string' },
+      'cold-starts': { type: 'string' },
+      targets: { type: 'string', default: 'floor,ws-drain,agnhost' },
       breakdown: { type: 'boolean', default: false },
     },
   });
-  const duration = Number(values.duration);
-  const warmup = Number(values.warmup);
-  const connections = Number(values.connections);
-  const rate = Number(values.rate);
-  for (const [name, n] of Object.entries({ duration, warmup, connections, rate })) {
+  const full = values.full === true;
+  const num = (name: string, v: string | undefined, quick: number, fullValue: number): number => {
+    const n = v === undefined ? (full ? fullValue : quick) : Number(v);
     if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name}: expected a positive whole number`);
-  }
+    return n;
+  };
+  const rounds = num('rounds', values.rounds, 1, 3);
+  const duration = num('duration', values.duration, 3, 10);
+  const warmup = num('warmup', values.warmup, 3, 3);
+  const connections = num('connections', values.connections, 50, 50);
+  const rate = num('rate', values.rate, 200, 200);
+  const rssReviews = num('rss-reviews', values['rss-reviews'], 10_000, 100_000);
+  const coldTimes = num('cold-starts', values['cold-starts'], 3, 10);
+  const keys = values.targets!.split(',').map((k) => k.trim());
+  for (const k of keys) if (!TARGETS[k]) throw new Error(`--targets: unknown target ${k} (known: ${Object.keys(TARGETS).join(', ')})`);
+  const loadAtStart = load();
 
   const dir = await mkdtemp(join(tmpdir(), 'ws-drain-bench-'));
-  const children: ChildProcess[] = [];
+  const running: RunningTarget[] = [];
+  const stages: Array<{ label: string; child: ChildProcess; port: number }> = [];
   try {
-    const pems = await generateDevCerts({ hosts: ['localhost'] });
+    process.stderr.write('building: the ws-drain bundle (npm run bundle), agnhost (tools/k8s/build.sh --agnhost) ...\n');
+    const [cli, agnhostDir] = await Promise.all([
+      bundleCli(join(dir, 'bundle')),
+      keys.includes('agnhost') ? promisify(execFile)(join(ROOT, 'tools/k8s/build.sh'), ['--agnhost'], { cwd: ROOT }).then((r) => r.stdout.trim().split('\n').pop()!) : Promise.resolve(''),
+    ]);
+    const pems = await generateDevCerts({ hosts: ['localhost', '127.0.0.1'] });
     const files = await writeDevCerts(dir, pems);
-
     // A realistic request: a ReplicaSet creating an opted-in pod with three containers.
-    const review = admissionReview();
-    const body = JSON.stringify(review);
+    const body = JSON.stringify(admissionReview());
     const parsed = parseAdmissionReview(JSON.parse(body));
     if (!parsed.ok) throw new Error(parsed.error);
-    const expected = JSON.stringify(admit(parsed.review, DEFAULT_CONFIG).review);
+    const expected = serializeReview(admit(parsed.review, DEFAULT_CONFIG).review);
     const responseFile = join(dir, 'response.json');
     await writeFile(responseFile, expected);
+    const env: Env = { dir, cert: files.tlsCert, key: files.tlsKey, ca: pems.caCert, body, expected, responseFile, cli, agnhost: join(agnhostDir, 'agnhost') };
 
-    const [webhookPort, metricsPort, floorPort] = [await freePort(), await freePort(), await freePort()];
-    const tsx = ['--import', 'tsx'];
-    // The webhook logs one JSON line per admission: to a file, as a container's stdout would be.
-    const log = await open(join(dir, 'webhook.log'), 'w');
-    const webhook = spawn(
-      process.execPath,
-      [...tsx, join(ROOT, 'src/cli/main.ts'), 'serve', '--port', String(webhookPort), '--metrics-port', String(metricsPort), '--tls-cert', files.tlsCert, '--tls-key', files.tlsKey, '--log-level', values['log-level']!],
-      { cwd: ROOT, stdio: ['ignore', log.fd, 'inherit'] },
-    );
-    children.push(webhook);
-    const floor = spawn(process.execPath, [...tsx, SELF, '--floor', String(floorPort), files.tlsCert, files.tlsKey, responseFile], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
-    children.push(floor);
-    await Promise.all([waitReady(webhookPort, pems.caCert, webhook), waitReady(floorPort, pems.caCert, floor)]);
+    // Cold starts first, on an otherwise idle set of servers.
+    const coldKeys = keys.filter((k) => TARGETS[k]!.coldStart);
+    process.stderr.write(`cold start: ${coldTimes}× each of ${coldKeys.join(', ')} ...\n`);
+    const cold = await coldStarts(coldKeys, env, coldTimes);
 
-    const targets = [
-      { name: 'floor', pid: floor.pid!, url: `https://127.0.0.1:${floorPort}/mutate` },
-      { name: 'webhook', pid: webhook.pid!, url: `https://127.0.0.1:${webhookPort}/mutate` },
-    ];
-    // --breakdown: the in-between servers, saturation phase only.
-    const stages: Array<{ name: string; pid: number; url: string }> = [];
+    for (const key of keys) {
+      const spec = TARGETS[key]!;
+      const { child, port, log, startedAt } = await startTarget(key, env, 'load');
+      await firstOk(child, port, spec.path, env.ca, body, startedAt);
+      const first = await postOnce(port, spec.path, env.ca, body);
+      const answer = spec.expected?.(env) ?? first?.text ?? '';
+      // agnhost's answer is checked once here; from then on, byte for byte like the others.
+      if (!answer.includes('"allowed":true') || !answer.includes(parsed.review.request.uid)) throw new Error(`${spec.name}: unexpected answer ${answer}`);
+      running.push({ key, spec, child, pid: child.pid!, port, expected: answer, log, served: 0 });
+    }
     if (values.breakdown) {
       for (const [stage, { label }] of Object.entries(STAGES)) {
         const port = await freePort();
-        const child = spawn(process.execPath, [...tsx, SELF, '--stage', stage, String(port), files.tlsCert, files.tlsKey, responseFile], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
-        children.push(child);
-        await waitReady(port, pems.caCert, child);
-        stages.push({ name: label, pid: child.pid!, url: `https://127.0.0.1:${port}/mutate` });
+        const since = process.hrtime.bigint();
+        const child = spawn(process.execPath, ['--import', 'tsx', SELF, '--stage', stage, String(port), files.tlsCert, files.tlsKey, responseFile], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
+        stages.push({ label, child, port });
+        await firstOk(child, port, '/mutate', env.ca, body, since);
       }
     }
-    process.stderr.write(`warming up ${warmup}s each ...\n`);
-    for (const t of [...targets, ...stages]) await load(t.name, t.pid, 'warmup', t.url, body, expected, { connections, duration: warmup });
-    const rows: Row[] = [];
-    for (const t of [...targets, ...stages]) {
-      process.stderr.write(`${t.name}: saturation, ${connections} connections, ${duration}s ...\n`);
-      rows.push(await load(t.name, t.pid, 'saturation', t.url, body, expected, { connections, duration }));
-    }
-    for (const t of targets) {
-      process.stderr.write(`${t.name}: paced ${rate} req/s over ${connections} connections, ${duration}s ...\n`);
-      rows.push(await paced(t.name, t.pid, t.url, pems.caCert, body, expected, { connections, duration, rate }));
+
+    process.stderr.write(`warm-up: ${warmup}s saturation each ...\n`);
+    for (const t of running) await saturate(t, body, { connections, duration: warmup });
+    const rssWarm = new Map<string, number>();
+    const servedAtWarm = new Map<string, number>();
+    for (const t of running) {
+      rssWarm.set(t.key, await rssMiB(t.pid));
+      servedAtWarm.set(t.key, t.served);
     }
 
-    const sat = (name: string) => rows.find((r) => r.target === name && r.phase === 'saturation')!;
-    const ratio = sat('webhook').rps / sat('floor').rps;
-    const cpuRatio = sat('floor').cpuUsPerRequest / sat('webhook').cpuUsPerRequest;
-    const fixed = rows.find((r) => r.target === 'webhook' && r.phase !== 'saturation')!;
+    const sat = new Map<string, PhaseResult[]>(keys.map((k) => [k, []]));
+    const pac = new Map<string, PhaseResult[]>(keys.map((k) => [k, []]));
+    const loads: string[] = [];
+    for (let r = 0; r < rounds; r++) {
+      loads.push(load());
+      for (const t of rotate(running, r)) {
+        process.stderr.write(`round ${r + 1}/${rounds} ${t.spec.name}: saturation, ${connections} connections, ${duration}s (load ${load()})\n`);
+        sat.get(t.key)!.push(await saturate(t, body, { connections, duration }));
+      }
+      for (const t of rotate(running, r)) {
+        process.stderr.write(`round ${r + 1}/${rounds} ${t.spec.name}: paced ${rate} req/s over ${connections} connections, ${duration}s\n`);
+        pac.get(t.key)!.push(await paced(t, env.ca, body, { connections, duration, rate }));
+      }
+    }
+    const breakdownRows: string[][] = [];
+    for (const s of stages) {
+      const t: RunningTarget = { key: s.label, spec: { ...TARGETS['floor']!, name: s.label }, child: s.child, pid: s.child.pid!, port: s.port, expected, log: undefined as never, served: 0 };
+      const res = await saturate(t, body, { connections, duration });
+      breakdownRows.push([s.label, res.rps.toFixed(0), res.cpuUs.toFixed(0), String(res.errors)]);
+    }
+
+    const rssAfter = new Map<string, number>();
+    for (const t of running) {
+      const more = rssReviews - (t.served - servedAtWarm.get(t.key)!);
+      if (more > 0) {
+        process.stderr.write(`${t.spec.name}: ${more} more reviews to reach +${rssReviews} after warm-up ...\n`);
+        await saturate(t, body, { connections, amount: more });
+      }
+      rssAfter.set(t.key, await rssMiB(t.pid));
+    }
+
+    // ---- report ----
+    const ref = keys.includes('agnhost') ? 'agnhost' : undefined;
+    const med = (m: Map<string, PhaseResult[]>, key: string, f: (p: PhaseResult) => number) => median(m.get(key)!.map(f));
+    const ratio = (v: number, key: string, refV: number | undefined) => (ref === undefined || key === ref || refV === undefined ? '' : ` (${(v / refV).toFixed(2)}×)`);
+    const metric = (label: string, f: (key: string) => number, digits: number, unit = '') => [
+      label,
+      ...keys.map((k) => {
+        const v = f(k);
+        return Number.isFinite(v) ? `${v.toFixed(digits)}${unit}${ratio(v, k, ref ? f(ref) : undefined)}` : '—';
+      }),
+    ];
+    const errors = keys.map((k) => [...sat.get(k)!, ...pac.get(k)!].reduce((n, p) => n + p.errors, 0));
+    const rows = [
+      metric('server CPU µs per review, saturation', (k) => med(sat, k, (p) => p.cpuUs), 0),
+      metric(`server CPU µs per review, paced ${rate} req/s`, (k) => med(pac, k, (p) => p.cpuUs), 0),
+      metric(`req/s, saturation, ${connections} connections`, (k) => med(sat, k, (p) => p.rps), 0),
+      metric(`p50 ms, paced ${rate} req/s`, (k) => med(pac, k, (p) => p.p50), 2),
+      metric(`p99 ms, paced ${rate} req/s`, (k) => med(pac, k, (p) => p.p99), 2),
+      metric('RSS MiB after warm-up', (k) => rssWarm.get(k)!, 0),
+      metric(`RSS MiB after +${rssReviews} reviews`, (k) => rssAfter.get(k)!, 0),
+      metric('cold start ms, exec → first 200 over TLS', (k) => median(cold.get(k) ?? []), 0),
+      ['errors (all phases)', ...errors.map(String)],
+    ];
+    const names = keys.map((k) => TARGETS[k]!.name);
     const out = [
-      `ws-drain admission benchmark: ${connections} keep-alive TLS connections, ${duration}s per phase, request ${body.length} B, response ${expected.length} B, webhook --log-level ${values['log-level']}`,
-      `machine: ${cpus().length} CPUs, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} (saturation latencies: autocannon, 1 ms resolution)`,
+      `ws-drain admission benchmark${full ? ' (--full)' : ''}: ${rounds} round(s) interleaved, ${duration}s per phase, ${connections} keep-alive TLS 1.3 connections, request ${body.length} B`,
+      `machine: ${cpus().length} CPUs; load average at start ${loadAtStart}, per round ${loads.join(' / ')}, at end ${load()}`,
+      `medians over rounds (cold start: over ${coldTimes} starts); ratios vs agnhost; saturation latency is closed-loop (Little's law), so only paced latency is shown`,
       '',
-      table(rows),
+      table(['', ...names], rows),
+      ...(breakdownRows.length > 0 ? ['', table(['breakdown (saturation)', 'req/s', 'CPU µs/req', 'errors'], breakdownRows)] : []),
       '',
-      `throughput ratio webhook/floor: ${ratio.toFixed(2)} (target >= 0.80)  ${ratio >= 0.8 ? 'MET' : 'MISSED'}`,
-      `CPU-per-request ratio floor/webhook: ${cpuRatio.toFixed(2)} (the throughput ratio on an otherwise idle machine, when both are CPU-bound)`,
-      `webhook p99 at ${rate} req/s paced over ${connections} connections: ${fixed.p99} ms (target < 5 ms)  ${fixed.p99 < 5 && fixed.errors === 0 ? 'MET' : 'MISSED'}`,
+      `cold starts ms: ${coldKeys.map((k) => `${TARGETS[k]!.name} ${cold.get(k)!.map((v) => v.toFixed(0)).join(' ')}`).join('; ')}`,
     ].join('\n');
     process.stdout.write(`${out}\n`);
     await mkdir(join(ROOT, 'bench/results'), { recursive: true });
-    await writeFile(join(ROOT, 'bench/results', `admission-${new Date().toISOString().replace(/[:.]/g, '-')}.json`), JSON.stringify({ connections, duration, rate, logLevel: values['log-level'], ratio, cpuRatio, rows, loadavg: loadavg() }, null, 2));
-    await log.close();
+    await writeFile(
+      join(ROOT, 'bench/results', `admission-${new Date().toISOString().replace(/[:.]/g, '-')}.json`),
+      JSON.stringify({ full, rounds, duration, connections, rate, rssReviews, targets: keys, sat: Object.fromEntries(sat), paced: Object.fromEntries(pac), rssWarm: Object.fromEntries(rssWarm), rssAfter: Object.fromEntries(rssAfter), cold: Object.fromEntries(cold), loadAtStart, loads, table: out }, null, 2),
+    );
+    if (errors.some((e) => e > 0)) process.exitCode = 1;
   } finally {
-    for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+    await Promise.all([...running.map((t) => stopChild(t.child)), ...stages.map((s) => stopChild(s.child))]);
+    for (const t of running) await t.log.close();
     await rm(dir, { recursive: true, force: true });
   }
 }
 
 if (process.argv[2] === '--stage') {
   const [stage, port, cert, key, response] = process.argv.slice(3);
-  await runStage(stage!, Number(port), cert!, key!, response!);
+  await runFloor(stage!, Number(port), cert!, key!, response!);
 } else if (process.argv[2] === '--floor') {
   const [port, cert, key, response] = process.argv.slice(3);
-  await runFloor(Number(port), cert!, key!, response!);
+  await runFloor(undefined, Number(port), cert!, key!, response!);
 } else {
   await main();
 }
