@@ -7,6 +7,7 @@ import type { WebhookConfig } from '../core/types.js';
 import { createApp, type Lifecycle } from './app.js';
 import { createLogger, type LogLevel, type Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
+import { closeUnreadAnswers } from './unread-answers.js';
 import { checkTlsMaterial, readTlsMaterial, secureContextOptions, watchTlsFiles } from './tls.js';
 
 /**
@@ -26,6 +27,13 @@ export const CONNECTION_TIMEOUTS = {
    * disconnected and the unsent answer freed.
    */
   stalledMs: 15_000,
+  /**
+   * Answer bytes Node holds for a client that has not taken any of them: the
+   * connection is destroyed however active it is otherwise. The API server
+   * reads an answer as soon as it comes and gives up on a webhook after its
+   * timeoutSeconds (5 s in manifests/base): after 10 s nobody waits for it.
+   */
+  unreadAnswerMs: 10_000,
   /**
    * Longer than the API server's idle-connection timeout (Go's 90s), so the
    * client always closes an idle keep-alive connection first: a server-side
@@ -127,6 +135,7 @@ export async function startWebhook(opts: WebhookOptions): Promise<RunningWebhook
   server.headersTimeout = t.headersMs;
   // Without a 'timeout' listener Node destroys the stalled socket, dropping any unsent answer.
   server.timeout = t.stalledMs;
+  const unread = closeUnreadAnswers(server, t.unreadAnswerMs, logger);
 
   const metricsServer = createHttpServer((req, res) => {
     if (req.method === 'GET' && (req.url === '/metrics' || req.url?.startsWith('/metrics?'))) {
@@ -150,6 +159,7 @@ export async function startWebhook(opts: WebhookOptions): Promise<RunningWebhook
   try {
     metricsPort = await listen(metricsServer, opts.metricsPort, opts.host);
   } catch (err) {
+    unread.stop();
     server.close();
     throw err;
   }
@@ -165,6 +175,7 @@ export async function startWebhook(opts: WebhookOptions): Promise<RunningWebhook
     reloader.stop();
     lifecycle.endingConnections = true;
     await Promise.all([closeServer(server, opts.shutdownTimeoutMs ?? 10_000), closeServer(metricsServer, 1_000)]);
+    unread.stop();
     logger.info('shutdown complete');
     await new Promise<void>((resolve) => logger.flush(() => resolve()));
   }

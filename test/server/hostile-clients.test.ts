@@ -94,35 +94,73 @@ describe('clients that hold connections', () => {
     expect(answer === '' || answer.startsWith('HTTP/1.1 408')).toBe(true);
   });
 
-  it('keeps answering other clients while one pipelines big reviews and never reads its answers', async () => {
-    const w = await start();
-    // A pod admitted with an answer near the caps (~0.7 MiB): 1,000 ports on 80 containers.
-    const ports = Array.from({ length: 1000 }, (_, i) => String(20_000 + i)).join(',');
-    const containers = Array.from({ length: 80 }, (_, i) => ({ name: `c${i}`, image: 'x', ports: [{ containerPort: 20_000 }] }));
-    const object = { metadata: { name: 'flood', annotations: { 'ws-drain/session-p95': '1m', 'ws-drain/ports': ports } }, spec: { containers } };
-    const body = JSON.stringify(admissionReview({ uid: 'never-read', object }));
-    const request = `POST /mutate HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+  it('closes a client that pipelines big reviews and never reads its answers, and answers other clients', async () => {
+    // Node's own stall timeout is pushed out of the way: only the unread-answer timeout can close it here.
+    const { logger, lines } = capturingLogger();
+    const w = await start({ logger, timeouts: { stalledMs: 600_000, unreadAnswerMs: 500 } });
+    const request = mutateRequest(admissionReview({ uid: 'never-read', object: nearCapPod() }));
     const flood = tlsConnect({ host: '127.0.0.1', port: w.port, ca: pems.caCert, servername: 'localhost' });
     flood.on('error', () => {});
     await new Promise((r) => flood.once('secureConnect', r));
-    flood.pause(); // never read: the answers fill the socket buffers and the server's writes stall
+    flood.pause(); // never read: the kernel's buffers fill, then Node's, then the server's writes stall
+    const answered = (): number => lines.filter((l) => l['uid'] === 'never-read').length;
+    const unreadClosed = (): Record<string, unknown> | undefined => lines.find((l) => l['msg'] === 'closed a connection that did not read its answers');
+    // One review at a time, each once the previous one was answered (pipelined all at once, Node's
+    // parser drops the connection at once: "Parse Error: Paused"), until the server gives up on it.
+    for (let sent = 0; unreadClosed() === undefined; ) {
+      if (answered() === sent) {
+        flood.write(request);
+        sent++;
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(unreadClosed()).toMatchObject({ level: 40, timeoutMs: 500 });
+    expect(unreadClosed()!['unsentBytes']).toBeGreaterThan(0);
+    // The client sees the answers the kernel had taken, then the end: the server has closed it.
+    flood.resume();
+    await closed(flood);
+    // Another client's review is answered in full.
+    expect(await answerOf(w.port, 'other')).toMatch(/^HTTP\/1\.1 200/);
+  }, 120_000); // hang guard only: no timing is asserted
+
+  it('keeps answering other clients while one pipelines big reviews all at once and never reads', async () => {
+    const w = await start();
+    const request = mutateRequest(admissionReview({ uid: 'never-read', object: nearCapPod() }));
+    const flood = tlsConnect({ host: '127.0.0.1', port: w.port, ca: pems.caCert, servername: 'localhost' });
+    flood.on('error', () => {});
+    await new Promise((r) => flood.once('secureConnect', r));
+    flood.pause();
     for (let i = 0; i < 20; i++) flood.write(request);
-    // Another client's review is answered in full meanwhile.
-    const other = await new Promise<string>((resolve, reject) => {
-      const s = tlsConnect({ host: '127.0.0.1', port: w.port, ca: pems.caCert, servername: 'localhost' });
-      let text = '';
-      s.on('data', (c: Buffer) => {
-        text += c.toString();
-        if (text.includes('"uid":"other"')) {
-          s.destroy();
-          resolve(text);
-        }
-      });
-      s.on('error', reject);
-      const review = JSON.stringify(admissionReview({ uid: 'other' }));
-      s.once('secureConnect', () => s.write(`POST /mutate HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(review)}\r\n\r\n${review}`));
-    });
-    expect(other).toMatch(/^HTTP\/1\.1 200/);
+    expect(await answerOf(w.port, 'other')).toMatch(/^HTTP\/1\.1 200/);
     flood.destroy();
   }, 60_000);
 });
+
+/** A pod admitted with an answer near the caps (~0.7 MiB): 1,000 ports on 80 containers. */
+function nearCapPod(): Record<string, unknown> {
+  const ports = Array.from({ length: 1000 }, (_, i) => String(20_000 + i)).join(',');
+  const containers = Array.from({ length: 80 }, (_, i) => ({ name: `c${i}`, image: 'x', ports: [{ containerPort: 20_000 }] }));
+  return { metadata: { name: 'flood', annotations: { 'ws-drain/session-p95': '1m', 'ws-drain/ports': ports } }, spec: { containers } };
+}
+
+function mutateRequest(review: unknown): string {
+  const body = JSON.stringify(review);
+  return `POST /mutate HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+}
+
+/** Sends one review on a new connection and resolves with the raw answer once it is complete. */
+function answerOf(port: number, uid: string): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    const s = tlsConnect({ host: '127.0.0.1', port, ca: pems.caCert, servername: 'localhost' });
+    let text = '';
+    s.on('data', (c: Buffer) => {
+      text += c.toString();
+      if (text.includes(`"uid":${JSON.stringify(uid)}`)) {
+        s.destroy();
+        resolve(text);
+      }
+    });
+    s.on('error', reject);
+    s.once('secureConnect', () => s.write(mutateRequest(admissionReview({ uid }))));
+  });
+}
