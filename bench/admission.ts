@@ -6,6 +6,7 @@
 //   npx tsx bench/admission.ts --full     the note's figures (~15 min): 3 interleaved rounds, 10 s phases, +100k reviews
 //   options: --rounds N --duration S --connections N --rate R --rss-reviews N --cold-starts N
 //            --targets floor,ws-drain,agnhost,... (see TARGETS) --breakdown
+//            --baseline REF   adds ws-drain as of git REF (e.g. main) as a column, to measure a change
 //
 // Every server runs in its own process, started the way it ships (ws-drain: the
 // bundled CLI, `npm run bundle`), so the load generator (this process) never
@@ -33,7 +34,7 @@
 // serialisation) without log or metrics.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { mkdtemp, mkdir, open, readFile, readdir, rm, writeFile, type FileHandle } from 'node:fs/promises';
+import { mkdtemp, mkdir, open, readFile, readdir, rm, symlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { Agent, createServer as createHttpsServer, request as httpsRequest } from 'node:https';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -323,6 +324,8 @@ interface Env {
   responseFile: string;
   /** The bundled CLI entry. */
   cli: string;
+  /** The bundled CLI of --baseline. */
+  baselineCli: string;
   agnhost: string;
 }
 
@@ -336,14 +339,14 @@ interface TargetSpec {
   coldStart: boolean;
 }
 
-function wsDrain(name: string, extra: string[]): TargetSpec {
+function wsDrain(name: string, extra: string[], baseline = false): TargetSpec {
   return {
     name,
     path: '/mutate',
     expected: (env) => env.expected,
     command: (env, port) => ({
       file: process.execPath,
-      args: [env.cli, 'serve', '--port', String(port), '--metrics-port', '0', '--tls-cert', env.cert, '--tls-key', env.key, ...extra],
+      args: [baseline ? env.baselineCli : env.cli, 'serve', '--port', String(port), '--metrics-port', '0', '--tls-cert', env.cert, '--tls-key', env.key, ...extra],
     }),
     coldStart: true,
   };
@@ -359,6 +362,7 @@ const TARGETS: Record<string, TargetSpec> = {
   },
   'ws-drain': wsDrain('ws-drain', []),
   'ws-drain-silent': wsDrain('ws-drain --log-level silent', ['--log-level', 'silent']),
+  baseline: wsDrain('ws-drain --baseline', [], true),
   agnhost: {
     name: 'agnhost /mutating-pods',
     path: '/mutating-pods',
@@ -416,6 +420,18 @@ async function coldStarts(keys: string[], env: Env, times: number): Promise<Map<
   return out;
 }
 
+/** The CLI of git `ref`, bundled with this checkout's node_modules. */
+async function bundleBaseline(ref: string, dir: string): Promise<string> {
+  const root = join(dir, 'baseline-src');
+  await mkdir(root, { recursive: true });
+  const archive = join(dir, 'baseline.tar');
+  await promisify(execFile)('git', ['archive', '--output', archive, ref, 'src', 'package.json'], { cwd: ROOT });
+  await promisify(execFile)('tar', ['-xf', archive, '-C', root]);
+  await symlink(join(ROOT, 'node_modules'), join(root, 'node_modules'));
+  // main.ts reads the version two levels above its bundle.
+  return bundleCli(join(root, 'dist/bundle'), root);
+}
+
 function rotate<T>(xs: T[], by: number): T[] {
   const k = by % xs.length;
   return [...xs.slice(k), ...xs.slice(0, k)];
@@ -452,6 +468,7 @@ async function main(): Promise<void> {
       'cold-starts': { type: 'string' },
       targets: { type: 'string', default: 'floor,ws-drain,agnhost' },
       breakdown: { type: 'boolean', default: false },
+      baseline: { type: 'string' },
     },
   });
   const full = values.full === true;
@@ -468,6 +485,10 @@ async function main(): Promise<void> {
   const rssReviews = num('rss-reviews', values['rss-reviews'], 10_000, 100_000);
   const coldTimes = num('cold-starts', values['cold-starts'], 3, 10);
   const keys = values.targets!.split(',').map((k) => k.trim());
+  if (values.baseline !== undefined) {
+    TARGETS['baseline']!.name = `ws-drain @ ${values.baseline}`;
+    if (!keys.includes('baseline')) keys.splice(keys.indexOf('ws-drain') + 1, 0, 'baseline');
+  } else if (keys.includes('baseline')) throw new Error('--targets baseline needs --baseline REF');
   for (const k of keys) if (!TARGETS[k]) throw new Error(`--targets: unknown target ${k} (known: ${Object.keys(TARGETS).join(', ')})`);
   const loadAtStart = load();
 
@@ -476,8 +497,9 @@ async function main(): Promise<void> {
   const stages: Array<{ label: string; child: ChildProcess; port: number }> = [];
   try {
     process.stderr.write('building: the ws-drain bundle (npm run bundle), agnhost (tools/k8s/build.sh --agnhost) ...\n');
-    const [cli, agnhostDir] = await Promise.all([
+    const [cli, baselineCli, agnhostDir] = await Promise.all([
       bundleCli(join(dir, 'bundle')),
+      values.baseline === undefined ? Promise.resolve('') : bundleBaseline(values.baseline, dir),
       keys.includes('agnhost') ? promisify(execFile)(join(ROOT, 'tools/k8s/build.sh'), ['--agnhost'], { cwd: ROOT }).then((r) => r.stdout.trim().split('\n').pop()!) : Promise.resolve(''),
     ]);
     const pems = await generateDevCerts({ hosts: ['localhost', '127.0.0.1'] });
@@ -489,7 +511,7 @@ async function main(): Promise<void> {
     const expected = serializeReview(admit(parsed.review, DEFAULT_CONFIG).review);
     const responseFile = join(dir, 'response.json');
     await writeFile(responseFile, expected);
-    const env: Env = { dir, cert: files.tlsCert, key: files.tlsKey, ca: pems.caCert, body, expected, responseFile, cli, agnhost: join(agnhostDir, 'agnhost') };
+    const env: Env = { dir, cert: files.tlsCert, key: files.tlsKey, ca: pems.caCert, body, expected, responseFile, cli, baselineCli, agnhost: join(agnhostDir, 'agnhost') };
 
     // Cold starts first, on an otherwise idle set of servers.
     const coldKeys = keys.filter((k) => TARGETS[k]!.coldStart);

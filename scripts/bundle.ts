@@ -15,10 +15,11 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const BUNDLE_DIR = join(ROOT, 'dist/bundle');
 export const BUNDLE_ENTRY = 'main.js';
 
-export async function bundleCli(outdir: string = BUNDLE_DIR): Promise<string> {
+/** `root`: a checkout to bundle (bench/admission.ts --baseline bundles an older commit). */
+export async function bundleCli(outdir: string = BUNDLE_DIR, root: string = ROOT): Promise<string> {
   await rm(outdir, { recursive: true, force: true });
   await build({
-    entryPoints: { main: join(ROOT, 'src/cli/main.ts') },
+    entryPoints: { main: join(root, 'src/cli/main.ts') },
     outdir,
     bundle: true,
     splitting: true,

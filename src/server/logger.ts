@@ -1,6 +1,10 @@
-// JSON logs on stdout. The destination is asynchronous (sonic-boom, not buffered
-// beyond what is pending) so a log line per admission never blocks the event
-// loop on a slow stdout, yet a quiet webhook's lines still appear at once.
+// JSON logs on stdout, one line per admission, buffered: a write(2) per line
+// through libuv's thread pool cost more than the admission itself at a steady
+// 200 req/s (docs/performance.md). Lines collect in memory and go out when
+// LOG_BUFFER.flushBytes have gathered or every LOG_BUFFER.flushMs, whichever
+// comes first. On exit (SIGTERM's graceful shutdown, a second signal, a crash)
+// pino flushes what is left synchronously, so the last lines before exit are
+// not lost; only SIGKILL can lose up to flushMs of lines.
 import pino, { type Logger } from 'pino';
 
 export type { Logger };
@@ -8,9 +12,31 @@ export type { Logger };
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
+export const LOG_BUFFER = {
+  /** Write once this much is buffered (must stay below writeBytes). */
+  flushBytes: 3 * 1024,
+  /**
+   * Largest single write. Up to PIPE_BUF (4096 on Linux) a write to a pipe is
+   * atomic, so lines from several processes sharing the container's stdout
+   * (cluster workers) never interleave mid-line.
+   */
+  writeBytes: 4096,
+  /** A quiet webhook's lines still appear within this time. */
+  flushMs: 250,
+  /** A stdout that stops draining drops lines past this, rather than growing memory without bound. */
+  maxBufferedBytes: 16 * 1024 * 1024,
+} as const;
+
 export function createLogger(level: LogLevel = 'info', dest: number | string = 1): Logger {
   return pino(
     { level, base: { component: 'ws-drain-webhook' }, timestamp: pino.stdTimeFunctions.isoTime },
-    pino.destination({ dest, sync: false }),
+    pino.destination({
+      dest,
+      sync: false,
+      minLength: LOG_BUFFER.flushBytes,
+      maxWrite: LOG_BUFFER.writeBytes,
+      periodicFlush: LOG_BUFFER.flushMs,
+      maxLength: LOG_BUFFER.maxBufferedBytes,
+    }),
   );
 }

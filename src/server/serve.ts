@@ -165,6 +165,8 @@ export async function startWebhook(opts: WebhookOptions): Promise<RunningWebhook
   }
   const reloader = watchTlsFiles(server, files, material, logger, opts.tlsReloadIntervalMs ?? 5_000);
   logger.info({ port, metricsPort, certificate: certInfo, config: opts.config }, 'ws-drain webhook listening');
+  // Logs are buffered (logger.ts); this line should show at once.
+  logger.flush();
 
   let closing: Promise<void> | undefined;
   async function shutdown(): Promise<void> {
