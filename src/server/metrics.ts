@@ -11,11 +11,33 @@ export interface WebhookMetrics {
   duration: Histogram<'outcome'>;
   injections: Counter;
   graceRaised: Counter;
+  denials: Counter<'request_namespace'>;
+  /** Counts one denial in the request's namespace, within MAX_DENIAL_NAMESPACES series. */
+  countDenial(namespace: string): void;
 }
+
+/**
+ * Distinct namespaces ws_drain_denials_total keeps a series for. /mutate has
+ * no client authentication, so the namespace in a review is caller-chosen:
+ * past this many, denials count under OTHER_NAMESPACES and memory stays bounded.
+ */
+export const MAX_DENIAL_NAMESPACES = 500;
+export const OTHER_NAMESPACES = '_other';
 
 export function createMetrics(opts: { defaultMetrics?: boolean } = {}): WebhookMetrics {
   const registry = new Registry();
   if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
+  // Shared by /mutate and /validate, so the cap is one for the whole process.
+  const denialChildren = new Map<string, Counter.Internal>();
+  let otherDenials: Counter.Internal | undefined;
+  const denials = new Counter({
+    name: 'ws_drain_denials_total',
+    help: `Requests ws-drain denied, by the namespace of the pod or workload (past ${MAX_DENIAL_NAMESPACES} namespaces, the rest count as "${OTHER_NAMESPACES}").`,
+    // Not `namespace`: Prometheus would rename it to exported_namespace (the
+    // scrape target's own namespace label wins).
+    labelNames: ['request_namespace'],
+    registers: [registry],
+  });
   return {
     registry,
     requests: new Counter({
@@ -42,5 +64,19 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): WebhookM
       help: 'Pods whose terminationGracePeriodSeconds was raised to cover the drain plan (dry-run not counted).',
       registers: [registry],
     }),
+    denials,
+    countDenial(namespace) {
+      let child = denialChildren.get(namespace);
+      if (child === undefined) {
+        if (denialChildren.size >= MAX_DENIAL_NAMESPACES) {
+          otherDenials ??= denials.labels(OTHER_NAMESPACES);
+          child = otherDenials;
+        } else {
+          child = denials.labels(namespace);
+          denialChildren.set(namespace, child);
+        }
+      }
+      child.inc();
+    },
   };
 }

@@ -68,6 +68,7 @@ export function createMutateHandler(
       metrics.injections.inc();
       if (result.graceRaised) metrics.graceRaised.inc();
     }
+    if (result.outcome === 'denied') metrics.countDenial(result.namespace);
     const line = {
       uid: result.uid,
       namespace: result.namespace,
