@@ -32,13 +32,29 @@ import {
   type Container,
   type LabelSelector,
 } from './objects.js';
+import { renderChart } from './helm.js';
 import { REPO_ROOT, buildKustomize, renderKustomize, type KubeObject } from './render.js';
 
 const OVERLAYS = readdirSync(join(REPO_ROOT, 'manifests', 'overlays'), { withFileTypes: true })
   .filter((d) => d.isDirectory())
   .map((d) => `manifests/overlays/${d.name}`)
   .sort();
-const TARGETS = ['manifests', 'manifests/base', ...OVERLAYS];
+// The chart's renders get the same structural checks: its defaults, and a
+// production-like value set (the equivalence with kustomize is chart.test.ts).
+const CHART_VALUE_SETS: Record<string, Record<string, unknown>> = {
+  'chart: default values': {},
+  'chart: ha, fail-closed, monitoring, pinned images, own settings': {
+    replicaCount: 3,
+    podDisruptionBudget: { minAvailable: 2 },
+    zoneSpread: 'DoNotSchedule',
+    image: { digest: `sha256:${'1'.repeat(64)}` },
+    helperImage: { digest: `sha256:${'2'.repeat(64)}` },
+    webhook: { failurePolicy: 'Fail', maxGrace: '30m', defaultSessionP95: '10m', defaultPrestopDelay: '15s', defaultMargin: '25%', excludeNamespaces: ['kube-system', 'cert-manager'], logLevel: 'warn' },
+    priorityClassName: 'system-cluster-critical',
+    monitoring: { serviceMonitor: { enabled: true, labels: { release: 'prom' } }, prometheusRule: { enabled: true, labels: { release: 'prom' } }, dashboard: { enabled: true } },
+  },
+};
+const TARGETS = ['manifests', 'manifests/base', ...OVERLAYS, ...Object.keys(CHART_VALUE_SETS)];
 
 const NAMESPACE = 'ws-drain-system';
 const OPT_OUT_LABEL = 'ws-drain.io/inject';
@@ -52,7 +68,10 @@ function render(target: string): KubeObject[] {
 
 beforeAll(async () => {
   await buildKustomize();
-  for (const target of TARGETS) renders.set(target, await renderKustomize(target));
+  for (const target of TARGETS) {
+    const values = CHART_VALUE_SETS[target];
+    renders.set(target, values === undefined ? await renderKustomize(target) : await renderChart({ values }));
+  }
 });
 
 function webhookOf(objects: KubeObject[]) {
@@ -345,7 +364,7 @@ describe.each(TARGETS)('render of %s', (target) => {
     expect(deployment.spec.replicas).toBeGreaterThanOrEqual(2);
   });
 
-  it('sets the webhook image through kustomize `images:` and gives the server settings it accepts', () => {
+  it('sets the webhook image (kustomize `images:`, chart values) and gives the server settings it accepts', () => {
     const deployment = one(render(target), 'Deployment', Deployment);
     const raw: unknown = parseYaml(readFileSync(join(REPO_ROOT, 'manifests/base/deployment.yaml'), 'utf8'));
     const placeholder = webhookContainer(Deployment.parse(raw)).image;
@@ -438,7 +457,7 @@ describe('overlays against the base', () => {
     const exprs = one(objects, 'PrometheusRule', PrometheusRule).spec.groups.flatMap((g) => g.rules.map((r) => r.expr));
     expect(exprs.some((e) => e.includes('ws_drain_admission_requests_total{outcome="error"}'))).toBe(true);
     // Alerts on API server metrics must use the names the API server reports.
-    for (const e of exprs.filter((x) => x.includes('apiserver_admission_webhook'))) expect(e).toContain(`name="${webhook.name}"`);
+    for (const e of exprs.filter((x) => x.includes('apiserver_admission_webhook'))) expect(e).toMatch(new RegExp(`name=~?"([^"]*\\|)?${webhook.name.replaceAll('.', '\\.')}`));
     for (const e of exprs.filter((x) => x.includes('apiserver_validating_admission_policy'))) expect(e).toContain(`policy="${policy.metadata.name}"`);
     expect(exprs.some((e) => e.includes('certmanager_certificate_expiration_timestamp_seconds'))).toBe(true);
   });

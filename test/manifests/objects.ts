@@ -226,6 +226,11 @@ export const PrometheusRule = z.looseObject({
   }),
 });
 
+export const ConfigMap = z.looseObject({
+  metadata: z.looseObject({ name: z.string(), namespace: z.string(), labels: z.record(z.string(), z.string()).optional() }),
+  data: z.record(z.string(), z.string()),
+});
+
 /** All rendered objects of one kind (and name, when given). */
 export function ofKind(objects: KubeObject[], kind: string, name?: string): KubeObject[] {
   return objects.filter((o) => o.kind === kind && (name === undefined || o.metadata.name === name));

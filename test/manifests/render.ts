@@ -25,16 +25,16 @@ export const KubeObjectSchema = z.looseObject({
 });
 export type KubeObject = z.infer<typeof KubeObjectSchema>;
 
-interface RunResult {
+export interface RunResult {
   code: number | null;
   signal: NodeJS.Signals | null;
   stdout: string;
   stderr: string;
 }
 
-function run(file: string, args: string[], opts: { cwd: string; echoStderr: boolean }): Promise<RunResult> {
+export function run(file: string, args: string[], opts: { cwd: string; echoStderr: boolean; env?: Record<string, string> }): Promise<RunResult> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(file, args, { cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
+    const child = spawn(file, args, { cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (b: Buffer) => out.push(b));
@@ -50,24 +50,52 @@ function run(file: string, args: string[], opts: { cwd: string; echoStderr: bool
   });
 }
 
-let kustomizeBinary: Promise<string> | undefined;
+const toolBinaries = new Map<string, Promise<string>>();
 
-/** Path of the pinned kustomize binary, building it once per process (the script reuses earlier builds). */
+/**
+ * Path of a tool built by tools/<name>/build.sh (kustomize, helm, promtool),
+ * building it once per process; the scripts reuse earlier builds from the cache.
+ */
+export function buildTool(name: 'kustomize' | 'helm' | 'promtool'): Promise<string> {
+  let binary = toolBinaries.get(name);
+  if (binary === undefined) {
+    binary = (async () => {
+      const result = await run(resolve(REPO_ROOT, 'tools', name, 'build.sh'), [], { cwd: REPO_ROOT, echoStderr: true });
+      const lines = result.stdout.trim().split('\n');
+      const path = lines[lines.length - 1] ?? '';
+      if (result.code !== 0 || path === '') {
+        throw new Error(`tools/${name}/build.sh failed (exit ${result.code ?? result.signal}):\n${result.stderr}`);
+      }
+      return path;
+    })();
+    toolBinaries.set(name, binary);
+    // A failed build is not cached, so a later call can retry.
+    binary.catch(() => toolBinaries.delete(name));
+  }
+  return binary;
+}
+
+/** Path of the pinned kustomize binary. */
 export function buildKustomize(): Promise<string> {
-  kustomizeBinary ??= (async () => {
-    const result = await run(BUILD_SCRIPT, [], { cwd: REPO_ROOT, echoStderr: true });
-    const lines = result.stdout.trim().split('\n');
-    const binary = lines[lines.length - 1] ?? '';
-    if (result.code !== 0 || binary === '') {
-      throw new Error(`tools/kustomize/build.sh failed (exit ${result.code ?? result.signal}):\n${result.stderr}`);
+  return buildTool('kustomize');
+}
+
+/** Parses a multi-document render into objects; `what` names the render in errors. */
+export function parseObjects(yamlText: string, what: string): KubeObject[] {
+  const objects: KubeObject[] = [];
+  for (const [index, doc] of parseAllDocuments(yamlText).entries()) {
+    if (doc.errors.length > 0) {
+      throw new Error(`${what}: document ${index} is not valid YAML: ${doc.errors.map((e) => e.message).join('; ')}`);
     }
-    return binary;
-  })();
-  // A failed build is not cached, so a later call can retry.
-  kustomizeBinary.catch(() => {
-    kustomizeBinary = undefined;
-  });
-  return kustomizeBinary;
+    const value: unknown = doc.toJS();
+    if (value === null || value === undefined) continue;
+    const parsed = KubeObjectSchema.safeParse(value);
+    if (!parsed.success) {
+      throw new Error(`${what}: document ${index} is not a Kubernetes object: ${z.prettifyError(parsed.error)}`);
+    }
+    objects.push(parsed.data);
+  }
+  return objects;
 }
 
 /**
@@ -85,18 +113,5 @@ export async function renderKustomize(dir: string): Promise<KubeObject[]> {
     throw new Error(`kustomize build ${dir} failed (exit ${result.code ?? result.signal}):\n${result.stderr.trim()}`);
   }
 
-  const objects: KubeObject[] = [];
-  for (const [index, doc] of parseAllDocuments(result.stdout).entries()) {
-    if (doc.errors.length > 0) {
-      throw new Error(`kustomize build ${dir}: document ${index} is not valid YAML: ${doc.errors.map((e) => e.message).join('; ')}`);
-    }
-    const value: unknown = doc.toJS();
-    if (value === null || value === undefined) continue;
-    const parsed = KubeObjectSchema.safeParse(value);
-    if (!parsed.success) {
-      throw new Error(`kustomize build ${dir}: document ${index} is not a Kubernetes object: ${z.prettifyError(parsed.error)}`);
-    }
-    objects.push(parsed.data);
-  }
-  return objects;
+  return parseObjects(result.stdout, `kustomize build ${dir}`);
 }
