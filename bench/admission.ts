@@ -7,6 +7,7 @@
 //   options: --rounds N --duration S --connections N --rate R --rss-reviews N --cold-starts N
 //            --targets floor,ws-drain,agnhost,... (see TARGETS) --breakdown
 //            --baseline REF   adds ws-drain as of git REF (e.g. main) as a column, to measure a change
+//            --cold-only      only the cold starts
 //
 // Every server runs in its own process, started the way it ships (ws-drain: the
 // bundled CLI, `npm run bundle`), so the load generator (this process) never
@@ -469,6 +470,7 @@ async function main(): Promise<void> {
       targets: { type: 'string', default: 'floor,ws-drain,agnhost' },
       breakdown: { type: 'boolean', default: false },
       baseline: { type: 'string' },
+      'cold-only': { type: 'boolean', default: false },
     },
   });
   const full = values.full === true;
@@ -517,6 +519,11 @@ async function main(): Promise<void> {
     const coldKeys = keys.filter((k) => TARGETS[k]!.coldStart);
     process.stderr.write(`cold start: ${coldTimes}× each of ${coldKeys.join(', ')} ...\n`);
     const cold = await coldStarts(coldKeys, env, coldTimes);
+    if (values['cold-only']) {
+      const rows = coldKeys.map((k) => [TARGETS[k]!.name, median(cold.get(k)!).toFixed(0), cold.get(k)!.map((v) => v.toFixed(0)).join(' ')]);
+      process.stdout.write(`cold start, exec → first 200 over TLS (load average ${loadAtStart} → ${load()})\n\n${table(['', 'median ms', 'each ms'], rows)}\n`);
+      return;
+    }
 
     for (const key of keys) {
       const spec = TARGETS[key]!;

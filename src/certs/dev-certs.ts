@@ -9,6 +9,7 @@ import { isIP } from 'node:net';
 import { join } from 'node:path';
 import * as x509 from '@peculiar/x509';
 import { makeDirectory } from '../files/safe-fs.js';
+import { DEV_CERT_FILES } from './dev-cert-files.js';
 
 const crypto = webcrypto as unknown as Crypto;
 x509.cryptoProvider.set(crypto);
@@ -106,7 +107,7 @@ export async function generateDevCerts(opts: DevCertOptions): Promise<DevCertPem
   };
 }
 
-export const DEV_CERT_FILES = { caCert: 'ca.crt', caKey: 'ca.key', tlsCert: 'tls.crt', tlsKey: 'tls.key' } as const;
+export { DEV_CERT_FILES };
 
 /** Writes ca.crt, ca.key, tls.crt, tls.key into dir (created if needed); keys are 0600. */
 export async function writeDevCerts(dir: string, pems: DevCertPems): Promise<Record<keyof DevCertPems, string>> {

@@ -1,7 +1,7 @@
 // `ws-drain serve`: run the admission webhook until SIGTERM/SIGINT.
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DEV_CERT_FILES, generateDevCerts, writeDevCerts } from '../certs/dev-certs.js';
+import { DEV_CERT_FILES } from '../certs/dev-cert-files.js';
 import { LOG_LEVELS, createLogger, type LogLevel } from '../server/logger.js';
 import { startWebhook } from '../server/serve.js';
 import { usageError } from './cli-error.js';
@@ -69,6 +69,8 @@ export async function serveCommand(argv: string[]): Promise<number> {
 
   const logger = createLogger(logLevel as LogLevel);
   if (dev && !(await exists(tlsCertFile)) && !(await exists(tlsKeyFile))) {
+    // Loaded only here: the x509 library is a third of what `serve` would otherwise load at start.
+    const { generateDevCerts, writeDevCerts } = await import('../certs/dev-certs.js');
     const paths = await writeDevCerts(DEV_CERT_DIR, await generateDevCerts({ hosts: ['localhost', '127.0.0.1'] }));
     logger.info({ ...paths }, 'generated a development CA and serving certificate');
   }
