@@ -35,7 +35,7 @@
 // serialisation) without log or metrics.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { mkdtemp, mkdir, open, readFile, readdir, rm, symlink, writeFile, type FileHandle } from 'node:fs/promises';
+import { mkdtemp, mkdir, open, readFile, readdir, rm, writeFile, type FileHandle } from 'node:fs/promises';
 import { Agent, createServer as createHttpsServer, request as httpsRequest } from 'node:https';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -403,15 +403,23 @@ async function stopChild(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
+interface ColdStart {
+  /** Exec → first 200, wall clock. */
+  ms: number;
+  /** CPU the server used up to its first 200: far less sensitive to a busy machine than the wall clock. */
+  cpuMs: number;
+}
+
 /** Exec → first 200 over TLS, `times` times per target, interleaved. */
-async function coldStarts(keys: string[], env: Env, times: number): Promise<Map<string, number[]>> {
-  const out = new Map<string, number[]>(keys.map((k) => [k, []]));
+async function coldStarts(keys: string[], env: Env, times: number): Promise<Map<string, ColdStart[]>> {
+  const out = new Map<string, ColdStart[]>(keys.map((k) => [k, []]));
   for (let i = 0; i < times; i++) {
     for (const key of rotate(keys, i)) {
       const spec = TARGETS[key]!;
       const { child, log, startedAt, port } = await startTarget(key, env, `cold${i}`);
       try {
-        out.get(key)!.push(await firstOk(child, port, spec.path, env.ca, env.body, startedAt));
+        const ms = await firstOk(child, port, spec.path, env.ca, env.body, startedAt);
+        out.get(key)!.push({ ms, cpuMs: (await cpuSeconds(child.pid!)) * 1000 });
       } finally {
         await stopChild(child);
         await log.close();
@@ -421,14 +429,14 @@ async function coldStarts(keys: string[], env: Env, times: number): Promise<Map<
   return out;
 }
 
-/** The CLI of git `ref`, bundled with this checkout's node_modules. */
+/** The CLI of git `ref`, bundled with that commit's own production dependencies. */
 async function bundleBaseline(ref: string, dir: string): Promise<string> {
   const root = join(dir, 'baseline-src');
   await mkdir(root, { recursive: true });
   const archive = join(dir, 'baseline.tar');
-  await promisify(execFile)('git', ['archive', '--output', archive, ref, 'src', 'package.json'], { cwd: ROOT });
+  await promisify(execFile)('git', ['archive', '--output', archive, ref, 'src', 'package.json', 'package-lock.json'], { cwd: ROOT });
   await promisify(execFile)('tar', ['-xf', archive, '-C', root]);
-  await symlink(join(ROOT, 'node_modules'), join(root, 'node_modules'));
+  await promisify(execFile)('npm', ['ci', '--omit=dev', '--ignore-scripts', '--prefer-offline', '--no-audit', '--no-fund'], { cwd: root });
   // main.ts reads the version two levels above its bundle.
   return bundleCli(join(root, 'dist/bundle'), root);
 }
@@ -520,8 +528,11 @@ async function main(): Promise<void> {
     process.stderr.write(`cold start: ${coldTimes}× each of ${coldKeys.join(', ')} ...\n`);
     const cold = await coldStarts(coldKeys, env, coldTimes);
     if (values['cold-only']) {
-      const rows = coldKeys.map((k) => [TARGETS[k]!.name, median(cold.get(k)!).toFixed(0), cold.get(k)!.map((v) => v.toFixed(0)).join(' ')]);
-      process.stdout.write(`cold start, exec → first 200 over TLS (load average ${loadAtStart} → ${load()})\n\n${table(['', 'median ms', 'each ms'], rows)}\n`);
+      const rows = coldKeys.map((k) => {
+        const c = cold.get(k)!;
+        return [TARGETS[k]!.name, median(c.map((x) => x.ms)).toFixed(0), median(c.map((x) => x.cpuMs)).toFixed(0), c.map((x) => x.ms.toFixed(0)).join(' ')];
+      });
+      process.stdout.write(`cold start, exec → first 200 over TLS (load average ${loadAtStart} → ${load()})\n\n${table(['', 'median ms', 'CPU ms to first 200', 'each ms'], rows)}\n`);
       return;
     }
 
@@ -605,7 +616,8 @@ async function main(): Promise<void> {
       metric(`p99 ms, paced ${rate} req/s`, (k) => med(pac, k, (p) => p.p99), 2),
       metric('RSS MiB after warm-up', (k) => rssWarm.get(k)!, 0),
       metric(`RSS MiB after +${rssReviews} reviews`, (k) => rssAfter.get(k)!, 0),
-      metric('cold start ms, exec → first 200 over TLS', (k) => median(cold.get(k) ?? []), 0),
+      metric('cold start ms, exec → first 200 over TLS', (k) => median((cold.get(k) ?? []).map((c) => c.ms)), 0),
+      metric('cold start: server CPU ms to first 200', (k) => median((cold.get(k) ?? []).map((c) => c.cpuMs)), 0),
       ['errors (all phases)', ...errors.map(String)],
     ];
     const names = keys.map((k) => TARGETS[k]!.name);
@@ -617,7 +629,7 @@ async function main(): Promise<void> {
       table(['', ...names], rows),
       ...(breakdownRows.length > 0 ? ['', table(['breakdown (saturation)', 'req/s', 'CPU µs/req', 'errors'], breakdownRows)] : []),
       '',
-      `cold starts ms: ${coldKeys.map((k) => `${TARGETS[k]!.name} ${cold.get(k)!.map((v) => v.toFixed(0)).join(' ')}`).join('; ')}`,
+      `cold starts ms: ${coldKeys.map((k) => `${TARGETS[k]!.name} ${cold.get(k)!.map((c) => c.ms.toFixed(0)).join(' ')}`).join('; ')}`,
     ].join('\n');
     process.stdout.write(`${out}\n`);
     await mkdir(join(ROOT, 'bench/results'), { recursive: true });

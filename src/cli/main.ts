@@ -25,7 +25,7 @@ function version(): string {
 }
 
 // Each command is imported only when run: `plan` should not pay for loading TLS,
-// x509 and express code.
+// x509 and HTTP server code.
 const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   serve: async (argv) => (await import('./serve-command.js')).serveCommand(argv),
   inject: async (argv) => (await import('./inject-command.js')).injectCommand(argv),

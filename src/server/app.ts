@@ -1,12 +1,13 @@
-// The request listener: POST /mutate goes straight to the lean handler (the hot
-// path); /healthz, /readyz and everything else go through express. No listening
-// here: serve.ts puts it behind TLS; tests drive it with supertest.
+// The request listener: POST /mutate and /validate go to the lean handler;
+// /healthz and /readyz are two fixed answers. Plain Node, no framework: express
+// was loaded for these two probes only and was the largest part of the
+// webhook's start time and memory (docs/performance.md). No listening here:
+// serve.ts puts it behind TLS; tests drive it with supertest.
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
-import express from 'express';
 import type { WebhookConfig } from '../core/types.js';
 import type { Logger } from './logger.js';
 import type { WebhookMetrics } from './metrics.js';
-import { createMutateHandler } from './mutate-handler.js';
+import { createMutateHandler, reply } from './mutate-handler.js';
 import { answerValidation } from './validate.js';
 
 export { MAX_BODY_BYTES } from './mutate-handler.js';
@@ -26,24 +27,15 @@ export interface AppDeps {
   lifecycle?: Lifecycle;
 }
 
+const HEALTHY = '{"status":"ok"}';
+const READY = '{"status":"ready"}';
+const SHUTTING_DOWN = '{"status":"shutting down"}';
+const NOT_FOUND = JSON.stringify({ error: 'not found: the webhook serves POST /mutate, POST /validate, GET /healthz, GET /readyz' });
+
 export function createApp(deps: AppDeps): RequestListener {
   const lifecycle = deps.lifecycle ?? { shuttingDown: false };
   const mutate = createMutateHandler(deps);
   const validate = createMutateHandler(deps, answerValidation);
-
-  const app = express();
-  app.set('etag', false);
-  app.set('x-powered-by', false);
-  app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
-  });
-  app.get('/readyz', (_req, res) => {
-    if (lifecycle.shuttingDown) res.status(503).json({ status: 'shutting down' });
-    else res.json({ status: 'ready' });
-  });
-  app.use((_req, res) => {
-    res.status(404).json({ error: 'not found: the webhook serves POST /mutate, POST /validate, GET /healthz, GET /readyz' });
-  });
 
   return (req: IncomingMessage, res: ServerResponse) => {
     // Once the listener has closed (after the shutdown delay, when endpoints no
@@ -54,8 +46,14 @@ export function createApp(deps: AppDeps): RequestListener {
     if (lifecycle.endingConnections === true) res.shouldKeepAlive = false;
     // The API server calls the path from the webhook configuration, possibly with a query (?timeout=10s).
     const url = req.url ?? '';
-    if (url === '/mutate' || url.startsWith('/mutate?')) mutate(req, res);
-    else if (url === '/validate' || url.startsWith('/validate?')) validate(req, res);
-    else app(req, res);
+    const query = url.indexOf('?');
+    const path = query < 0 ? url : url.slice(0, query);
+    if (path === '/mutate') return mutate(req, res);
+    if (path === '/validate') return validate(req, res);
+    const get = req.method === 'GET' || req.method === 'HEAD';
+    if (get && path === '/healthz') return reply(res, 200, HEALTHY);
+    if (get && path === '/readyz') return reply(res, lifecycle.shuttingDown ? 503 : 200, lifecycle.shuttingDown ? SHUTTING_DOWN : READY);
+    // Node reads and discards the body of a request answered without reading it.
+    reply(res, 404, NOT_FOUND);
   };
 }

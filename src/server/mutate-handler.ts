@@ -20,7 +20,7 @@ export interface MutateDeps {
   metrics: WebhookMetrics;
 }
 
-function reply(res: ServerResponse, status: number, body: string): void {
+export function reply(res: ServerResponse, status: number, body: string): void {
   if (res.headersSent) return;
   // Flat [name, value, ...] headers: no per-request object for Node to walk.
   res.writeHead(status, ['content-type', JSON_UTF8, 'content-length', String(Buffer.byteLength(body))]);

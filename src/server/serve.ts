@@ -1,4 +1,4 @@
-// Starts the webhook: the express app behind Node https (with certificate
+// Starts the webhook: the request listener (app.ts) behind Node https (with certificate
 // reload) plus a plain-HTTP Prometheus endpoint, and a graceful shutdown.
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
