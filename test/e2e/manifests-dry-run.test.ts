@@ -1,17 +1,20 @@
-// The kustomize install against a real kube-apiserver: every rendered object of
-// manifests/, manifests/base and each overlay is server-side applied with
+// The kustomize install and the Helm chart against a real kube-apiserver: every
+// rendered object of manifests/, manifests/base and each overlay is server-side applied with
 // dryRun=All, so schema, defaulting, validation (CEL in the VAP included) and
 // admission (PodSecurity) run exactly as `kubectl apply --server-side` would.
 // Kinds the bare API server does not serve (cert-manager, Prometheus Operator
 // CRDs) are skipped by name, and only those.
 import { readdirSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KubernetesObjectApi, PatchStrategy, type KubernetesObject } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { REPO_ROOT, renderKustomize, type KubeObject } from '../manifests/render.js';
+import { CHART_DIR, RELEASE, helm } from '../manifests/helm.js';
+import { REPO_ROOT, parseObjects, renderKustomize, type KubeObject } from '../manifests/render.js';
 import { startControlPlane, type ControlPlane } from './controlplane/controlplane.js';
-import { createPod } from './controlplane/pods.js';
+import { createPod, eventually } from './controlplane/pods.js';
 import { loadMutatingWebhook } from './controlplane/registration.js';
 
 const FIELD_MANAGER = 'ws-drain-test';
@@ -228,4 +231,101 @@ describe('one source of truth for the webhook registration', () => {
       expect(withoutClientConfig(fromRender.webhooks)).toEqual(withoutClientConfig(registered.webhooks));
     });
   }
+});
+
+// The Helm chart against the same API server. `helm install --dry-run=server`
+// maps every object to a served resource and checks for objects it would not
+// own, but sends nothing for validation; so each object of the manifest it
+// prints is then server-side applied with dryRun=All, as the renders above.
+// The bare API server serves no cert-manager or Prometheus Operator kinds:
+// stand-in CRDs (same group, version, kind and scope; an open schema) make them
+// served, so Helm can map them; their spec is not validated here (an open
+// schema for spec).
+describe('the Helm chart: helm install --dry-run=server, then each object dry-run applied', () => {
+  const STAND_IN_CRDS = [
+    { group: 'cert-manager.io', kind: 'Issuer', plural: 'issuers' },
+    { group: 'cert-manager.io', kind: 'Certificate', plural: 'certificates' },
+    { group: 'monitoring.coreos.com', kind: 'ServiceMonitor', plural: 'servicemonitors' },
+    { group: 'monitoring.coreos.com', kind: 'PrometheusRule', plural: 'prometheusrules' },
+  ];
+  let scratch: string;
+  let kubeconfig: string;
+
+  beforeAll(async () => {
+    scratch = await mkdtemp(join(tmpdir(), 'ws-drain-chart-e2e-'));
+    kubeconfig = join(scratch, 'kubeconfig');
+    await writeFile(kubeconfig, cp.kubeconfigYaml(), { mode: 0o600 });
+    // Helm installs into an existing namespace (created above, unless this block runs alone).
+    const namespace = rendered('manifests/base').find((o) => o.kind === 'Namespace');
+    if (namespace === undefined) throw new Error('manifests/base renders no Namespace');
+    if (!(await exists(namespace))) await serverSideApply(namespace, false);
+    for (const crd of STAND_IN_CRDS) {
+      await objects.create({
+        apiVersion: 'apiextensions.k8s.io/v1',
+        kind: 'CustomResourceDefinition',
+        metadata: { name: `${crd.plural}.${crd.group}` },
+        spec: {
+          group: crd.group,
+          scope: 'Namespaced',
+          names: { kind: crd.kind, plural: crd.plural, singular: crd.kind.toLowerCase(), listKind: `${crd.kind}List` },
+          versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', properties: { spec: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } } } }],
+        },
+      } as KubernetesObject);
+    }
+    discovered.clear();
+    for (const crd of STAND_IN_CRDS) {
+      await eventually(`${crd.group}/v1 ${crd.kind} served`, async () => {
+        discovered.delete(`${crd.group}/v1`);
+        return (await servedKinds(`${crd.group}/v1`)).has(crd.kind) ? true : undefined;
+      });
+    }
+  });
+  afterAll(async () => {
+    if (scratch) await rm(scratch, { recursive: true, force: true });
+  });
+
+  async function helmDryRunInstall(values: Record<string, unknown>): Promise<KubeObject[]> {
+    const result = await helm(
+      ['install', RELEASE, CHART_DIR, '--namespace', INSTALL_NAMESPACE, '--dry-run=server', '--output', 'json', '--kubeconfig', kubeconfig, '--values', '{values}'],
+      values,
+    );
+    if (result.code !== 0) throw new Error(`helm install --dry-run=server failed (exit ${result.code ?? result.signal}):\n${result.stderr.trim()}`);
+    const release = z.looseObject({ manifest: z.string(), info: z.looseObject({ description: z.string() }) }).parse(JSON.parse(result.stdout));
+    expect(release.info.description).toBe('Dry run complete');
+    return parseObjects(release.manifest, 'helm install --dry-run=server');
+  }
+
+  it.each<[string, Record<string, unknown>]>([
+    ['default values', {}],
+    [
+      'ha, fail-closed, monitoring, dashboard, extra selectors',
+      {
+        replicaCount: 3,
+        podDisruptionBudget: { minAvailable: 2 },
+        zoneSpread: 'DoNotSchedule',
+        webhook: { failurePolicy: 'Fail', namespaceSelector: { matchLabels: { 'ws-drain.io/inject': 'enabled' } } },
+        monitoring: { serviceMonitor: { enabled: true, labels: { release: 'prom' } }, prometheusRule: { enabled: true }, dashboard: { enabled: true } },
+      },
+    ],
+  ])('%s: Helm maps and accepts every object, and the API server accepts each one (dryRun=All)', async (_name, values) => {
+    const manifest = await helmDryRunInstall(values);
+    expect(manifest.map((o) => o.kind)).toEqual(expect.arrayContaining(['Deployment', 'MutatingWebhookConfiguration', 'ValidatingAdmissionPolicy', 'Certificate']));
+    for (const obj of manifest) {
+      expect(await isServed(obj), `${describeObject(obj)} is served`).toBe(true);
+      const result = await serverSideApply(obj, true);
+      expect(result.metadata?.name).toBe(obj.metadata.name);
+    }
+    for (const obj of manifest) expect(await exists(obj), `${describeObject(obj)} exists after a dry run`).toBe(false);
+  });
+
+  it('refuses to install over an object of the same name it does not own (the server was asked)', async () => {
+    const service = rendered('manifests/base').find((o) => o.kind === 'Service');
+    if (service === undefined) throw new Error('manifests/base renders no Service');
+    await serverSideApply(service, false);
+    try {
+      await expect(helmDryRunInstall({})).rejects.toThrow(/Service "ws-drain-webhook" in namespace "ws-drain-system" exists and cannot be imported into the current release/);
+    } finally {
+      await objects.delete(service as KubernetesObject);
+    }
+  });
 });
