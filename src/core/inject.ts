@@ -11,7 +11,7 @@ import { buildPlan, KUBERNETES_DEFAULT_GRACE_SECONDS, planAnnotation, requiredGr
 import { platformLimits } from './platform-limits.js';
 import type { PatchOperation } from './patch.js';
 import type { Container, HttpGetAction, Pod, PodSpec } from './pod-schema.js';
-import { assignRoles, tcpPorts } from './roles.js';
+import { assignRoles, SHORT_LIST, tcpPorts } from './roles.js';
 import { recogniseDrainHook, signalTrap } from './servers.js';
 import {
   HELPER_BINARY,
@@ -124,8 +124,8 @@ export function injectPod(input: Pod, request: DrainRequest, config: WebhookConf
 
   findConflicts(spec, errors);
   const roles = assignRoles(spec, input.metadata?.annotations ?? {}, request, errors);
+  // One entry per regular container, in spec order: read by index, not by name.
   const planContainers = withoutTargetsError(roles.containers, request, errors);
-  const roleOf = new Map(planContainers.map((c) => [c.name, c]));
 
   // Bound the work before doing it: every target's argv carries its ports list.
   const injectedBytes = estimateInjectedBytes(planContainers.filter((c) => c.role !== 'none'));
@@ -139,7 +139,9 @@ export function injectPod(input: Pod, request: DrainRequest, config: WebhookConf
 
   // Existing preStop hooks of the containers that get ours.
   const hooks = new Map<string, ExistingHook>();
-  for (const c of regular) if (roleOf.get(c.name)?.role !== 'none') hooks.set(c.name, readHook(c, errors));
+  regular.forEach((c, i) => {
+    if (planContainers[i]?.role !== 'none') hooks.set(c.name, readHook(c, errors));
+  });
   if (errors.length > 0) return { ok: false, errors };
   warnings.push(...roles.warnings.map(warning));
 
@@ -171,7 +173,7 @@ export function injectPod(input: Pod, request: DrainRequest, config: WebhookConf
   // change is recorded as the JSON Patch operation that makes it. Diffing a
   // deep clone afterwards cost more than everything else in an admission.
   const patch: PatchOperation[] = [];
-  const apps = regular.filter((c) => roleOf.get(c.name)?.role === 'app');
+  const apps = regular.filter((_, i) => planContainers[i]?.role === 'app');
   const drainTarget = request.http ? pickDrainContainer(apps, request.http.port) : undefined;
   let needsHelper = false;
   const hooksAsTrigger: string[] = [];
@@ -181,7 +183,7 @@ export function injectPod(input: Pod, request: DrainRequest, config: WebhookConf
     const hook = hooks.get(c.name);
     if (hook === undefined) return;
     const at = `/spec/containers/${index}`;
-    const role = roleOf.get(c.name);
+    const role = planContainers[index];
     const isProxy = role?.role === 'proxy';
     const ports = role?.ports ?? [];
     // A proxy waits for the app's sessions in either mode (in sleep mode they close after SIGTERM).
@@ -267,15 +269,16 @@ const PER_TARGET_BYTES = 512;
 
 /** About how many bytes the hooks add: each target's ports list in its argv, plus a fixed part. */
 function estimateInjectedBytes(targets: Plan['containers']): number {
-  // Targets under ws-drain/ports share one list: measure each list once.
+  // Targets under ws-drain/ports share one list: measure each long list once.
   const measured = new Map<number[], number>();
   let bytes = 0;
   for (const t of targets) {
-    let size = measured.get(t.ports);
+    const long = t.ports.length > SHORT_LIST;
+    let size = long ? measured.get(t.ports) : undefined;
     if (size === undefined) {
       size = 0;
       for (const p of t.ports) size += p < 10 ? 2 : p < 100 ? 3 : p < 1000 ? 4 : p < 10000 ? 5 : 6;
-      measured.set(t.ports, size);
+      if (long) measured.set(t.ports, size);
     }
     bytes += PER_TARGET_BYTES + t.name.length + size;
   }

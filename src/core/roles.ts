@@ -29,6 +29,8 @@ export const NON_SESSION_PORT_WORDS: readonly string[] = [
   'cluster', 'routes', 'gossip', 'memberlist',
 ];
 
+const NON_SESSION_WORDS: ReadonlySet<string> = new Set(NON_SESSION_PORT_WORDS);
+
 /** Well-known sidecar/mesh ports: Istio (150xx), Linkerd (41xx), Envoy's default admin. */
 export const MESH_PORTS: ReadonlyMap<number, string> = new Map([
   [15000, 'Istio Envoy admin'], [15001, 'Istio outbound'], [15004, 'Istio debug'], [15006, 'Istio inbound'],
@@ -49,33 +51,86 @@ const MESH_PROXY_IMAGES = /(^|\/)(proxyv2|proxy_debug|proxy_init|linkerd2?-proxy
 const FRONT_PROXY_IMAGES = /^(nginx|nginx-unprivileged|openresty|envoy|envoy-distroless|haproxy|traefik|caddy|ghostunnel|stunnel|oauth2-proxy|kube-rbac-proxy|modsecurity-crs|gce-proxy|cloud-sql-proxy|cloudsql-proxy)$/;
 const FRONT_PROXY_NAMES = /^(nginx|envoy|haproxy|traefik|caddy|ghostunnel|stunnel|tls|ssl|proxy)$|-proxy$|^(tls|ssl)-/;
 
-/** The last path segment of an image reference, without tag or digest: `docker.io/library/nginx:1.27` → `nginx`. */
-export function imageName(image: string | undefined): string {
-  if (!image) return '';
-  const noDigest = image.split('@')[0] ?? '';
-  const last = noDigest.slice(noDigest.lastIndexOf('/') + 1);
-  return last.split(':')[0]?.toLowerCase() ?? '';
-}
-
-/** Image repository without registry tag or digest, lower case: `cr.l5d.io/linkerd/proxy:stable` → `cr.l5d.io/linkerd/proxy`. */
+/** Image repository without tag or digest, lower case: `cr.l5d.io/linkerd/proxy:stable` → `cr.l5d.io/linkerd/proxy`. */
 function imageRepo(image: string | undefined): string {
   if (!image) return '';
-  const noDigest = image.split('@')[0] ?? '';
-  const slash = noDigest.lastIndexOf('/');
-  const colon = noDigest.lastIndexOf(':');
-  return (colon > slash ? noDigest.slice(0, colon) : noDigest).toLowerCase();
+  const at = image.indexOf('@');
+  const ref = at < 0 ? image : image.slice(0, at);
+  const colon = ref.lastIndexOf(':');
+  return (colon > ref.lastIndexOf('/') ? ref.slice(0, colon) : ref).toLowerCase();
+}
+
+/** The last path segment of an image reference, without tag or digest: `docker.io/library/nginx:1.27` → `nginx`. */
+export function imageName(image: string | undefined): string {
+  return lastSegment(imageRepo(image));
+}
+
+function lastSegment(repo: string): string {
+  const last = repo.slice(repo.lastIndexOf('/') + 1);
+  const colon = last.indexOf(':');
+  return colon < 0 ? last : last.slice(0, colon);
 }
 
 export function isMeshProxy(c: Container): boolean {
-  return MESH_PROXY_NAMES.has(c.name) || MESH_PROXY_IMAGES.test(imageRepo(c.image));
+  return see(c).mesh;
 }
 
 export function isFrontProxy(c: Container): boolean {
-  return FRONT_PROXY_IMAGES.test(imageName(c.image)) || FRONT_PROXY_NAMES.test(c.name);
+  return see(c).front;
 }
 
 const isTcp = (p: ContainerPort): boolean => (p.protocol ?? 'TCP') === 'TCP';
-export const tcpPorts = (c: Container): number[] => [...new Set((c.ports ?? []).filter(isTcp).map((p) => p.containerPort))];
+export function tcpPorts(c: Container): number[] {
+  const out: number[] = [];
+  const seen = distinct(c.ports?.length ?? 0);
+  for (const p of c.ports ?? []) if (isTcp(p) && seen(p.containerPort)) out.push(p.containerPort);
+  return out;
+}
+
+/**
+ * A first-time test for a container's port numbers: a scan for the usual
+ * handful, a Set beyond (a hostile pod may declare thousands). A Set per
+ * container was a tenth of an admission of 5,000 containers, in allocation.
+ */
+function distinct(count: number): (port: number) => boolean {
+  if (count <= 1) return () => true;
+  if (count <= 16) {
+    const seen: number[] = [];
+    return (port) => {
+      if (seen.includes(port)) return false;
+      seen.push(port);
+      return true;
+    };
+  }
+  const seen = new Set<number>();
+  return (port) => {
+    if (seen.has(port)) return false;
+    seen.add(port);
+    return true;
+  };
+}
+
+/**
+ * What the rules read of one container, worked out once: they ask about each
+ * container several times, and on a pod with thousands of containers every
+ * repeated regex or list copy shows.
+ */
+interface Seen {
+  c: Container;
+  mesh: boolean;
+  front: boolean;
+  tcp: number[];
+}
+
+function see(c: Container): Seen {
+  const repo = imageRepo(c.image);
+  return {
+    c,
+    mesh: MESH_PROXY_NAMES.has(c.name) || MESH_PROXY_IMAGES.test(repo),
+    front: FRONT_PROXY_IMAGES.test(lastSegment(repo)) || FRONT_PROXY_NAMES.test(c.name),
+    tcp: tcpPorts(c),
+  };
+}
 
 /** The ports a container's probes point at (numbers, names resolved against its own ports). */
 function probePorts(c: Container): Set<number> {
@@ -100,8 +155,7 @@ function probePorts(c: Container): Set<number> {
 /** Why a port is not a session port, or undefined when it is one. Probe ports are decided per container (see sessionPorts). */
 export function nonSessionReason(port: ContainerPort, prometheusPort: number | undefined): string | undefined {
   if (prometheusPort !== undefined && port.containerPort === prometheusPort) return `${PROMETHEUS_PORT_ANNOTATION}`;
-  const word = (port.name ?? '').split('-').find((w) => NON_SESSION_PORT_WORDS.includes(w));
-  if (word !== undefined) return `name ${port.name}`;
+  if (port.name && port.name.split('-').some((w) => NON_SESSION_WORDS.has(w))) return `name ${port.name}`;
   const mesh = MESH_PORTS.get(port.containerPort);
   if (mesh !== undefined) return mesh;
   return undefined;
@@ -115,20 +169,19 @@ export function nonSessionReason(port: ContainerPort, prometheusPort: number | u
 export function sessionPorts(c: Container, prometheusPort: number | undefined): { ports: number[]; leftOut: LeftOutPort[] } {
   const leftOut: LeftOutPort[] = [];
   const candidates: number[] = [];
-  const seen = new Set<number>();
-  for (const p of (c.ports ?? []).filter(isTcp)) {
-    if (seen.has(p.containerPort)) continue;
-    seen.add(p.containerPort);
+  const first = distinct(c.ports?.length ?? 0);
+  for (const p of c.ports ?? []) {
+    if (!isTcp(p) || !first(p.containerPort)) continue;
     const why = nonSessionReason(p, prometheusPort);
     if (why === undefined) candidates.push(p.containerPort);
     else leftOut.push({ container: c.name, port: p.containerPort, why });
   }
+  if (!c.livenessProbe && !c.readinessProbe && !c.startupProbe) return { ports: candidates, leftOut };
   const probed = probePorts(c);
-  if (candidates.some((p) => !probed.has(p))) {
-    for (const p of candidates.filter((x) => probed.has(x))) leftOut.push({ container: c.name, port: p, why: 'probe port' });
-    return { ports: candidates.filter((p) => !probed.has(p)), leftOut };
-  }
-  return { ports: candidates, leftOut };
+  const unprobed = candidates.filter((p) => !probed.has(p));
+  if (unprobed.length === 0) return { ports: candidates, leftOut };
+  for (const p of candidates) if (probed.has(p)) leftOut.push({ container: c.name, port: p, why: 'probe port' });
+  return { ports: unprobed, leftOut };
 }
 
 function readPrometheusPort(annotations: Readonly<Record<string, string>>): number | undefined {
@@ -160,6 +213,7 @@ export function assignRoles(
   errors: string[],
 ): RoleAssignment {
   const regular = spec.containers;
+  const seen = regular.map(see);
   const warnings: string[] = [];
   const leftOut: LeftOutPort[] = [];
   const prometheusPort = readPrometheusPort(annotations);
@@ -168,31 +222,30 @@ export function assignRoles(
   const annotated = request.ports
     ? resolvePorts(request.ports, [...regular, ...(spec.initContainers ?? [])], errors)
     : undefined;
-  const ownPorts = (c: Container): number[] => {
-    if (annotated) return annotated;
-    const s = sessionPorts(c, prometheusPort);
-    leftOut.push(...s.leftOut);
-    return s.ports;
-  };
 
   if (request.containers) {
     // Maps, not a scan per name; unknown names reported once, a few named: linear in the pod's size.
-    const byName = new Map(regular.map((c) => [c.name, c]));
+    const byName = new Map(seen.map((s) => [s.c.name, s]));
     const initNames = new Set((spec.initContainers ?? []).map((c) => c.name));
     const inInits: string[] = [];
     const unknown: string[] = [];
     for (const name of request.containers) {
-      const c = byName.get(name);
-      if (c) {
-        let ports = ownPorts(c);
-        if (ports.length === 0 && !annotated && tcpPorts(c).length > 0) {
-          // Named explicitly but every port looks like metrics: watch them all rather than nothing.
-          ports = tcpPorts(c);
-          for (let i = leftOut.length - 1; i >= 0; i--) if (leftOut[i]?.container === name) leftOut.splice(i, 1);
+      const s = byName.get(name);
+      if (s === undefined) {
+        if (initNames.has(name)) inInits.push(name);
+        else unknown.push(name);
+      } else if (annotated) {
+        roles.set(name, { role: 'app', why: ANNOTATION.containers, ports: annotated });
+      } else {
+        const own = sessionPorts(s.c, prometheusPort);
+        // Named explicitly but every port looks like metrics: watch them all rather than nothing.
+        if (own.ports.length === 0 && s.tcp.length > 0) {
+          roles.set(name, { role: 'app', why: ANNOTATION.containers, ports: s.tcp });
+        } else {
+          leftOut.push(...own.leftOut);
+          roles.set(name, { role: 'app', why: ANNOTATION.containers, ports: own.ports });
         }
-        roles.set(name, { role: 'app', why: ANNOTATION.containers, ports });
-      } else if (initNames.has(name)) inInits.push(name);
-      else unknown.push(name);
+      }
     }
     const names = someNames(regular.map((c) => c.name), { quote: false });
     if (inInits.length > 0) {
@@ -202,36 +255,37 @@ export function assignRoles(
       errors.push(`${ANNOTATION.containers}: ${someNames(unknown)} ${unknown.length === 1 ? 'is not a container' : 'are not containers'} of this pod; its containers are ${names}`);
     }
   } else if (annotated) {
-    const nonMesh = regular.filter((c) => !isMeshProxy(c));
+    const nonMesh = seen.filter((s) => !s.mesh);
     const annotatedSet = new Set(annotated);
-    let apps = nonMesh.filter((c) => tcpPorts(c).some((p) => annotatedSet.has(p)));
+    let apps = nonMesh.filter((s) => s.tcp.some((p) => annotatedSet.has(p)));
     let why = `serves ${ANNOTATION.ports}`;
     if (apps.length === 0) {
       // containerPorts are optional: nobody declares it, so any plain container may serve it.
-      apps = nonMesh.filter((c) => !isFrontProxy(c));
+      apps = nonMesh.filter((s) => !s.front);
       if (apps.length === 0) apps = nonMesh;
       why = `may serve ${ANNOTATION.ports} (no container declares it)`;
       if (apps.length > 1) {
-        warnings.push(`no container declares port ${annotated.join(',')}: ${apps.map((c) => c.name).join(', ')} watch it; only the one owning the listener is signalled`);
+        // warning() keeps the first 120 characters: 64 of each list always fill them.
+        warnings.push(`no container declares port ${annotated.slice(0, 64).join(',')}: ${apps.slice(0, 64).map((s) => s.c.name).join(', ')} watch it; only the one owning the listener is signalled`);
       }
     }
-    for (const c of apps) roles.set(c.name, { role: 'app', why, ports: annotated });
+    for (const s of apps) roles.set(s.c.name, { role: 'app', why, ports: annotated });
   } else {
-    const candidates = regular.filter((c) => !isMeshProxy(c) && tcpPorts(c).length > 0);
-    const plain = candidates.filter((c) => !isFrontProxy(c));
+    const candidates = seen.filter((s) => !s.mesh && s.tcp.length > 0);
+    const plain = candidates.filter((s) => !s.front);
     const apps = plain.length > 0 ? plain : candidates;
-    const found = apps.map((c) => ({ c, s: sessionPorts(c, prometheusPort) }));
-    if (found.some((f) => f.s.ports.length > 0)) {
-      for (const f of found) {
-        leftOut.push(...f.s.leftOut);
-        if (f.s.ports.length > 0) roles.set(f.c.name, { role: 'app', why: 'serves session ports', ports: f.s.ports });
-        else roles.set(f.c.name, { role: 'none', why: 'only metrics/admin/probe ports', ports: [] });
+    const found = apps.map((s) => ({ s, own: sessionPorts(s.c, prometheusPort) }));
+    if (found.some((f) => f.own.ports.length > 0)) {
+      for (const { s, own } of found) {
+        leftOut.push(...own.leftOut);
+        if (own.ports.length > 0) roles.set(s.c.name, { role: 'app', why: 'serves session ports', ports: own.ports });
+        else roles.set(s.c.name, { role: 'none', why: 'only metrics/admin/probe ports', ports: [] });
       }
     } else {
       // No port looks like a session port: watch them all rather than nothing, and say so.
-      for (const f of found) roles.set(f.c.name, { role: 'app', why: 'serves TCP ports', ports: tcpPorts(f.c) });
+      for (const { s } of found) roles.set(s.c.name, { role: 'app', why: 'serves TCP ports', ports: s.tcp });
       if (found.length > 0) {
-        const all = found.flatMap((f) => tcpPorts(f.c));
+        const all = found.slice(0, 64).flatMap((f) => f.s.tcp);
         warnings.push(`every port looks like metrics/admin/probe (${all.join(',')}): all are watched; idle scrapes can hold the drain, set ${ANNOTATION.ports}`);
       }
     }
@@ -239,11 +293,15 @@ export function assignRoles(
 
   // Proxies: recognised mesh and front proxies that are not apps, once there is an app to wait for.
   const apps = regular.filter((c) => roles.get(c.name)?.role === 'app');
-  const appPorts = unionOfPorts(apps.map((c) => roles.get(c.name)?.ports ?? []));
-  for (const c of regular) {
-    if (roles.has(c.name)) continue;
-    if (apps.length > 0 && isMeshProxy(c)) roles.set(c.name, { role: 'proxy', why: 'mesh proxy', ports: appPorts });
-    else if (apps.length > 0 && isFrontProxy(c)) roles.set(c.name, { role: 'proxy', why: `proxy beside ${apps.map((a) => a.name).join(',')}`, ports: appPorts });
+  if (apps.length > 0) {
+    const appPorts = unionOfPorts(apps.map((c) => roles.get(c.name)?.ports ?? []));
+    // One text for every proxy, naming a few apps: each proxy's plan entry carries it.
+    const beside = `proxy beside ${someNames(apps.map((c) => c.name), { quote: false, max: 3 })}`;
+    for (const s of seen) {
+      if (roles.has(s.c.name)) continue;
+      if (s.mesh) roles.set(s.c.name, { role: 'proxy', why: 'mesh proxy', ports: appPorts });
+      else if (s.front) roles.set(s.c.name, { role: 'proxy', why: beside, ports: appPorts });
+    }
   }
 
   const containers: ContainerRole[] = regular.map((c) => {
@@ -251,7 +309,8 @@ export function assignRoles(
     return { name: c.name, role: r.role, ports: r.ports, why: r.why };
   });
   if (leftOut.length > 0) {
-    warnings.push(`not watched as sessions: ${leftOut.map((l) => `${l.port} (${l.why})`).join(', ')}; ${ANNOTATION.ports} overrides`);
+    const some = leftOut.slice(0, 64).map((l) => `${l.port} (${l.why})`);
+    warnings.push(`not watched as sessions: ${some.join(', ')}; ${ANNOTATION.ports} overrides`);
   }
   return { containers, leftOut, warnings };
 }
@@ -293,17 +352,22 @@ export function resolvePorts(refs: PortRef[], containers: Container[], errors: s
 }
 
 /**
- * The union of ports lists, each distinct list read once: apps under
+ * The union of ports lists, each long list read once: apps under
  * ws-drain/ports all share one list, and flattening 700 copies of 65,535 ports
- * cost seconds.
+ * cost seconds. Short lists (a container's own ports) are simply added.
  */
 function unionOfPorts(lists: readonly number[][]): number[] {
   const read = new Set<number[]>();
   const out = new Set<number>();
   for (const list of lists) {
-    if (read.has(list)) continue;
-    read.add(list);
+    if (list.length > SHORT_LIST) {
+      if (read.has(list)) continue;
+      read.add(list);
+    }
     for (const p of list) out.add(p);
   }
   return [...out];
 }
+
+/** Lists up to this long are cheaper to read again than to remember (a Set keyed by each costs more). */
+export const SHORT_LIST = 16;

@@ -89,6 +89,18 @@ describe('bounded answers', () => {
     expect(d.plan.containers[0]?.ports).toEqual([8080, 9000, 9100]);
   });
 
+  it('a proxy beside hundreds of apps names a few of them in ws-drain/plan, not all (was: every app in every proxy\'s entry)', () => {
+    const containers = Array.from({ length: 400 }, (_, i) =>
+      i % 2 === 0 ? container(`app${i}`, { ports: [tcp(8000 + i)] }) : container(`edge${i}-proxy`, { image: 'nginx:1.27', ports: [tcp(9000 + i)] }),
+    );
+    const d = decide(pod(OPT_IN, { containers }), 'default', CONFIG);
+    expect(d.kind).toBe('mutate');
+    const plan = d.kind === 'mutate' ? (JSON.parse(d.pod.metadata?.annotations?.['ws-drain/plan'] ?? '{}') as { containers: Array<{ role: string; why: string }> }) : undefined;
+    const proxies = plan?.containers.filter((c) => c.role === 'proxy') ?? [];
+    expect(proxies).toHaveLength(200);
+    for (const p of proxies) expect(p.why).toBe('proxy beside app0, app2, app4 and 197 more');
+  });
+
   it('a pod whose annotations would pass 256 KiB with ws-drain/plan is denied with the sizes', () => {
     const d = decide(webPod({ ...OPT_IN, 'example.com/big': 'x'.repeat(256 * 1024 - 200) }), 'default', CONFIG);
     expect(d.kind).toBe('deny');
