@@ -95,8 +95,9 @@ describe('bounded answers', () => {
     );
     const d = decide(pod(OPT_IN, { containers }), 'default', CONFIG);
     expect(d.kind).toBe('mutate');
-    const plan = d.kind === 'mutate' ? (JSON.parse(d.pod.metadata?.annotations?.['ws-drain/plan'] ?? '{}') as { containers: Array<{ role: string; why: string }> }) : undefined;
-    const proxies = plan?.containers.filter((c) => c.role === 'proxy') ?? [];
+    if (d.kind !== 'mutate') return;
+    const text = (d.pod as { metadata: { annotations: Record<string, string> } }).metadata.annotations['ws-drain/plan'] ?? '';
+    const proxies = (JSON.parse(text) as { containers: Array<{ role: string; why: string }> }).containers.filter((c) => c.role === 'proxy');
     expect(proxies).toHaveLength(200);
     for (const p of proxies) expect(p.why).toBe('proxy beside app0, app2, app4 and 197 more');
   });
