@@ -1,9 +1,15 @@
 // failurePolicy: Ignore keeps pod creation working while the webhook is down;
 // the ValidatingAdmissionPolicy guard from manifests/base then refuses opted-in
 // pods that slipped through un-injected.
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { REPO_ROOT } from '../manifests/render.js';
 import { INIT_CONTAINER_NAME, INJECTED_ANNOTATION } from '../../src/core/types.js';
 import { createPod, eventually, getPod, optedInPod, waitForInjectionActive } from './controlplane/pods.js';
+import { parsePrometheusText, type Sample } from './controlplane/prometheus.js';
 import { applyObjects, loadValidatingPolicy } from './controlplane/registration.js';
 import { startRegisteredWebhook } from './controlplane/webhook.js';
 import { useWebhookCluster } from './controlplane/suite.js';
@@ -41,6 +47,30 @@ describe('webhook outage', () => {
     expect(created.response.status).toBeGreaterThanOrEqual(400);
     expect(created.message).toContain(INJECTED_ANNOTATION);
     expect(await getPod(cluster.cp, NS, 'guarded')).toBeUndefined();
+  });
+
+  // The alerts on this outage (manifests/components/monitoring) select API
+  // server series by name and labels: the real API server must report the
+  // outage under exactly those, or the alerts could never fire.
+  it.each(['WsDrainWebhookUnreachable', 'WsDrainInjectionGuardDenying'])('%s: its series selector matches what the API server counted', async (alert) => {
+    const Rules = z.object({ spec: z.object({ groups: z.array(z.object({ rules: z.array(z.looseObject({ alert: z.string(), expr: z.string() })) })) }) });
+    const file = await readFile(join(REPO_ROOT, 'manifests/components/monitoring/prometheus-rule.yaml'), 'utf8');
+    const rule = Rules.parse(parseYaml(file)).spec.groups.flatMap((g) => g.rules).find((r) => r.alert === alert);
+    if (rule === undefined) throw new Error(`no alert ${alert}`);
+    const selector = /(apiserver_[a-z_]+)\{([^}]*)\}/.exec(rule.expr);
+    if (selector === null) throw new Error(`${alert}: no apiserver_* selector in ${rule.expr}`);
+    const [, name = '', matchers = ''] = selector;
+    const matches = (s: Sample): boolean =>
+      s.name === name &&
+      [...matchers.matchAll(/\s*(\w+)\s*(=~|!=|=)\s*"([^"]*)"/g)].every(([, label = '', op, value = '']) => {
+        const actual = s.labels[label] ?? '';
+        if (op === '=~') return new RegExp(`^(?:${value})$`).test(actual);
+        return op === '=' ? actual === value : actual !== value;
+      });
+    const res = await cluster.cp.request('GET', '/metrics');
+    expect(res.status).toBe(200);
+    const counted = parsePrometheusText(res.body).filter(matches).reduce((sum, s) => sum + s.value, 0);
+    expect(counted, `${name}{${matchers}}`).toBeGreaterThan(0);
   });
 
   it('the guard leaves pods alone that did not opt in or opted out', async () => {
