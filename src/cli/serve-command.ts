@@ -1,13 +1,16 @@
 // `ws-drain serve`: run the admission webhook until SIGTERM/SIGINT.
+import cluster from 'node:cluster';
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DEV_CERT_FILES } from '../certs/dev-cert-files.js';
 import { LOG_LEVELS, createLogger, type LogLevel } from '../server/logger.js';
-import { startWebhook } from '../server/serve.js';
+import { startWebhook, type WebhookOptions } from '../server/serve.js';
 import { usageError } from './cli-error.js';
 import { CONFIG_FLAGS, configFromFlags, durationFlag, envName, formatFlagHelp, parseFlags, portFlag, stringFlag, type FlagSpec } from './flags.js';
 
 const DEV_CERT_DIR = 'certs';
+/** More processes than cores only add memory; 64 is far above any webhook pod's CPUs. */
+const MAX_WORKERS = 64;
 const DEFAULT_TLS_DIR = '/etc/ws-drain/tls';
 
 function flag(name: string, help: string, value: string | undefined, defaultText?: string): FlagSpec {
@@ -25,6 +28,7 @@ export const SERVE_FLAGS: FlagSpec[] = [
   flag('log-level', `one of ${LOG_LEVELS.join(', ')}`, 'LEVEL', 'info'),
   flag('shutdown-delay', 'on SIGTERM, time /readyz reports 503 before the listener closes', 'DURATION', '0s'),
   flag('shutdown-timeout', 'on SIGTERM, how long in-flight requests may take to finish', 'DURATION', '10s'),
+  flag('workers', 'processes answering on the HTTPS port (node:cluster), up to the CPUs the pod may use; 1 = one process, no cluster', 'N', '1'),
   flag('dev', `local development: use ${DEV_CERT_DIR}/tls.crt and tls.key, generating a dev CA and certificate there if absent`, undefined),
   ...CONFIG_FLAGS,
 ];
@@ -62,6 +66,9 @@ export async function serveCommand(argv: string[]): Promise<number> {
   const shutdownTimeout = durationFlag(values, 'shutdown-timeout') ?? 10;
   const shutdownDelay = durationFlag(values, 'shutdown-delay') ?? 0;
   const reloadInterval = durationFlag(values, 'tls-reload-interval', { positive: true }) ?? 5;
+  const workersText = stringFlag(values, 'workers') ?? '1';
+  const workers = /^\d{1,2}$/.test(workersText) ? Number(workersText) : NaN;
+  if (!(workers >= 1 && workers <= MAX_WORKERS)) throw usageError(`--workers=${JSON.stringify(workersText)}: expected a whole number 1-${MAX_WORKERS}`);
   const dev = values['dev'] === true;
   const tlsDir = dev ? DEV_CERT_DIR : DEFAULT_TLS_DIR;
   const tlsCertFile = stringFlag(values, 'tls-cert') ?? join(tlsDir, DEV_CERT_FILES.tlsCert);
@@ -80,19 +87,37 @@ export async function serveCommand(argv: string[]): Promise<number> {
     }
   }
 
+  const options: WebhookOptions = {
+    config,
+    tlsCertFile,
+    tlsKeyFile,
+    port,
+    metricsPort,
+    logger,
+    shutdownTimeoutMs: shutdownTimeout * 1000,
+    shutdownDelayMs: shutdownDelay * 1000,
+    tlsReloadIntervalMs: reloadInterval * 1000,
+  };
+  // --workers N: this process becomes the primary and runs this same command N
+  // times as workers (src/server/cluster.ts).
+  if (cluster.isWorker) {
+    const { runWorker } = await import('../server/cluster.js');
+    const workerLogger = logger.child({ worker: cluster.worker?.id });
+    return runWorker(() => startWebhook({ ...options, logger: workerLogger, clusterWorker: true }), workerLogger);
+  }
+  if (workers > 1) {
+    const { runPrimary } = await import('../server/cluster.js');
+    try {
+      return await runPrimary({ workers, metricsPort, logger });
+    } catch (err) {
+      logger.flush();
+      throw usageError(`cannot start the webhook: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+
   let webhook;
   try {
-    webhook = await startWebhook({
-      config,
-      tlsCertFile,
-      tlsKeyFile,
-      port,
-      metricsPort,
-      logger,
-      shutdownTimeoutMs: shutdownTimeout * 1000,
-      shutdownDelayMs: shutdownDelay * 1000,
-      tlsReloadIntervalMs: reloadInterval * 1000,
-    });
+    webhook = await startWebhook(options);
   } catch (err) {
     logger.flush();
     throw usageError(`cannot start the webhook: ${err instanceof Error ? err.message : String(err)}`);

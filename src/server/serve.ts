@@ -3,6 +3,7 @@
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { Server as NetServer, type AddressInfo } from 'node:net';
+import { AggregatorRegistry } from 'prom-client';
 import type { WebhookConfig } from '../core/types.js';
 import { createApp, type Lifecycle } from './app.js';
 import { createLogger, type LogLevel, type Logger } from './logger.js';
@@ -52,6 +53,11 @@ export interface WebhookOptions {
   port: number;
   /** 0 = any free port. */
   metricsPort: number;
+  /**
+   * A node:cluster worker (cluster.ts): no metrics server of its own; its
+   * registry answers the primary's aggregation requests instead.
+   */
+  clusterWorker?: boolean;
   /** Listen address of both ports (default: all interfaces). */
   host?: string;
   logLevel?: LogLevel;
@@ -68,7 +74,8 @@ export interface WebhookOptions {
 
 export interface RunningWebhook {
   port: number;
-  metricsPort: number;
+  /** undefined in a cluster worker: the primary serves the metrics. */
+  metricsPort: number | undefined;
   /** Graceful stop: readyz 503, (delay), stop accepting, finish in-flight (bounded), close sockets. Idempotent. */
   close(): Promise<void>;
   /** Checks the TLS files now instead of waiting for the next poll. */
@@ -155,9 +162,13 @@ export async function startWebhook(opts: WebhookOptions): Promise<RunningWebhook
   });
 
   const port = await listen(server, opts.port, opts.host);
-  let metricsPort: number;
+  let metricsPort: number | undefined;
   try {
-    metricsPort = await listen(metricsServer, opts.metricsPort, opts.host);
+    if (opts.clusterWorker === true) {
+      AggregatorRegistry.setRegistries([metrics.registry]);
+      // Constructing one is what makes a worker answer the primary's requests.
+      new AggregatorRegistry();
+    } else metricsPort = await listen(metricsServer, opts.metricsPort, opts.host);
   } catch (err) {
     unread.stop();
     server.close();
@@ -176,7 +187,7 @@ export async function startWebhook(opts: WebhookOptions): Promise<RunningWebhook
     if (delay > 0) await new Promise((r) => setTimeout(r, delay));
     reloader.stop();
     lifecycle.endingConnections = true;
-    await Promise.all([closeServer(server, opts.shutdownTimeoutMs ?? 10_000), closeServer(metricsServer, 1_000)]);
+    await Promise.all([closeServer(server, opts.shutdownTimeoutMs ?? 10_000), metricsPort === undefined ? undefined : closeServer(metricsServer, 1_000)]);
     unread.stop();
     logger.info('shutdown complete');
     await new Promise<void>((resolve) => logger.flush(() => resolve()));

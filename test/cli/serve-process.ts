@@ -27,7 +27,8 @@ export interface ServeProcess {
   waitForLine(match: (line: LogLine) => boolean): Promise<LogLine>;
   /** A keep-alive agent that trusts the serving certificate. */
   agent: Agent;
-  request(method: string, path: string, body?: string): Promise<{ status: number; body: string; headers: Record<string, string | string[] | undefined> }>;
+  /** Over the keep-alive agent, or over a connection of its own (`newConnection`). */
+  request(method: string, path: string, body?: string, opts?: { newConnection?: boolean }): Promise<{ status: number; body: string; headers: Record<string, string | string[] | undefined> }>;
   /** Kills the process if still running and removes the certificates. */
   cleanup(): Promise<void>;
 }
@@ -69,13 +70,14 @@ export async function startServe(args: string[] = [], env: Record<string, string
       waiters.push({ match, resolve });
       void exited.then((code) => reject(new Error(`serve exited (${code}) before logging the expected line; lines: ${JSON.stringify(lines.map((l) => l['msg']))}`)));
     });
-  const listening = await waitForLine((l) => l['msg'] === 'ws-drain webhook listening');
+  // The process's own line, not a cluster worker's (--workers).
+  const listening = await waitForLine((l) => l['msg'] === 'ws-drain webhook listening' && l['worker'] === undefined);
   const port = listening['port'] as number;
   const agent = new Agent({ keepAlive: true, ca });
-  const request: ServeProcess['request'] = (method, path, body) =>
+  const request: ServeProcess['request'] = (method, path, body, opts) =>
     new Promise((resolve, reject) => {
       const headers: Record<string, string | number> = body === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) };
-      const req = httpsRequest({ host: '127.0.0.1', port, path, method, agent, headers }, (res) => {
+      const req = httpsRequest({ host: '127.0.0.1', port, path, method, headers, ...(opts?.newConnection ? { agent: false, ca } : { agent }) }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString(), headers: res.headers }));

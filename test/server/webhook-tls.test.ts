@@ -79,7 +79,7 @@ describe('webhook over TLS', () => {
     expect(reply.peerFingerprint).toBe(new X509Certificate(pems.tlsCert).fingerprint256);
     expect((await call(w.port, pems.caCert, 'GET', '/healthz')).status).toBe(200);
 
-    const metrics = await getMetrics(w.metricsPort);
+    const metrics = await getMetrics(w.metricsPort!);
     expect(metrics).toMatch(/^ws_drain_admission_requests_total\{outcome="mutated"\} 1$/m);
     expect(metrics).toMatch(/^ws_drain_injections_total 1$/m);
     expect(metrics).toMatch(/^ws_drain_admission_duration_seconds_count\{outcome="mutated"\} 1$/m);
