@@ -364,6 +364,7 @@ const TARGETS: Record<string, TargetSpec> = {
   'ws-drain': wsDrain('ws-drain', []),
   'ws-drain-silent': wsDrain('ws-drain --log-level silent', ['--log-level', 'silent']),
   baseline: wsDrain('ws-drain --baseline', [], true),
+  'ws-drain-2-workers': wsDrain('ws-drain --workers 2', ['--workers', '2']),
   agnhost: {
     name: 'agnhost /mutating-pods',
     path: '/mutating-pods',
