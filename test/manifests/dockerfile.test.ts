@@ -121,7 +121,9 @@ describe('Dockerfile', () => {
     expect(prune).toBeGreaterThan(compile);
 
     const argv = [...(execForm(last(webhook, 'ENTRYPOINT').args) ?? []), ...(execForm(last(webhook, 'CMD').args) ?? [])];
-    const main = argv.findIndex((a) => a.endsWith('dist/cli/main.js'));
+    // The bundle of the CLI (scripts/bundle.ts), which `npm run build` writes.
+    expect(packageJson.scripts['build']).toContain('scripts/bundle.ts');
+    const main = argv.findIndex((a) => a.endsWith('dist/bundle/main.js'));
     expect(main).toBeGreaterThanOrEqual(0);
     expect(argv[main + 1]).toBe('serve');
   });
@@ -162,6 +164,8 @@ describe('Dockerfile', () => {
       .parse(JSON.parse(read('tsconfig.build.json')));
     const needed = ['package.json', 'package-lock.json', 'tsconfig.build.json', tsconfigBuild.compilerOptions.rootDir];
     if (tsconfigBuild.extends) needed.push(tsconfigBuild.extends.replace(/^\.\//, ''));
+    // npm run build also bundles the CLI with this script.
+    needed.push('scripts/bundle.ts');
     for (const file of needed) expect(fromContext, `COPY of ${file}`).toContain(file);
   });
 

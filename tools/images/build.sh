@@ -186,7 +186,7 @@ node_runtime="$(base_node_runtime)"
 go_build="$(base_go_build)"
 bases="$node_build $node_runtime $go_build"
 base_args=(--build-arg "NODE_BUILD_IMAGE=$node_build" --build-arg "NODE_RUNTIME_IMAGE=$node_runtime" --build-arg "GO_BUILD_IMAGE=$go_build")
-project_hash="$(inputs_hash "$bases" Dockerfile .dockerignore package.json package-lock.json tsconfig.json tsconfig.build.json src helper)"
+project_hash="$(inputs_hash "$bases" Dockerfile .dockerignore package.json package-lock.json tsconfig.json tsconfig.build.json scripts/bundle.ts src helper)"
 for target in helper webhook; do
   ref="localhost/ws-drain/ws-drain-$target:src-$project_hash"
   if ! exists "$ref"; then
