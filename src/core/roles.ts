@@ -120,6 +120,8 @@ interface Seen {
   mesh: boolean;
   front: boolean;
   tcp: number[];
+  /** Set once decided; undecided containers end as role "none". */
+  role?: ContainerRole;
 }
 
 function see(c: Container): Seen {
@@ -217,7 +219,9 @@ export function assignRoles(
   const warnings: string[] = [];
   const leftOut: LeftOutPort[] = [];
   const prometheusPort = readPrometheusPort(annotations);
-  const roles = new Map<string, { role: ContainerRole['role']; why: string; ports: number[] }>();
+  const assign = (s: Seen, role: ContainerRole['role'], why: string, ports: number[]): void => {
+    s.role = { name: s.c.name, role, ports, why };
+  };
 
   const annotated = request.ports
     ? resolvePorts(request.ports, [...regular, ...(spec.initContainers ?? [])], errors)
@@ -235,15 +239,15 @@ export function assignRoles(
         if (initNames.has(name)) inInits.push(name);
         else unknown.push(name);
       } else if (annotated) {
-        roles.set(name, { role: 'app', why: ANNOTATION.containers, ports: annotated });
+        assign(s, 'app', ANNOTATION.containers, annotated);
       } else {
         const own = sessionPorts(s.c, prometheusPort);
         // Named explicitly but every port looks like metrics: watch them all rather than nothing.
         if (own.ports.length === 0 && s.tcp.length > 0) {
-          roles.set(name, { role: 'app', why: ANNOTATION.containers, ports: s.tcp });
+          assign(s, 'app', ANNOTATION.containers, s.tcp);
         } else {
           leftOut.push(...own.leftOut);
-          roles.set(name, { role: 'app', why: ANNOTATION.containers, ports: own.ports });
+          assign(s, 'app', ANNOTATION.containers, own.ports);
         }
       }
     }
@@ -269,7 +273,7 @@ export function assignRoles(
         warnings.push(`no container declares port ${annotated.slice(0, 64).join(',')}: ${apps.slice(0, 64).map((s) => s.c.name).join(', ')} watch it; only the one owning the listener is signalled`);
       }
     }
-    for (const s of apps) roles.set(s.c.name, { role: 'app', why, ports: annotated });
+    for (const s of apps) assign(s, 'app', why, annotated);
   } else {
     const candidates = seen.filter((s) => !s.mesh && s.tcp.length > 0);
     const plain = candidates.filter((s) => !s.front);
@@ -278,12 +282,12 @@ export function assignRoles(
     if (found.some((f) => f.own.ports.length > 0)) {
       for (const { s, own } of found) {
         leftOut.push(...own.leftOut);
-        if (own.ports.length > 0) roles.set(s.c.name, { role: 'app', why: 'serves session ports', ports: own.ports });
-        else roles.set(s.c.name, { role: 'none', why: 'only metrics/admin/probe ports', ports: [] });
+        if (own.ports.length > 0) assign(s, 'app', 'serves session ports', own.ports);
+        else assign(s, 'none', 'only metrics/admin/probe ports', []);
       }
     } else {
       // No port looks like a session port: watch them all rather than nothing, and say so.
-      for (const { s } of found) roles.set(s.c.name, { role: 'app', why: 'serves TCP ports', ports: s.tcp });
+      for (const { s } of found) assign(s, 'app', 'serves TCP ports', s.tcp);
       if (found.length > 0) {
         const all = found.slice(0, 64).flatMap((f) => f.s.tcp);
         warnings.push(`every port looks like metrics/admin/probe (${all.join(',')}): all are watched; idle scrapes can hold the drain, set ${ANNOTATION.ports}`);
@@ -292,22 +296,19 @@ export function assignRoles(
   }
 
   // Proxies: recognised mesh and front proxies that are not apps, once there is an app to wait for.
-  const apps = regular.filter((c) => roles.get(c.name)?.role === 'app');
+  const apps = seen.filter((s) => s.role?.role === 'app');
   if (apps.length > 0) {
-    const appPorts = unionOfPorts(apps.map((c) => roles.get(c.name)?.ports ?? []));
+    const appPorts = unionOfPorts(apps.map((s) => s.role?.ports ?? []));
     // One text for every proxy, naming a few apps: each proxy's plan entry carries it.
-    const beside = `proxy beside ${someNames(apps.map((c) => c.name), { quote: false, max: 3 })}`;
+    const beside = `proxy beside ${someNames(apps.map((s) => s.c.name), { quote: false, max: 3 })}`;
     for (const s of seen) {
-      if (roles.has(s.c.name)) continue;
-      if (s.mesh) roles.set(s.c.name, { role: 'proxy', why: 'mesh proxy', ports: appPorts });
-      else if (s.front) roles.set(s.c.name, { role: 'proxy', why: beside, ports: appPorts });
+      if (s.role !== undefined) continue;
+      if (s.mesh) assign(s, 'proxy', 'mesh proxy', appPorts);
+      else if (s.front) assign(s, 'proxy', beside, appPorts);
     }
   }
 
-  const containers: ContainerRole[] = regular.map((c) => {
-    const r = roles.get(c.name) ?? { role: 'none' as const, why: 'no session port', ports: [] };
-    return { name: c.name, role: r.role, ports: r.ports, why: r.why };
-  });
+  const containers = seen.map((s): ContainerRole => s.role ?? { name: s.c.name, role: 'none', ports: [], why: 'no session port' });
   if (leftOut.length > 0) {
     const some = leftOut.slice(0, 64).map((l) => `${l.port} (${l.why})`);
     warnings.push(`not watched as sessions: ${some.join(', ')}; ${ANNOTATION.ports} overrides`);
