@@ -120,8 +120,8 @@ export function planAnnotation(plan: Plan): string {
     ports: common.ports,
     containers: plan.containers.map((c) => {
       if (c.ports.join(',') !== shared) return c;
-      const { ports: _ports, ...rest } = c;
-      return rest;
+      // Spelled out: rest destructuring was a tenth of an admission of 900 containers.
+      return { name: c.name, role: c.role, why: c.why };
     }),
   });
 }
