@@ -1,6 +1,6 @@
 // Issue 12 figures, side by side in one run:
 //
-//   npx tsx bench/hostile.ts [--before <git-rev>] [--clients 150] [--skip-reviews] [--skip-shutdown] [--skip-slow]
+//   npx tsx bench/hostile.ts [--before <git-rev>] [--clients 150] [--skip-reviews] [--skip-shutdown] [--skip-slow] [--skip-concurrent]
 //
 // 1. Shutdown under keep-alive load: rolloutUnderLoad (test/server/rollout-load.ts)
 //    against ws-drain's serve.ts, and against the peer "Node https + http.Server.close()"
@@ -10,25 +10,31 @@
 //    process, by this checkout and by --before (default: the last commit before
 //    issue 12), checked out into a temporary git worktree. Wall time, answer
 //    bytes, peak RSS (maxRSS of the child), outcome.
-// 3. Clients that never read: 60 connections pipelining big answers without
-//    reading; open connections and server RSS over time, for both servers.
+// 3. Clients that never read: 20 connections that send one big review and
+//    never read, against serve.ts before issue 12 and now; and 20 that pipeline
+//    reviews without reading, against serve.ts with and without the unread-answer
+//    timeout. Open connections and server memory, before, during and after.
+// 4. One big review beside small ones: a small review's latency alone (the peer)
+//    and while another connection sends a big review back to back, in one
+//    server process, with the big review's own parse and core times.
 //
 // Timings are for reading, not asserting: the machine is shared.
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
-import { createServer as createHttpsServer, type Server } from 'node:https';
+import { Agent, createServer as createHttpsServer, request as httpsRequest, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { generateDevCerts, writeDevCerts, type DevCertPems } from '../src/certs/dev-certs.js';
 import { DEFAULT_CONFIG } from '../src/core/index.js';
+import { parseAdmissionReview, answerReview } from '../src/server/admission.js';
 import { createApp, type Lifecycle } from '../src/server/app.js';
 import { createLogger } from '../src/server/logger.js';
 import { createMetrics } from '../src/server/metrics.js';
-import { startWebhook } from '../src/server/serve.js';
+import { startWebhook, type WebhookOptions } from '../src/server/serve.js';
 import { admissionReview, localWebhookOptions, optedInPod } from '../test/server/review-fixtures.js';
 import { rolloutUnderLoad, type RolloutLoadResult } from '../test/server/rollout-load.js';
 
@@ -170,8 +176,8 @@ async function certs(): Promise<{ dir: string; pems: DevCertPems }> {
   return { dir, pems };
 }
 
-async function wsDrain(dir: string, delayMs: number): Promise<Replica> {
-  const w = await startWebhook(localWebhookOptions(dir, { logLevel: 'silent', shutdownDelayMs: delayMs, shutdownTimeoutMs: 10_000 }));
+async function wsDrain(dir: string, delayMs: number, timeouts: WebhookOptions['timeouts'] = {}): Promise<Replica> {
+  const w = await startWebhook(localWebhookOptions(dir, { logLevel: 'silent', shutdownDelayMs: delayMs, shutdownTimeoutMs: 10_000, timeouts }));
   return { port: w.port, close: () => w.close() };
 }
 
@@ -240,7 +246,8 @@ async function serveChild(kind: string, dir: string, code: string | undefined): 
   const pems = { tlsCert: readFileSync(join(dir, 'tls.crt'), 'utf8'), tlsKey: readFileSync(join(dir, 'tls.key'), 'utf8') } as DevCertPems;
   // The peer answers with the request listener of `code` (the --before tree): serve.ts as it was.
   const before = code ? ((await import(pathToFileURL(join(code, 'src/server/app.ts')).href)) as { createApp: typeof createApp }).createApp : createApp;
-  const server = kind === 'peer' ? await nodeClose(pems, 0, before) : await wsDrain(dir, 0);
+  // 'no-unread': serve.ts with the unread-answer timeout out of the way (as before it existed).
+  const server = kind === 'peer' ? await nodeClose(pems, 0, before) : await wsDrain(dir, 0, kind === 'no-unread' ? { unreadAnswerMs: 3_600_000 } : {});
   process.stdout.write(`${server.port}\n`);
   // Heap + buffers every 500 ms (after a GC when --expose-gc): what the process really holds, unlike RSS.
   setInterval(() => {
@@ -250,44 +257,68 @@ async function serveChild(kind: string, dir: string, code: string | undefined): 
   }, 500);
 }
 
+/** CPU time (user + system) a process has used so far, from /proc (10 ms ticks). */
+function cpuMsOf(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in USER_HZ (100)
+}
+
 function rssOf(pid: number): string {
   const kb = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
   return `${(Number(kb) / 1024).toFixed(0)} MB`;
 }
 
-async function slowClientsTable(beforeRev: string): Promise<void> {
-  const old = beforeTree(beforeRev);
+type NeverReader = (port: number, ca: string, request: string) => import('node:tls').TLSSocket;
+
+/** Sends one review and never reads. */
+const sendsOnce: NeverReader = (port, ca, request) => {
+  const s = tlsConnect({ host: '127.0.0.1', port, ca, servername: 'localhost' });
+  s.on('error', () => {});
+  s.once('secureConnect', () => {
+    s.pause();
+    s.write(request);
+  });
+  return s;
+};
+
+/** Pipelines a review every 200 ms (40 in all) and never reads: the kernel's buffers fill, then Node's. */
+const pipelines: NeverReader = (port, ca, request) => {
+  const s = tlsConnect({ host: '127.0.0.1', port, ca, servername: 'localhost' });
+  s.on('error', () => {});
+  s.once('secureConnect', () => {
+    s.pause();
+    let sent = 0;
+    const timer = setInterval(() => {
+      if (s.destroyed || ++sent > 40) clearInterval(timer);
+      else s.write(request);
+    }, 200);
+  });
+  return s;
+};
+
+async function neverReadingTable(title: string, review: Record<string, unknown>, client: NeverReader, servers: ReadonlyArray<readonly [string, string]>, code: string): Promise<void> {
   const { dir, pems } = await certs();
-  // The issue's case: ws-drain/ports 1..65535 on 20 containers, whose answer was 20 MB.
-  const body = JSON.stringify(admissionReview({ uid: 'never-read', object: CASES['ports20']!.pod() }));
+  const body = JSON.stringify(admissionReview({ uid: 'never-read', object: review }));
   const request = `POST /mutate HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
   const clients = 20;
-  console.log(`\n## ${clients} clients that send one review (ports 1..65535 × 20 containers) and never read\n`);
+  console.log(`\n## ${clients} clients that ${title}\n`);
   console.log('(server process: RSS / heap + buffers after a GC; "open" = client sockets the server has not closed)\n');
   console.log('| server | idle | with clients (10 s) | open after 25 s | 5 s after clients left |');
   console.log('| --- | --- | --- | --- | --- |');
-  for (const [label, kind] of [
-    [`serve.ts and core at ${beforeRev} (before)`, 'peer'],
-    ['ws-drain serve.ts (after)', 'ws-drain'],
-  ] as const) {
-    const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', SELF, '--serve', kind, '--root', dir, '--code', old], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  for (const [label, kind] of servers) {
+    const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', SELF, '--serve', kind, '--root', dir, '--code', code], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
     const port = await new Promise<number>((resolve) => child.stdout.once('data', (c: Buffer) => resolve(Number(c.toString().trim()))));
     let heap = '';
     child.stdout.on('data', (c: Buffer) => (heap = `${c.toString().trim().split('\n').pop() ?? ''} MB`));
     await new Promise((r) => setTimeout(r, 1_500));
     const idle = `${rssOf(child.pid!)} / ${heap}`;
-    const sockets = Array.from({ length: clients }, () => {
-      const s = tlsConnect({ host: '127.0.0.1', port, ca: pems.caCert, servername: 'localhost' });
-      s.on('error', () => {});
-      s.once('secureConnect', () => {
-        s.pause();
-        s.write(request);
-      });
-      return s;
-    });
+    const sockets = Array.from({ length: clients }, () => client(port, pems.caCert, request));
     await new Promise((r) => setTimeout(r, 10_000));
     const during = `${rssOf(child.pid!)} / ${heap}`;
     await new Promise((r) => setTimeout(r, 15_000));
+    // A paused client only sees the server's close once it reads: read what is left, then count.
+    for (const s of sockets) s.resume();
+    await new Promise((r) => setTimeout(r, 1_000));
     const open = sockets.filter((s) => !s.destroyed && !s.closed).length;
     for (const s of sockets) s.destroy();
     await new Promise((r) => setTimeout(r, 5_000));
@@ -295,6 +326,126 @@ async function slowClientsTable(beforeRev: string): Promise<void> {
     child.kill('SIGKILL');
     console.log(`| ${label} | ${idle} | ${during} | ${open} of ${clients} | ${after} |`);
   }
+}
+
+async function slowClientsTable(beforeRev: string): Promise<void> {
+  const old = beforeTree(beforeRev);
+  // The issue's case: ws-drain/ports 1..65535 on 20 containers, whose answer was 20 MB.
+  await neverReadingTable('send one review (ports 1..65535 × 20 containers) and never read', CASES['ports20']!.pod(), sendsOnce, [
+    [`serve.ts and core at ${beforeRev} (before)`, 'peer'],
+    ['ws-drain serve.ts (after)', 'ws-drain'],
+  ], old);
+  // An answer near the caps (~0.7 MiB: 1,000 ports on 80 containers), pipelined.
+  const nearCap = pod(
+    { 'ws-drain/ports': Array.from({ length: 1000 }, (_, i) => String(20_000 + i)).join(',') },
+    Array.from({ length: 80 }, (_, i) => container(`c${i}`, { ports: [{ containerPort: 20_000 }] })),
+  );
+  await neverReadingTable('pipeline a review with a ~0.7 MiB answer every 200 ms and never read', nearCap, pipelines, [
+    ['serve.ts without the unread-answer timeout (peer)', 'no-unread'],
+    ['ws-drain serve.ts (unread-answer timeout 10 s)', 'ws-drain'],
+  ], old);
+}
+
+// ---------------------------------------------------------------- one big review beside small ones
+
+/** Reviews of thousands of containers, each answered whole (no cap cuts their work short before the core runs). */
+const BIG: Record<string, { label: string; pod: () => Json }> = {
+  plain5000: { label: '5,000 containers, a port each (denied: injected-bytes estimate)', pod: () => pod({}, Array.from({ length: 5000 }, (_, i) => container(`c${i}`, { ports: [{ containerPort: 8080 + (i % 100) }] }))) },
+  proxies5000: {
+    label: '2,500 apps + 2,500 nginx proxies (denied: estimate)',
+    pod: () => pod({}, Array.from({ length: 5000 }, (_, i) => (i % 2 ? container(`c${i}-proxy`, { image: 'nginx:1.27', ports: [{ containerPort: 9000 }] }) : container(`c${i}`, { ports: [{ containerPort: 8080 }] })))),
+  },
+  unknownContainers: CASES['unknownContainers']!,
+  mutate900: { label: '900 containers, mutated (~0.46 MiB answer)', pod: () => pod({}, Array.from({ length: 900 }, (_, i) => container(`c${i}`, { ports: [{ containerPort: 8080 }] }))) },
+};
+
+/** Median CPU ms (user + system) of `f` over `n` warm runs: steadier than wall time on a shared machine. */
+function medianCpuMs(f: () => unknown, n = 21): number {
+  for (let i = 0; i < 3; i++) f();
+  const t: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const a = process.cpuUsage();
+    f();
+    const u = process.cpuUsage(a);
+    t.push((u.user + u.system) / 1000);
+  }
+  return t.sort((x, y) => x - y)[Math.floor(n / 2)]!;
+}
+
+function post(agent: Agent, port: number, ca: string, body: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const req = httpsRequest({ host: '127.0.0.1', port, path: '/mutate', method: 'POST', ca, agent, headers: { 'content-type': 'application/json' } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(performance.now() - started));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+const pct = (xs: number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))]!;
+
+/** `count` small reviews one after another, a random 0–4 ms apart so they land anywhere in a big review's processing. */
+async function smallLatencies(port: number, ca: string, body: string, count: number): Promise<number[]> {
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  await post(agent, port, ca, body);
+  const out: number[] = [];
+  for (let i = 0; i < count; i++) {
+    out.push(await post(agent, port, ca, body));
+    await new Promise((r) => setTimeout(r, Math.random() * 4));
+  }
+  agent.destroy();
+  return out;
+}
+
+async function concurrentTable(): Promise<void> {
+  const { dir, pems } = await certs();
+  const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', SELF, '--serve', 'ws-drain', '--root', dir], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve) => child.stdout.once('data', (c: Buffer) => resolve(Number(c.toString().trim()))));
+  const small = JSON.stringify(admissionReview({ uid: 'small' }));
+  const count = 200;
+  console.log('\n## One big review beside small ones (one server process; small = the normal 3-container review)\n');
+  console.log(`Big review costs: warm median CPU time in this process (JSON.parse of the body; zod envelope + decide + serialisation). Load average ${loadavg()[0]!.toFixed(1)} on ${cpus().length} CPUs.`);
+  console.log(`Server CPU: the server process's /proc CPU time over 40 big (400 small) reviews, divided. On a machine with a free core, the longest a small review can wait behind a big one is the big one's server CPU.`);
+  console.log(`Small review: ${count} sequential requests on one keep-alive connection, alone (peer) and while a second connection sends the big review back to back (wall time: on a loaded machine it includes waiting for a CPU).\n`);
+  console.log('| big review | body | JSON.parse | validate + decide + serialise | server CPU per big review (TLS, HTTP, parse, core, answer) | server CPU per small review | small alone p50 / p99 | small beside big p50 / p99 / max |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
+  for (const c of Object.values(BIG)) {
+    const body = JSON.stringify(admissionReview({ uid: 'big', object: c.pod() }));
+    const parseMs = medianCpuMs(() => JSON.parse(body));
+    const parsed = JSON.parse(body) as unknown;
+    const coreMs = medianCpuMs(() => {
+      const r = parseAdmissionReview(parsed);
+      if (r.ok) answerReview(r.review, DEFAULT_CONFIG);
+    });
+    const serverCpu = async (n: number, f: () => Promise<unknown>): Promise<number> => {
+      await f();
+      const before = cpuMsOf(child.pid!);
+      for (let i = 0; i < n; i++) await f();
+      return (cpuMsOf(child.pid!) - before) / n;
+    };
+    const bigAgent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const smallAgent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const bigCpu = await serverCpu(40, () => post(bigAgent, port, pems.caCert, body));
+    const smallCpu = await serverCpu(400, () => post(smallAgent, port, pems.caCert, small));
+    smallAgent.destroy();
+    const alone = await smallLatencies(port, pems.caCert, small, count);
+    let stop = false;
+    const flood = (async () => {
+      while (!stop) await post(bigAgent, port, pems.caCert, body);
+    })();
+    const beside = await smallLatencies(port, pems.caCert, small, count);
+    stop = true;
+    await flood;
+    bigAgent.destroy();
+    const f = (x: number): string => x.toFixed(1);
+    console.log(
+      `| ${c.label} | ${(Buffer.byteLength(body) / 1024).toFixed(0)} KiB | ${f(parseMs)} ms | ${f(coreMs)} ms | ${f(bigCpu)} ms | ${f(smallCpu)} ms | ` +
+        `${f(pct(alone, 50))} / ${f(pct(alone, 99))} ms | ${f(pct(beside, 50))} / ${f(pct(beside, 99))} / ${f(Math.max(...beside))} ms |`,
+    );
+  }
+  child.kill('SIGKILL');
 }
 
 // ---------------------------------------------------------------- main
@@ -310,6 +461,7 @@ const { values } = parseArgs({
     'skip-reviews': { type: 'boolean', default: false },
     'skip-shutdown': { type: 'boolean', default: false },
     'skip-slow': { type: 'boolean', default: false },
+    'skip-concurrent': { type: 'boolean', default: false },
   },
 });
 
@@ -323,5 +475,6 @@ if (values.case !== undefined) {
   if (!values['skip-shutdown']) await shutdownTable(Number(values.clients));
   if (!values['skip-slow']) await slowClientsTable(values.before);
   if (!values['skip-reviews']) await reviewTable(values.before);
+  if (!values['skip-concurrent']) await concurrentTable();
   process.exit(0);
 }
