@@ -336,16 +336,17 @@ interface TargetSpec {
   /** The answer to compare every response with; undefined: whatever the first 200 said (agnhost). */
   expected?: (env: Env) => string;
   /** Command line; stdout and stderr go to a log file, as a container's would. */
-  command: (env: Env, port: number) => { file: string; args: string[] };
+  command: (env: Env, port: number) => { file: string; args: string[]; env?: Record<string, string> };
   coldStart: boolean;
 }
 
-function wsDrain(name: string, extra: string[], baseline = false): TargetSpec {
+function wsDrain(name: string, extra: string[], baseline = false, nodeOptions?: string): TargetSpec {
   return {
     name,
     path: '/mutate',
     expected: (env) => env.expected,
     command: (env, port) => ({
+      ...(nodeOptions === undefined ? {} : { env: { NODE_OPTIONS: nodeOptions } }),
       file: process.execPath,
       args: [baseline ? env.baselineCli : env.cli, 'serve', '--port', String(port), '--metrics-port', '0', '--tls-cert', env.cert, '--tls-key', env.key, ...extra],
     }),
@@ -365,6 +366,10 @@ const TARGETS: Record<string, TargetSpec> = {
   'ws-drain-silent': wsDrain('ws-drain --log-level silent', ['--log-level', 'silent']),
   baseline: wsDrain('ws-drain --baseline', [], true),
   'ws-drain-2-workers': wsDrain('ws-drain --workers 2', ['--workers', '2']),
+  // V8's young generation grows to 3 × 16 MiB under a steady allocation rate; these cap it.
+  'ws-drain-semi-1': wsDrain('ws-drain --max-semi-space-size=1', [], false, '--max-semi-space-size=1'),
+  'ws-drain-semi-2': wsDrain('ws-drain --max-semi-space-size=2', [], false, '--max-semi-space-size=2'),
+  'ws-drain-semi-4': wsDrain('ws-drain --max-semi-space-size=4', [], false, '--max-semi-space-size=4'),
   agnhost: {
     name: 'agnhost /mutating-pods',
     path: '/mutating-pods',
@@ -389,9 +394,9 @@ async function startTarget(key: string, env: Env, label: string): Promise<{ chil
   const spec = TARGETS[key]!;
   const port = await freePort();
   const log = await open(join(env.dir, `${key}-${label}.log`), 'w');
-  const { file, args } = spec.command(env, port);
+  const { file, args, env: extraEnv } = spec.command(env, port);
   const startedAt = process.hrtime.bigint();
-  const child = spawn(file, args, { cwd: ROOT, stdio: ['ignore', log.fd, log.fd] });
+  const child = spawn(file, args, { cwd: ROOT, stdio: ['ignore', log.fd, log.fd], env: { ...process.env, ...extraEnv } });
   return { child, port, log, startedAt };
 }
 
