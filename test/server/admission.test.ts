@@ -63,4 +63,16 @@ describe('answerReview: the safety net behind the core', () => {
     expect(response.status.message).toMatch(/would be \d+ bytes, over the webhook's limit of 500 bytes/);
     expect(capped.body.length).toBeLessThan(500);
   });
+
+  it('turns a throw inside admission or serialisation (V8 string limit, a bug) into a 500 denial of that pod, not a crash', () => {
+    const parsed = parseAdmissionReview(admissionReview({ uid: 'boom' }));
+    if (!parsed.ok) throw new Error(parsed.error);
+    const thrown = answerReview(parsed.review, DEFAULT_CONFIG, MAX_RESPONSE_BYTES, () => {
+      throw new RangeError('Invalid string length'); // what ERR_STRING_TOO_LONG surfaced as in issue 12, item 1
+    });
+    expect(thrown.result.outcome).toBe('error');
+    const response = JSON.parse(thrown.body).response;
+    expect(response).toMatchObject({ uid: 'boom', allowed: false, status: { code: 500, reason: 'InternalError' } });
+    expect(response.status.message).toBe('ws-drain webhook internal error: RangeError: Invalid string length');
+  });
 });
