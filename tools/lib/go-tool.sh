@@ -4,11 +4,12 @@
 # and reuses it on later runs. Progress goes to stderr; the binary's path is
 # the last stdout line, so callers can do: BIN=$(tools/<tool>/build.sh | tail -n1)
 #
-#   build_go_tool NAME MODULE PACKAGE [LDFLAGS]
+#   build_go_tool NAME MODULE PACKAGE [LDFLAGS [TAGS]]
 # LDFLAGS may use $version (expanded here), e.g. "-X example.com/v.Version=\$version".
+# TAGS (go build -tags) become part of the cache key: <version>-<tags>.
 
 build_go_tool() {
-  local name="$1" module="$2" package="$3" ldflags_template="${4:-}"
+  local name="$1" module="$2" package="$3" ldflags_template="${4:-}" tags="${5:-}"
   local here repo cache version out_dir bin
   here="$(cd "$(dirname "${BASH_SOURCE[1]}")" && pwd)"
   repo="$(cd "$here/../.." && pwd)"
@@ -20,7 +21,7 @@ build_go_tool() {
     echo "tools/$(basename "$here")/build.sh: $module not found in $here/go.mod" >&2
     return 1
   fi
-  out_dir="$cache/$name/$version"
+  out_dir="$cache/$name/$version${tags:+-${tags//,/-}}"
   bin="$out_dir/$name"
   mkdir -p "$out_dir"
 
@@ -48,7 +49,7 @@ build_go_tool() {
   trap "rm -f '$tmp'" EXIT
   (
     cd "$here"
-    CGO_ENABLED=0 nice -n 10 go build -trimpath -ldflags "$ldflags" -o "$tmp" "$package"
+    CGO_ENABLED=0 nice -n 10 go build -trimpath -tags "$tags" -ldflags "$ldflags" -o "$tmp" "$package"
   )
   chmod 0755 "$tmp"
   mv -f "$tmp" "$bin"
