@@ -21,10 +21,10 @@
 // belongs in runPrimary and reaches the workers as messages; one per worker
 // would multiply the API server's watches by N.
 import cluster, { type Worker } from 'node:cluster';
-import { createServer as createHttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { AggregatorRegistry } from 'prom-client';
 import type { Logger } from './logger.js';
+import { createMetricsServer } from './metrics.js';
 import type { RunningWebhook } from './serve.js';
 
 /** Primary → worker. */
@@ -61,22 +61,7 @@ export async function runPrimary(opts: PrimaryOptions): Promise<number> {
   const finished = new Promise<number>((resolve) => (finish = resolve));
   const crashes: number[] = [];
 
-  const metricsServer = createHttpServer((req, res) => {
-    if (req.method === 'GET' && (req.url === '/metrics' || req.url?.startsWith('/metrics?'))) {
-      aggregator.clusterMetrics().then(
-        (body) => {
-          res.writeHead(200, { 'content-type': aggregator.contentType });
-          res.end(body);
-        },
-        (err: unknown) => {
-          logger.error({ err: String(err) }, 'collecting metrics from the workers failed');
-          res.writeHead(500).end();
-        },
-      );
-      return;
-    }
-    res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: GET /metrics\n');
-  });
+  const metricsServer = createMetricsServer(() => aggregator.clusterMetrics(), aggregator.contentType, logger);
 
   const workers = () => Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && !w.isDead());
   const tell = (m: ToWorker) => {

@@ -1,6 +1,8 @@
 // Prometheus metrics on their own Registry, so several webhooks in one process
 // (tests) never collide in prom-client's global registry.
+import { createServer, type Server } from 'node:http';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Logger } from './logger.js';
 
 /** `validated`: a workload template allowed by /validate (its denials count as `denied`). */
 export type AdmissionOutcome = 'mutated' | 'skipped' | 'denied' | 'error' | 'passthrough' | 'validated';
@@ -79,4 +81,27 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): WebhookM
       child.inc();
     },
   };
+}
+
+/**
+ * The plain-HTTP server of GET /metrics. `collect` renders the exposition text:
+ * one process's registry, or (cluster.ts) the sum of the workers' registries.
+ */
+export function createMetricsServer(collect: () => Promise<string>, contentType: string, logger: Logger): Server {
+  return createServer((req, res) => {
+    if (req.method === 'GET' && (req.url === '/metrics' || req.url?.startsWith('/metrics?'))) {
+      collect().then(
+        (body) => {
+          res.writeHead(200, { 'content-type': contentType });
+          res.end(body);
+        },
+        (err: unknown) => {
+          logger.error({ err: String(err) }, 'collecting metrics failed');
+          res.writeHead(500).end();
+        },
+      );
+      return;
+    }
+    res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: GET /metrics\n');
+  });
 }

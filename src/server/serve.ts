@@ -1,13 +1,13 @@
 // Starts the webhook: the request listener (app.ts) behind Node https (with certificate
 // reload) plus a plain-HTTP Prometheus endpoint, and a graceful shutdown.
-import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import type { Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { Server as NetServer, type AddressInfo } from 'node:net';
 import { AggregatorRegistry } from 'prom-client';
 import type { WebhookConfig } from '../core/types.js';
 import { createApp, type Lifecycle } from './app.js';
 import { createLogger, type LogLevel, type Logger } from './logger.js';
-import { createMetrics } from './metrics.js';
+import { createMetrics, createMetricsServer } from './metrics.js';
 import { closeUnreadAnswers } from './unread-answers.js';
 import { checkTlsMaterial, readTlsMaterial, secureContextOptions, watchTlsFiles } from './tls.js';
 
@@ -144,22 +144,7 @@ export async function startWebhook(opts: WebhookOptions): Promise<RunningWebhook
   server.timeout = t.stalledMs;
   const unread = closeUnreadAnswers(server, t.unreadAnswerMs, logger);
 
-  const metricsServer = createHttpServer((req, res) => {
-    if (req.method === 'GET' && (req.url === '/metrics' || req.url?.startsWith('/metrics?'))) {
-      metrics.registry.metrics().then(
-        (body) => {
-          res.writeHead(200, { 'content-type': metrics.registry.contentType });
-          res.end(body);
-        },
-        (err: unknown) => {
-          logger.error({ err: String(err) }, 'collecting metrics failed');
-          res.writeHead(500).end();
-        },
-      );
-      return;
-    }
-    res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: GET /metrics\n');
-  });
+  const metricsServer = createMetricsServer(() => metrics.registry.metrics(), metrics.registry.contentType, logger);
 
   const port = await listen(server, opts.port, opts.host);
   let metricsPort: number | undefined;

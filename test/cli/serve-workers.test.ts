@@ -4,28 +4,15 @@
 // on every worker first, every admission line written, exit 0).
 import { X509Certificate } from 'node:crypto';
 import { readdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { request as httpRequest } from 'node:http';
 import { connect as tlsConnect } from 'node:tls';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { generateDevCerts } from '../../src/certs/dev-certs.js';
-import { admissionReview } from '../server/review-fixtures.js';
+import { admissionReview, getMetrics } from '../server/review-fixtures.js';
 import { startServe, type LogLine, type ServeProcess } from './serve-process.js';
 
 // Spawning tsx processes takes seconds on a loaded machine: a harness bound, not a performance assertion.
 const TIMEOUT_MS = 180_000;
-
-function getMetrics(port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    httpRequest({ host: '127.0.0.1', port, path: '/metrics' }, (res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += c.toString()));
-      res.on('end', () => resolve(body));
-    })
-      .on('error', reject)
-      .end();
-  });
-}
 
 /** The certificate presented on a new TLS connection. */
 function peerFingerprint(port: number, ca: string): Promise<string> {

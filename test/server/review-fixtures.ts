@@ -1,4 +1,5 @@
 // AdmissionReview requests as the API server sends them, for server tests and the bench.
+import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import pino from 'pino';
@@ -104,4 +105,17 @@ export function localWebhookOptions(certDir: string, extra: Partial<WebhookOptio
     tlsReloadIntervalMs: 60_000,
     ...extra,
   };
+}
+
+/** GET /metrics of a webhook's (or a cluster primary's) metrics port, as text. */
+export function getMetrics(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    httpRequest({ host: '127.0.0.1', port, path: '/metrics' }, (res) => {
+      let text = '';
+      res.on('data', (c: Buffer) => (text += c.toString()));
+      res.on('end', () => resolve(text));
+    })
+      .on('error', reject)
+      .end();
+  });
 }

@@ -1,7 +1,6 @@
 // The webhook over real TLS, with certificates from the certs module.
 import { X509Certificate } from 'node:crypto';
 import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
-import { request as httpRequest } from 'node:http';
 import { Agent, request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +8,7 @@ import type { TLSSocket } from 'node:tls';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { generateDevCerts, writeDevCerts, type DevCertPems } from '../../src/certs/dev-certs.js';
 import { startWebhook, type RunningWebhook } from '../../src/server/serve.js';
-import { admissionReview, capturingLogger, localWebhookOptions } from './review-fixtures.js';
+import { admissionReview, capturingLogger, getMetrics, localWebhookOptions } from './review-fixtures.js';
 
 interface Reply {
   status: number;
@@ -32,18 +31,6 @@ function call(port: number, ca: string, method: string, path: string, body?: str
     );
     req.on('error', reject);
     req.end(body);
-  });
-}
-
-function getMetrics(port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    httpRequest({ host: '127.0.0.1', port, path: '/metrics' }, (res) => {
-      let text = '';
-      res.on('data', (c: Buffer) => (text += c.toString()));
-      res.on('end', () => resolve(text));
-    })
-      .on('error', reject)
-      .end();
   });
 }
 
