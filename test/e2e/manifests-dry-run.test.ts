@@ -290,8 +290,11 @@ describe('the Helm chart: helm install --dry-run=server, then each object dry-ru
       values,
     );
     if (result.code !== 0) throw new Error(`helm install --dry-run=server failed (exit ${result.code ?? result.signal}):\n${result.stderr.trim()}`);
-    const release = z.looseObject({ manifest: z.string(), info: z.looseObject({ description: z.string() }) }).parse(JSON.parse(result.stdout));
+    const release = z.looseObject({ manifest: z.string(), info: z.looseObject({ description: z.string(), notes: z.string() }) }).parse(JSON.parse(result.stdout));
     expect(release.info.description).toBe('Dry run complete');
+    // NOTES.txt: what to run next, with the settings that matter in an outage.
+    expect(release.info.notes).toContain(`kubectl -n ${INSTALL_NAMESPACE} rollout status deploy/ws-drain-webhook`);
+    expect(release.info.notes).toMatch(/failurePolicy: (Ignore|Fail); guard: /);
     return parseObjects(release.manifest, 'helm install --dry-run=server');
   }
 
