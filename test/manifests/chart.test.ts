@@ -249,6 +249,23 @@ describe('bad values are refused with a message', () => {
   });
 });
 
+describe('helm package', () => {
+  it('packs the files linked from manifests/ by content, and the package renders what the directory renders', async () => {
+    const out = await mkdtemp(join(scratch, 'package-'));
+    const packed = await helm(['package', CHART_DIR, '--destination', out]);
+    expect(packed.code, packed.stderr).toBe(0);
+    const archive = /saved it to: (\S+\.tgz)/.exec(packed.stdout)?.[1];
+    if (archive === undefined) throw new Error(`helm package printed no archive: ${packed.stdout}`);
+    const values = { monitoring: { prometheusRule: { enabled: true }, dashboard: { enabled: true } } };
+    const args = (chartRef: string) => ['template', 'ws-drain', chartRef, '--namespace', 'ws-drain-system', '--values', '{values}'];
+    const [fromArchive, fromDir] = await Promise.all([helm(args(archive), values), helm(args(CHART_DIR), values)]);
+    expect(fromArchive.code, fromArchive.stderr).toBe(0);
+    expect(fromArchive.stdout).toContain('kind: ValidatingAdmissionPolicy');
+    expect(fromArchive.stdout).toContain('WsDrainCertificateExpiresSoon');
+    expect(fromArchive.stdout).toBe(fromDir.stdout);
+  });
+});
+
 describe('helm lint', () => {
   it.each<[string, Record<string, unknown>]>([
     ['default values', {}],
