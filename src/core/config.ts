@@ -1,12 +1,13 @@
 import type { WebhookConfig } from './types.js';
+import { VERSION } from './version.js';
 
 /**
  * Defaults for flags and env. Functions in src/core always receive a config
  * explicitly; this value is only what the CLI and server start from.
  */
 export const DEFAULT_CONFIG: WebhookConfig = {
-  helperImage: 'ghcr.io/ws-drain/ws-drain-helper:0.1.0',
-  helperVersion: '0.1.0',
+  helperImage: `ghcr.io/ws-drain/ws-drain-helper:${VERSION}`,
+  helperVersion: VERSION,
   maxGraceSeconds: 3600,
   defaultSessionP95Seconds: 300,
   defaultPrestopDelaySeconds: 20,

@@ -1,6 +1,7 @@
 // Public API of the pure core.
 export * from './types.js';
 export { DEFAULT_CONFIG, ALWAYS_EXCLUDED_NAMESPACES } from './config.js';
+export { VERSION } from './version.js';
 export { parseDuration, parseMargin, formatSeconds, MAX_MARGIN } from './duration.js';
 export {
   ANNOTATION,

@@ -213,8 +213,11 @@ describe('ws-drain', { timeout: SUBPROCESS_TIMEOUT_MS }, () => {
       expect(help.stdout).toContain(`Usage: ws-drain ${cmd}`);
     }
     const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { version: string };
-    const version = await wsDrain(['version']);
-    expect(version.stdout.trim()).toBe(`ws-drain ${pkg.version}`);
+    for (const flag of ['version', '--version']) {
+      const version = await wsDrain([flag]);
+      expect(version.code).toBe(0);
+      expect(version.stdout.trim()).toBe(`ws-drain ${pkg.version}`);
+    }
   });
 
   it('serve: answers over TLS, takes config from env, and on SIGTERM shuts down and exits 0', async () => {

@@ -5,7 +5,14 @@ import { DEFAULT_CONFIG } from '../../src/core/config.js';
 
 export type Json = Record<string, unknown>;
 
-export const CONFIG: WebhookConfig = { ...DEFAULT_CONFIG, excludeNamespaces: [...DEFAULT_CONFIG.excludeNamespaces] };
+// A fixed helper image and version, not the release's: the goldens in
+// test/fixtures and the expectations here stay put when the version is bumped.
+export const CONFIG: WebhookConfig = {
+  ...DEFAULT_CONFIG,
+  helperImage: 'ghcr.io/ws-drain/ws-drain-helper:0.1.0',
+  helperVersion: '0.1.0',
+  excludeNamespaces: [...DEFAULT_CONFIG.excludeNamespaces],
+};
 
 export function container(name: string, extra: Json = {}): Json {
   return { name, image: `registry.example/${name}:1`, ...extra };

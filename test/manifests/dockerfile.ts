@@ -16,6 +16,8 @@ export interface Stage {
   base: string;
   /** `AS name`, if given. */
   name?: string;
+  /** `FROM --platform=...` as written (e.g. `$BUILDPLATFORM`), if given. */
+  platform?: string;
   instructions: Instruction[];
 }
 
@@ -51,13 +53,15 @@ export function parseDockerfile(text: string): Dockerfile {
   const result: Dockerfile = { globalArgs: [], stages: [] };
   for (const instruction of instructions) {
     if (instruction.keyword === 'FROM') {
-      const words = instruction.args.split(/\s+/).filter((w) => !w.startsWith('--'));
+      const all = instruction.args.split(/\s+/);
+      const platform = all.find((w) => w.startsWith('--platform='))?.slice('--platform='.length);
+      const words = all.filter((w) => !w.startsWith('--'));
       const [base, as, name] = words;
       if (!base) throw new Error(`Dockerfile line ${instruction.line}: FROM without an image`);
       if (as !== undefined && (as.toUpperCase() !== 'AS' || !name)) {
         throw new Error(`Dockerfile line ${instruction.line}: expected FROM IMAGE [AS NAME]`);
       }
-      result.stages.push(name ? { base, name, instructions: [] } : { base, instructions: [] });
+      result.stages.push({ base, ...(name ? { name } : {}), ...(platform ? { platform } : {}), instructions: [] });
     } else if (result.stages.length === 0) {
       if (instruction.keyword !== 'ARG') throw new Error(`Dockerfile line ${instruction.line}: ${instruction.keyword} before the first FROM`);
       result.globalArgs.push(instruction);
