@@ -5,6 +5,7 @@ import { defineConfig } from 'vitest/config';
 //  manifests kustomize renders of manifests/ (builds kustomize once)
 //  lifecycle real processes: drain helper, WebSocket server and clients (a minute)
 //  e2e       a real kube-apiserver + etcd built from source (first run builds them)
+//  release   the README's quick start on a fresh clone; the release images (buildah, a local registry)
 //  node      a real one-node cluster (kubelet, containerd, kube-proxy, registry) running ws-drain (root)
 export default defineConfig({
   test: {
@@ -13,6 +14,7 @@ export default defineConfig({
       { test: { name: 'manifests', include: ['test/manifests/**/*.test.ts'], testTimeout: 120_000, hookTimeout: 900_000 } },
       { test: { name: 'lifecycle', include: ['test/lifecycle/**/*.test.ts'], testTimeout: 180_000, hookTimeout: 180_000, fileParallelism: false } },
       { test: { name: 'e2e', include: ['test/e2e/**/*.test.ts'], testTimeout: 300_000, hookTimeout: 3_600_000, fileParallelism: false } },
+      { test: { name: 'release', include: ['test/release/**/*.test.ts'], testTimeout: 300_000, hookTimeout: 3_600_000, fileParallelism: false } },
       { test: { name: 'node', include: ['test/node/**/*.test.ts'], testTimeout: 300_000, hookTimeout: 3_600_000, fileParallelism: false } },
     ],
   },

@@ -1,0 +1,194 @@
+// tools/release/build.sh against a real registry (docker-registry on loopback):
+// both images are OCI image indexes with linux/amd64 and linux/arm64, labelled
+// with the version, revision and source; the printed digests are the ones the
+// registry serves (skopeo); the arm64 helper is a static arm64 ELF; the amd64
+// webhook runs (chroot into its layers) on the Node release CI tests and prints
+// the version; the SBOM lists exactly the npm packages in the image; and
+// tools/release/pin.sh pins the kustomize render and the chart values to the digests.
+// The base images are built locally (--local-bases): CI cannot pull public ones.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { runProcess } from '../e2e/controlplane/run.js';
+import { REPO_ROOT, buildKustomize, renderKustomize } from '../manifests/render.js';
+
+const cacheRoot = process.env['WS_DRAIN_CACHE'] ?? join(REPO_ROOT, '.cache');
+const PLATFORMS = ['amd64', 'arm64'];
+const pkg = z.object({ version: z.string(), repository: z.object({ url: z.string() }) }).parse(JSON.parse(await readFile(join(REPO_ROOT, 'package.json'), 'utf8')));
+const nodeVersion = /^ARG NODE_VERSION=(.*)$/m.exec(await readFile(join(REPO_ROOT, 'Dockerfile'), 'utf8'))?.[1];
+
+const Index = z.object({
+  mediaType: z.literal('application/vnd.oci.image.index.v1+json'),
+  manifests: z.array(z.object({ digest: z.string(), platform: z.object({ os: z.string(), architecture: z.string() }) })),
+});
+const Inspect = z.object({ Architecture: z.string(), Os: z.string(), Labels: z.record(z.string(), z.string()) });
+const Manifest = z.object({ layers: z.array(z.object({ digest: z.string() })) });
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const address = srv.address();
+      srv.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+async function must(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<string> {
+  const run = await runProcess(cmd, args, opts);
+  if (run.code !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${run.code}:\n${run.stderr.slice(-4000)}`);
+  return run.stdout;
+}
+
+/** The platform's image of an index, copied out of the registry and its layers unpacked. */
+async function unpack(ref: string, arch: string, into: string): Promise<string> {
+  const layout = join(into, `${arch}-dir`);
+  await must('skopeo', ['copy', '--quiet', '--src-tls-verify=false', '--override-arch', arch, `docker://${ref}`, `dir:${layout}`]);
+  const manifest = Manifest.parse(JSON.parse(await readFile(join(layout, 'manifest.json'), 'utf8')));
+  const rootfs = join(into, `${arch}-rootfs`);
+  await mkdir(rootfs, { recursive: true });
+  for (const layer of manifest.layers) await must('tar', ['-xf', join(layout, layer.digest.replace(/^sha256:/, '')), '-C', rootfs]);
+  return rootfs;
+}
+
+/** The ELF machine of a file: "amd64", "arm64" or the raw e_machine. */
+async function elfMachine(path: string): Promise<string> {
+  const head = (await readFile(path)).subarray(0, 20);
+  expect(head.subarray(0, 4).toString('latin1')).toBe('\x7fELF');
+  const machine = head.readUInt16LE(18);
+  return machine === 0x3e ? 'amd64' : machine === 0xb7 ? 'arm64' : `0x${machine.toString(16)}`;
+}
+
+describe('tools/release/build.sh: release images in a local registry', () => {
+  let registry: ChildProcess | undefined;
+  let work: string;
+  let prefix: string;
+  let printed: Map<string, string>;
+  let revision: string;
+
+  beforeAll(async () => {
+    work = await mkdtemp(join(tmpdir(), 'ws-drain-release-'));
+    // The registry's storage is cached: a warm run pushes only changed blobs.
+    const storage = join(cacheRoot, 'release', 'registry');
+    await mkdir(storage, { recursive: true });
+    const port = await freePort();
+    await writeFile(join(work, 'registry.yml'), ['version: 0.1', 'log:', '  level: warn', '  accesslog:', '    disabled: true', 'storage:', '  filesystem:', `    rootdirectory: ${storage}`, 'http:', `  addr: 127.0.0.1:${port}`, ''].join('\n'));
+    registry = spawn('docker-registry', ['serve', join(work, 'registry.yml')], { stdio: 'ignore' });
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      if (registry.exitCode !== null) throw new Error(`docker-registry exited ${registry.exitCode}`);
+      if (await fetch(`http://127.0.0.1:${port}/v2/`).then((r) => r.ok, () => false)) break;
+      if (Date.now() > deadline) throw new Error('docker-registry did not answer in 60s');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    prefix = `127.0.0.1:${port}/ws-drain`;
+    const run = await runProcess(join(REPO_ROOT, 'tools/release/build.sh'), ['--local-bases', '--tls-verify=false', '--out', join(work, 'out'), prefix], { cwd: REPO_ROOT });
+    if (run.code !== 0) throw new Error(`tools/release/build.sh exited ${run.code}:\n${run.stderr.slice(-6000)}`);
+    printed = new Map(run.stdout.trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+    revision = (await must('git', ['rev-parse', 'HEAD'], { cwd: REPO_ROOT })).trim();
+  }, 3_600_000);
+
+  afterAll(async () => {
+    if (registry && registry.exitCode === null) {
+      const exited = new Promise((r) => registry!.once('exit', r));
+      registry.kill('SIGTERM');
+      await exited;
+    }
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  it('prints one pinned reference per image, the same as images.env', async () => {
+    expect([...printed.keys()].sort()).toEqual(['ws-drain-helper', 'ws-drain-webhook']);
+    for (const [name, ref] of printed) expect(ref).toMatch(new RegExp(`^${prefix}/${name}:${pkg.version.replace(/\./g, '\\.')}@sha256:[0-9a-f]{64}$`));
+    const env = await readFile(join(work, 'out/images.env'), 'utf8');
+    expect(new Map(env.trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]))).toEqual(printed);
+  });
+
+  for (const name of ['ws-drain-helper', 'ws-drain-webhook']) {
+    it(`${name}: an OCI index with both platforms whose digest is the printed one; each labelled`, async () => {
+      const ref = printed.get(name)!;
+      const tagged = ref.split('@')[0]!;
+      const raw = await must('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${tagged}`]);
+      expect(`sha256:${createHash('sha256').update(raw).digest('hex')}`).toBe(ref.split('@')[1]);
+      const index = Index.parse(JSON.parse(raw));
+      expect(index.manifests.map((m) => `${m.platform.os}/${m.platform.architecture}`).sort()).toEqual(PLATFORMS.map((a) => `linux/${a}`));
+      for (const arch of PLATFORMS) {
+        const inspect = Inspect.parse(JSON.parse(await must('skopeo', ['inspect', '--tls-verify=false', '--override-arch', arch, `docker://${ref}`])));
+        expect(inspect.Architecture).toBe(arch);
+        expect(inspect.Labels['org.opencontainers.image.version']).toBe(pkg.version);
+        expect(inspect.Labels['org.opencontainers.image.revision']).toMatch(new RegExp(`^${revision}(-dirty)?$`));
+        expect(inspect.Labels['org.opencontainers.image.source']).toBe(pkg.repository.url.replace(/^git\+/, '').replace(/\.git$/, ''));
+        expect(inspect.Labels['org.opencontainers.image.title']).toBe(name);
+      }
+    });
+  }
+
+  it('the arm64 helper is a static arm64 ELF that carries the version', async () => {
+    const rootfs = await unpack(printed.get('ws-drain-helper')!, 'arm64', work);
+    const binary = join(rootfs, 'ws-drain-helper');
+    expect(await elfMachine(binary)).toBe('arm64');
+    // The helper's own static check (no PT_INTERP, no DT_NEEDED, size budget, ELF machine).
+    await must('go', ['test', '-count=1', '-run', '^TestBuiltBinaryIsStatic$', '.'], { cwd: join(REPO_ROOT, 'helper'), env: { ...process.env, WS_DRAIN_HELPER_BIN: binary, WS_DRAIN_HELPER_ARCH: 'arm64' } });
+    expect((await readFile(binary)).includes(Buffer.from(pkg.version))).toBe(true);
+  });
+
+  it('the amd64 webhook runs the tested Node release and prints the version; the arm64 one carries an arm64 Node', async () => {
+    const rootfs = await unpack(printed.get('ws-drain-webhook')!, 'amd64', work);
+    expect((await must('chroot', [rootfs, '/nodejs/bin/node', '--version'])).trim()).toBe(`v${nodeVersion}`);
+    expect((await must('chroot', [rootfs, '/nodejs/bin/node', '/app/dist/cli/main.js', '--version'])).trim()).toBe(`ws-drain ${pkg.version}`);
+    const arm = await unpack(printed.get('ws-drain-webhook')!, 'arm64', work);
+    expect(await elfMachine(join(arm, 'nodejs/bin/node'))).toBe('arm64');
+    expect(existsSync(join(arm, 'lib/ld-linux-aarch64.so.1'))).toBe(true);
+  });
+
+  it('the webhook SBOM (SPDX 2.3) lists exactly the npm packages in the image, and the Node runtime', async () => {
+    const sbom = z
+      .object({ spdxVersion: z.literal('SPDX-2.3'), packages: z.array(z.object({ name: z.string(), versionInfo: z.string(), externalRefs: z.array(z.object({ referenceLocator: z.string() })).optional() })) })
+      .parse(JSON.parse(await readFile(join(work, 'out/ws-drain-webhook.spdx.json'), 'utf8')));
+    const listed = new Set(sbom.packages.filter((p) => p.externalRefs?.some((r) => r.referenceLocator.startsWith('pkg:npm/') && !r.referenceLocator.includes('/node-linux-')) && p.name !== 'ws-drain').map((p) => `${p.name}@${p.versionInfo}`));
+    const rootfs = join(work, 'amd64-rootfs');
+    const inImage = new Set<string>();
+    const walk = async (dir: string): Promise<void> => {
+      for (const entry of await readdir(dir)) {
+        if (entry === '.bin' || entry.startsWith('.')) continue;
+        if (entry.startsWith('@')) { await walk(join(dir, entry)); continue; }
+        const meta = z.object({ name: z.string(), version: z.string() }).parse(JSON.parse(await readFile(join(dir, entry, 'package.json'), 'utf8')));
+        inImage.add(`${meta.name}@${meta.version}`);
+        if (existsSync(join(dir, entry, 'node_modules'))) await walk(join(dir, entry, 'node_modules'));
+      }
+    };
+    await walk(join(rootfs, 'app/node_modules'));
+    expect(inImage.size).toBeGreaterThan(10);
+    expect([...listed].sort()).toEqual([...inImage].sort());
+    expect(sbom.packages.find((p) => p.name === 'node')?.versionInfo).toBe(nodeVersion);
+    const helper = JSON.parse(await readFile(join(work, 'out/ws-drain-helper.spdx.json'), 'utf8')) as { spdxVersion: string; packages: { name: string }[] };
+    expect(helper.spdxVersion).toBe('SPDX-2.3');
+    expect(helper.packages.map((p) => p.name)).toContain('stdlib');
+  });
+
+  it('tools/release/pin.sh pins the kustomize install and the chart values to the printed digests', async () => {
+    await buildKustomize();
+    const out = join(work, 'pinned');
+    await must(join(REPO_ROOT, 'tools/release/pin.sh'), ['--out', out, join(work, 'out/images.env')]);
+    const deployment = z
+      .object({ spec: z.object({ template: z.object({ spec: z.object({ containers: z.array(z.object({ name: z.string(), image: z.string(), env: z.array(z.object({ name: z.string(), value: z.string().optional() })) })) }) }) }) })
+      .parse((await renderKustomize(out)).find((o) => o.kind === 'Deployment'));
+    const webhook = deployment.spec.template.spec.containers.find((c) => c.name === 'webhook')!;
+    const [webhookName, webhookDigest] = printed.get('ws-drain-webhook')!.split('@');
+    expect(webhook.image).toBe(`${webhookName!.replace(/:[^:/]+$/, '')}@${webhookDigest}`);
+    expect(webhook.env.find((e) => e.name === 'WS_DRAIN_HELPER_IMAGE')?.value).toBe(printed.get('ws-drain-helper'));
+    const values = z
+      .object({ image: z.object({ repository: z.string(), digest: z.string() }), helperImage: z.object({ repository: z.string(), digest: z.string() }) })
+      .parse(parseYaml(await readFile(join(out, 'values-pinned.yaml'), 'utf8')));
+    expect(`${values.image.repository}@${values.image.digest}`).toBe(webhook.image);
+    expect(printed.get('ws-drain-helper')).toBe(`${values.helperImage.repository}:${pkg.version}@${values.helperImage.digest}`);
+  });
+});
