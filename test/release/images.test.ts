@@ -142,8 +142,8 @@ describe('tools/release/build.sh: release images in a local registry', () => {
 
   it('the amd64 webhook runs the tested Node release and prints the version; the arm64 one carries an arm64 Node', async () => {
     const rootfs = await unpack(printed.get('ws-drain-webhook')!, 'amd64', work);
-    expect((await must('chroot', [rootfs, '/nodejs/bin/node', '--version'])).trim()).toBe(`v${nodeVersion}`);
-    expect((await must('chroot', [rootfs, '/nodejs/bin/node', '/app/dist/cli/main.js', '--version'])).trim()).toBe(`ws-drain ${pkg.version}`);
+    expect((await must('chroot', ['--userspec=65532:65532', rootfs, '/nodejs/bin/node', '--version'])).trim()).toBe(`v${nodeVersion}`);
+    expect((await must('chroot', ['--userspec=65532:65532', rootfs, '/nodejs/bin/node', '/app/dist/cli/main.js', '--version'])).trim()).toBe(`ws-drain ${pkg.version}`);
     const arm = await unpack(printed.get('ws-drain-webhook')!, 'arm64', work);
     expect(await elfMachine(join(arm, 'nodejs/bin/node'))).toBe('arm64');
     expect(existsSync(join(arm, 'lib/ld-linux-aarch64.so.1'))).toBe(true);
