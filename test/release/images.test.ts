@@ -17,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { runProcess } from '../e2e/controlplane/run.js';
+import { renderChart } from '../manifests/helm.js';
 import { REPO_ROOT, buildKustomize, renderKustomize } from '../manifests/render.js';
 
 const cacheRoot = process.env['WS_DRAIN_CACHE'] ?? join(REPO_ROOT, '.cache');
@@ -29,6 +30,9 @@ const Index = z.object({
   manifests: z.array(z.object({ digest: z.string(), platform: z.object({ os: z.string(), architecture: z.string() }) })),
 });
 const Inspect = z.object({ Architecture: z.string(), Os: z.string(), Labels: z.record(z.string(), z.string()) });
+const DeploymentSchema = z.object({
+  spec: z.object({ template: z.object({ spec: z.object({ containers: z.array(z.object({ name: z.string(), image: z.string(), env: z.array(z.object({ name: z.string(), value: z.string().optional() })) })) }) }) }),
+});
 const Manifest = z.object({ layers: z.array(z.object({ digest: z.string() })) });
 
 function freePort(): Promise<number> {
@@ -48,12 +52,22 @@ async function must(cmd: string, args: string[], opts: { cwd?: string; env?: Nod
   return run.stdout;
 }
 
-/** The platform's image of an index, copied out of the registry and its layers unpacked. */
-async function unpack(ref: string, arch: string, into: string): Promise<string> {
-  const layout = join(into, `${arch}-dir`);
-  await must('skopeo', ['copy', '--quiet', '--src-tls-verify=false', '--override-arch', arch, `docker://${ref}`, `dir:${layout}`]);
+/** REPOSITORY@sha256:… of a REPOSITORY:TAG@sha256:… reference (skopeo 1.9 takes no tag with a digest). */
+const byDigest = (ref: string) => `${ref.split('@')[0]!.replace(/:[^:/]+$/, '')}@${ref.split('@')[1]}`;
+
+const unpacked = new Map<string, Promise<string>>();
+/** The platform's image of an index, copied out of the registry and its layers unpacked (once per image and platform). */
+function unpack(ref: string, arch: string, into: string): Promise<string> {
+  const key = `${ref} ${arch}`;
+  if (!unpacked.has(key)) unpacked.set(key, unpackOnce(ref, arch, join(into, `${unpacked.size}-${arch}`)));
+  return unpacked.get(key)!;
+}
+async function unpackOnce(ref: string, arch: string, into: string): Promise<string> {
+  const layout = join(into, 'dir');
+  await mkdir(into, { recursive: true });
+  await must('skopeo', ['copy', '--quiet', '--src-tls-verify=false', '--override-arch', arch, `docker://${byDigest(ref)}`, `dir:${layout}`]);
   const manifest = Manifest.parse(JSON.parse(await readFile(join(layout, 'manifest.json'), 'utf8')));
-  const rootfs = join(into, `${arch}-rootfs`);
+  const rootfs = join(into, 'rootfs');
   await mkdir(rootfs, { recursive: true });
   for (const layer of manifest.layers) await must('tar', ['-xf', join(layout, layer.digest.replace(/^sha256:/, '')), '-C', rootfs]);
   return rootfs;
@@ -121,7 +135,7 @@ describe('tools/release/build.sh: release images in a local registry', () => {
       const index = Index.parse(JSON.parse(raw));
       expect(index.manifests.map((m) => `${m.platform.os}/${m.platform.architecture}`).sort()).toEqual(PLATFORMS.map((a) => `linux/${a}`));
       for (const arch of PLATFORMS) {
-        const inspect = Inspect.parse(JSON.parse(await must('skopeo', ['inspect', '--tls-verify=false', '--override-arch', arch, `docker://${ref}`])));
+        const inspect = Inspect.parse(JSON.parse(await must('skopeo', ['inspect', '--tls-verify=false', '--override-arch', arch, `docker://${byDigest(ref)}`])));
         expect(inspect.Architecture).toBe(arch);
         expect(inspect.Labels['org.opencontainers.image.version']).toBe(pkg.version);
         expect(inspect.Labels['org.opencontainers.image.revision']).toMatch(new RegExp(`^${revision}(-dirty)?$`));
@@ -154,7 +168,7 @@ describe('tools/release/build.sh: release images in a local registry', () => {
       .object({ spdxVersion: z.literal('SPDX-2.3'), packages: z.array(z.object({ name: z.string(), versionInfo: z.string(), externalRefs: z.array(z.object({ referenceLocator: z.string() })).optional() })) })
       .parse(JSON.parse(await readFile(join(work, 'out/ws-drain-webhook.spdx.json'), 'utf8')));
     const listed = new Set(sbom.packages.filter((p) => p.externalRefs?.some((r) => r.referenceLocator.startsWith('pkg:npm/') && !r.referenceLocator.includes('/node-linux-')) && p.name !== 'ws-drain').map((p) => `${p.name}@${p.versionInfo}`));
-    const rootfs = join(work, 'amd64-rootfs');
+    const rootfs = await unpack(printed.get('ws-drain-webhook')!, 'amd64', work);
     const inImage = new Set<string>();
     const walk = async (dir: string): Promise<void> => {
       for (const entry of await readdir(dir)) {
@@ -178,9 +192,7 @@ describe('tools/release/build.sh: release images in a local registry', () => {
     await buildKustomize();
     const out = join(work, 'pinned');
     await must(join(REPO_ROOT, 'tools/release/pin.sh'), ['--out', out, join(work, 'out/images.env')]);
-    const deployment = z
-      .object({ spec: z.object({ template: z.object({ spec: z.object({ containers: z.array(z.object({ name: z.string(), image: z.string(), env: z.array(z.object({ name: z.string(), value: z.string().optional() })) })) }) }) }) })
-      .parse((await renderKustomize(out)).find((o) => o.kind === 'Deployment'));
+    const deployment = DeploymentSchema.parse((await renderKustomize(out)).find((o) => o.kind === 'Deployment'));
     const webhook = deployment.spec.template.spec.containers.find((c) => c.name === 'webhook')!;
     const [webhookName, webhookDigest] = printed.get('ws-drain-webhook')!.split('@');
     expect(webhook.image).toBe(`${webhookName!.replace(/:[^:/]+$/, '')}@${webhookDigest}`);
@@ -190,5 +202,11 @@ describe('tools/release/build.sh: release images in a local registry', () => {
       .parse(parseYaml(await readFile(join(out, 'values-pinned.yaml'), 'utf8')));
     expect(`${values.image.repository}@${values.image.digest}`).toBe(webhook.image);
     expect(printed.get('ws-drain-helper')).toBe(`${values.helperImage.repository}:${pkg.version}@${values.helperImage.digest}`);
+    // The chart rendered with those values runs and injects the same digests.
+    const chart = DeploymentSchema.parse((await renderChart({ values })).find((o) => o.kind === 'Deployment'));
+    const chartWebhook = chart.spec.template.spec.containers.find((c) => c.name === 'webhook')!;
+    expect(chartWebhook.image).toBe(webhook.image);
+    const helperDigest = printed.get('ws-drain-helper')!.split('@')[1];
+    expect(chartWebhook.env.find((e) => e.name === 'WS_DRAIN_HELPER_IMAGE')?.value).toBe(`${values.helperImage.repository}@${helperDigest}`);
   });
 });

@@ -79,7 +79,6 @@ runtime="$(base_runtime "$host_arch")"
 go_build="$(base_go_build)"
 bases="$node_build $node_runtime $runtime $go_build"
 base_args=(--build-arg "NODE_BUILD_IMAGE=$node_build" --build-arg "RUNTIME_IMAGE=$runtime" --build-arg "GO_BUILD_IMAGE=$go_build" --build-arg "VERSION=$version"
-  --build-arg "REVISION=$(git -C "$repo" rev-parse HEAD 2>/dev/null || echo unknown)"
   # This machine's platform, spelled out: buildah before 1.30 sets neither
   # BUILDPLATFORM nor TARGETARCH without --platform (see docs/release.md).
   --platform "linux/$host_arch" --build-arg "BUILDPLATFORM=linux/$host_arch")

@@ -69,6 +69,8 @@ fi
 build_arch="$(go env GOARCH 2>/dev/null || uname -m | sed 's/x86_64/amd64/; s/aarch64/arm64/')"
 mkdir -p "$out"
 : >"$out/images.env"
+labels_dir="$(mktemp -d)"
+trap 'rm -rf "$labels_dir"' EXIT
 for target in helper webhook; do
   list="localhost/ws-drain-release/ws-drain-$target:$version"
   bh manifest rm "$list" >/dev/null 2>&1 || true
@@ -82,8 +84,15 @@ for target in helper webhook; do
     fi
     log "building ws-drain-$target for linux/$arch"
     start=$SECONDS
+    built="localhost/ws-drain-release/ws-drain-$target:build-$arch"
     bh bud --quiet --isolation chroot --layers --platform "linux/$arch" --target "$target" "${args[@]}" \
-      --manifest "$list" -f "$repo/Dockerfile" "$repo" >&2
+      -f "$repo/Dockerfile" -t "$built" "$repo" >&2
+    # The labels again, written out in a one-line Containerfile: buildah's
+    # layer cache keys a LABEL step by its text, not by the ARG values in it, so
+    # a cached image would keep an older revision. A LABEL adds no layer.
+    printf 'FROM %s\nLABEL org.opencontainers.image.version="%s" org.opencontainers.image.revision="%s" org.opencontainers.image.source="%s"\n' \
+      "$built" "$version" "$revision" "$source_url" >"$labels_dir/Containerfile"
+    bh bud --quiet --isolation chroot --layers --pull=never --platform "linux/$arch" --manifest "$list" -f "$labels_dir/Containerfile" "$labels_dir" >&2
     log "built ws-drain-$target for linux/$arch in $((SECONDS - start))s"
   done
   remote="$prefix/ws-drain-$target:$version"
