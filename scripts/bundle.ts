@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-/** Two levels below package.json, like dist/cli/main.js: main.ts finds the version there. */
+/** Two levels below package.json, like dist/cli/main.js (the version is inlined from package.json by the bundle). */
 export const BUNDLE_DIR = join(ROOT, 'dist/bundle');
 export const BUNDLE_ENTRY = 'main.js';
 

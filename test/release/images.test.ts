@@ -156,8 +156,14 @@ describe('tools/release/build.sh: release images in a local registry', () => {
 
   it('the amd64 webhook runs the tested Node release and prints the version; the arm64 one carries an arm64 Node', async () => {
     const rootfs = await unpack(printed.get('ws-drain-webhook')!, 'amd64', work);
-    expect((await must('chroot', ['--userspec=65532:65532', rootfs, '/nodejs/bin/node', '--version'])).trim()).toBe(`v${nodeVersion}`);
-    expect((await must('chroot', ['--userspec=65532:65532', rootfs, '/nodejs/bin/node', '/app/dist/cli/main.js', '--version'])).trim()).toBe(`ws-drain ${pkg.version}`);
+    const config = z
+      .object({ config: z.object({ Entrypoint: z.array(z.string()).min(1), User: z.string() }) })
+      .parse(JSON.parse(await must('skopeo', ['inspect', '--config', '--tls-verify=false', '--override-arch', 'amd64', `docker://${byDigest(printed.get('ws-drain-webhook')!)}`]))).config;
+    expect(config.User).toBe('65532:65532');
+    const asImage = (argv: string[]) => must('chroot', [`--userspec=${config.User}`, rootfs, ...argv]);
+    expect((await asImage([config.Entrypoint[0]!, '--version'])).trim()).toBe(`v${nodeVersion}`);
+    // What the container runs (its ENTRYPOINT), asked for the version.
+    expect((await asImage([...config.Entrypoint, '--version'])).trim()).toBe(`ws-drain ${pkg.version}`);
     const arm = await unpack(printed.get('ws-drain-webhook')!, 'arm64', work);
     expect(await elfMachine(join(arm, 'nodejs/bin/node'))).toBe('arm64');
     expect(existsSync(join(arm, 'lib/ld-linux-aarch64.so.1'))).toBe(true);
