@@ -78,6 +78,28 @@ describe('ws-drain serve --workers 2', { timeout: TIMEOUT_MS }, () => {
     expect(s.lines[s.lines.length - 1]!['worker']).toBeUndefined();
   });
 
+  it('on a second signal, the workers exit at once (exit 1) and still write every admission line', async () => {
+    // A long shutdown delay keeps the graceful path from finishing first.
+    serve = await startServe(['--workers', '2', '--shutdown-delay', '60s']);
+    const s = serve;
+    const workers = await childPids(s.child.pid!);
+    expect(workers).toHaveLength(2);
+    const uids: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const uid = `second-signal-${i}`;
+      expect((await s.request('POST', '/mutate', JSON.stringify(admissionReview({ uid })), { newConnection: true })).status).toBe(200);
+      uids.push(uid);
+    }
+    s.child.kill('SIGTERM');
+    await s.waitForLine((l) => l['msg'] === 'signal received: shutting the workers down');
+    s.child.kill('SIGTERM');
+    expect(await s.exited).toBe(1);
+    expect(s.lines.filter((l) => l['msg'] === 'admission').map((l) => l['uid']).sort()).toEqual(uids.sort());
+    expect(s.lines.map((l) => l['msg'])).toContain('second signal: workers exit without waiting');
+    // The workers are gone too, not left behind reparented.
+    for (const pid of workers) expect(() => process.kill(pid, 0)).toThrow();
+  });
+
   it('reloads a changed certificate in every worker', async () => {
     serve = await startServe(['--workers', '2', '--tls-reload-interval', '1s']);
     const s = serve;
