@@ -6,10 +6,11 @@
 #   ws-drain-webhook      Dockerfile --target webhook  } with local base images
 #   ws-echo               examples/Dockerfile (the example WebSocket server)
 # and the local stand-ins for the public base images, which cannot be pulled on
-# CI machines (built from this machine's Node release, its Go (GOROOT) and
-# Debian's shell and libraries; see docs/real-node.md):
-#   node-runtime  ~ gcr.io/distroless/nodejs20-debian12:nonroot
-#   node-build    ~ node:20-bookworm-slim
+# CI machines (tools/images/bases.sh: Node from npm at the Dockerfile's
+# NODE_VERSION, this machine's Go (GOROOT), Debian's libraries; docs/real-node.md):
+#   runtime       ~ gcr.io/distroless/cc-debian12:nonroot
+#   node-runtime  ~ gcr.io/distroless/nodejs24-debian12:nonroot  (the example)
+#   node-build    ~ node:<NODE_VERSION>-bookworm-slim
 #   go-build      ~ golang:1.26
 #
 # usage: tools/images/build.sh REGISTRY        (e.g. 127.0.0.1:5000)
