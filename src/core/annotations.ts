@@ -23,6 +23,7 @@ export const ANNOTATION = {
   cleanup: `${PREFIX}cleanup`,
   graceMargin: `${PREFIX}grace-margin`,
   containers: `${PREFIX}containers`,
+  proxies: `${PREFIX}proxies`,
   ports: `${PREFIX}ports`,
   drainSignal: `${PREFIX}drain-signal`,
   drainHttp: `${PREFIX}drain-http`,
@@ -64,6 +65,8 @@ export interface DrainRequest {
   margin: number;
   /** Only when ws-drain/containers is set. */
   containers?: string[];
+  /** Only when ws-drain/proxies is set: containers that carry the apps' traffic (stay up, never signalled). */
+  proxies?: string[];
   /** Only when ws-drain/ports is set. */
   ports?: PortRef[];
   signal?: DrainSignal;
@@ -176,16 +179,20 @@ export function parseAnnotations(
     margin,
   };
 
-  const containersText = value(ANNOTATION.containers);
-  if (containersText !== undefined) {
-    const names = splitList(containersText);
-    const bad = names.filter((n) => !DNS_LABEL.test(n));
-    if (names.length === 0 || bad.length > 0) {
-      errors.push(
-        `${ANNOTATION.containers}: ${quote(containersText)} is not accepted; use a comma-separated list of container names such as "web,api"`,
-      );
-    } else request.containers = dedupe(names);
-  }
+  const names = (key: string, example: string): string[] | undefined => {
+    const text = value(key);
+    if (text === undefined) return undefined;
+    const list = splitList(text);
+    if (list.length === 0 || list.some((n) => !DNS_LABEL.test(n))) {
+      errors.push(`${key}: ${quote(text)} is not accepted; use a comma-separated list of container names such as "${example}"`);
+      return undefined;
+    }
+    return dedupe(list);
+  };
+  const containers = names(ANNOTATION.containers, 'web,api');
+  if (containers) request.containers = containers;
+  const proxies = names(ANNOTATION.proxies, 'tls-terminator');
+  if (proxies) request.proxies = proxies;
 
   const portsText = value(ANNOTATION.ports);
   const listed = portsText === undefined ? 0 : countItems(portsText);

@@ -1,4 +1,4 @@
-// Who does what in a pod during a drain, decided from the spec alone:
+// Who does what in a pod during a drain, decided from the spec and annotations:
 //  - app: serves the watched sessions; gets the drain trigger (signal, HTTP,
 //    a hook that is the drain) and watches its session ports;
 //  - proxy: carries traffic for the app (a mesh proxy, a TLS/HTTP proxy in
@@ -205,8 +205,9 @@ export interface RoleAssignment {
 /**
  * Assigns every regular container its role and the ports it watches, or adds
  * to `errors` why it cannot. ws-drain/containers names the apps outright (even
- * a proxy: that is asking for exactly it); ws-drain/ports fixes the ports and
- * makes the apps those that declare one of them.
+ * a proxy: that is asking for exactly it); ws-drain/proxies names proxies the
+ * fixed lists do not know (a TLS-terminating nginx built in-house); ws-drain/ports
+ * fixes the ports and makes the apps those that declare one of them.
  */
 export function assignRoles(
   spec: PodSpec,
@@ -226,6 +227,9 @@ export function assignRoles(
   const annotated = request.ports
     ? resolvePorts(request.ports, [...regular, ...(spec.initContainers ?? [])], errors)
     : undefined;
+  const marked = markedProxies(spec, request, errors);
+  // Recognised or named proxies are never picked as apps by the port rules.
+  const proxyLike = (s: Seen): boolean => s.mesh || marked.has(s.c.name);
 
   if (request.containers) {
     // Maps, not a scan per name; unknown names reported once, a few named: linear in the pod's size.
@@ -259,7 +263,7 @@ export function assignRoles(
       errors.push(`${ANNOTATION.containers}: ${someNames(unknown)} ${unknown.length === 1 ? 'is not a container' : 'are not containers'} of this pod; its containers are ${names}`);
     }
   } else if (annotated) {
-    const nonMesh = seen.filter((s) => !s.mesh);
+    const nonMesh = seen.filter((s) => !proxyLike(s));
     const annotatedSet = new Set(annotated);
     let apps = nonMesh.filter((s) => s.tcp.some((p) => annotatedSet.has(p)));
     let why = `serves ${ANNOTATION.ports}`;
@@ -275,7 +279,7 @@ export function assignRoles(
     }
     for (const s of apps) assign(s, 'app', why, annotated);
   } else {
-    const candidates = seen.filter((s) => !s.mesh && s.tcp.length > 0);
+    const candidates = seen.filter((s) => !proxyLike(s) && s.tcp.length > 0);
     const plain = candidates.filter((s) => !s.front);
     const apps = plain.length > 0 ? plain : candidates;
     const found = apps.map((s) => ({ s, own: sessionPorts(s.c, prometheusPort) }));
@@ -297,13 +301,20 @@ export function assignRoles(
 
   // Proxies: recognised mesh and front proxies that are not apps, once there is an app to wait for.
   const apps = seen.filter((s) => s.role?.role === 'app');
+  if (apps.length === 0 && marked.size > 0 && request.mode === 'drain') {
+    errors.push(
+      `${ANNOTATION.proxies} names every container that could serve the sessions; a proxy waits for an app's sessions, ` +
+        `so name the app in ${ANNOTATION.containers} or set ${ANNOTATION.ports} to a port it declares`,
+    );
+  }
   if (apps.length > 0) {
     const appPorts = unionOfPorts(apps.map((s) => s.role?.ports ?? []));
     // One text for every proxy, naming a few apps: each proxy's plan entry carries it.
     const beside = `proxy beside ${someNames(apps.map((s) => s.c.name), { quote: false, max: 3 })}`;
     for (const s of seen) {
       if (s.role !== undefined) continue;
-      if (s.mesh) assign(s, 'proxy', 'mesh proxy', appPorts);
+      if (marked.has(s.c.name)) assign(s, 'proxy', ANNOTATION.proxies, appPorts);
+      else if (s.mesh) assign(s, 'proxy', 'mesh proxy', appPorts);
       else if (s.front) assign(s, 'proxy', beside, appPorts);
     }
   }
@@ -314,6 +325,39 @@ export function assignRoles(
     warnings.push(`not watched as sessions: ${some.join(', ')}; ${ANNOTATION.ports} overrides`);
   }
   return { containers, leftOut, warnings };
+}
+
+/**
+ * The containers ws-drain/proxies names, checked against the pod: regular
+ * containers only (a native sidecar already outlives the app), none also named
+ * an app in ws-drain/containers. Sets, not scans: linear in the pod's size.
+ */
+function markedProxies(spec: PodSpec, request: DrainRequest, errors: string[]): Set<string> {
+  const names = request.proxies ?? [];
+  if (names.length === 0) return new Set();
+  const regular = new Set(spec.containers.map((c) => c.name));
+  const inits = new Set((spec.initContainers ?? []).map((c) => c.name));
+  const asApps = new Set(request.containers ?? []);
+  const unknown = names.filter((n) => !regular.has(n) && !inits.has(n));
+  const inInits = names.filter((n) => inits.has(n) && !regular.has(n));
+  const both = names.filter((n) => asApps.has(n));
+  const list = someNames([...regular], { quote: false });
+  if (unknown.length > 0) {
+    errors.push(`${ANNOTATION.proxies}: ${someNames(unknown)} ${unknown.length === 1 ? 'is not a container' : 'are not containers'} of this pod; its containers are ${list}`);
+  }
+  if (inInits.length > 0) {
+    errors.push(
+      `${ANNOTATION.proxies}: ${someNames(inInits)} ${inInits.length === 1 ? 'is an init container' : 'are init containers'}; ` +
+        `a native sidecar already stays up until the app has stopped, name regular containers only (${list})`,
+    );
+  }
+  if (both.length > 0) {
+    errors.push(
+      `${someNames(both)} ${both.length === 1 ? 'is' : 'are'} named in both ${ANNOTATION.containers} and ${ANNOTATION.proxies}; ` +
+        'a container is either an app (gets the drain trigger) or a proxy (never signalled), remove it from one',
+    );
+  }
+  return new Set(names.filter((n) => regular.has(n) && !asApps.has(n)));
 }
 
 /** ws-drain/ports entries as numbers; names resolve to one TCP containerPort across the pod. */

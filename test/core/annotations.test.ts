@@ -141,6 +141,16 @@ describe('parseAnnotations', () => {
     expect(errors({ 'ws-drain/session-p95': '5m', 'ws-drain/ports': value })[0]).toMatch(/^ws-drain\/ports: /);
   });
 
+  it.each(['', 'a,,b', 'tls,', 'Edge', 'edge_tls'])('rejects proxies list %j', (value) => {
+    expect(errors({ 'ws-drain/session-p95': '5m', 'ws-drain/proxies': value })[0]).toBe(
+      `ws-drain/proxies: ${JSON.stringify(value)} is not accepted; use a comma-separated list of container names such as "tls-terminator"`,
+    );
+  });
+
+  it('reads proxies as a deduplicated list of names', () => {
+    expect(ok({ 'ws-drain/session-p95': '5m', 'ws-drain/proxies': ' edge , auth,edge' }).proxies).toEqual(['edge', 'auth']);
+  });
+
   it('dedupes ports and containers', () => {
     const r = ok({ 'ws-drain/session-p95': '5m', 'ws-drain/ports': '80,80,http', 'ws-drain/containers': 'a,a' });
     expect(r.ports).toEqual([80, 'http']);

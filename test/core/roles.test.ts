@@ -148,6 +148,69 @@ describe('container roles', () => {
     expect((byName(d, 'app')?.['lifecycle'] as Json)['preStop']).toEqual({ sleep: { seconds: 20 } });
   });
 
+  describe('ws-drain/proxies: a proxy the fixed lists do not know', () => {
+    // An in-house TLS terminator: image and name match no known proxy.
+    const tlsSidecar = (annotations: Record<string, string>) =>
+      pod(annotations, {
+        containers: [
+          { name: 'edge', image: 'registry.example.com/platform/edge-tls:3.2', ports: [tcp(8443, 'https')] },
+          container('app', { ports: [tcp(8080, 'ws')] }),
+        ],
+      });
+
+    it('without it, the unknown TLS sidecar is taken for a second app and gets the signal', () => {
+      const d = mutate(tlsSidecar({ ...S, 'ws-drain/drain-signal': 'SIGQUIT' }));
+      expect(roleOf(d, 'edge')?.role).toBe('app');
+      expect(argvOf(byName(d, 'edge'))).toContain('--signal=SIGQUIT');
+    });
+
+    it('named, it is a proxy: waits on the app ports, never signalled, never called; the plan says why', () => {
+      const d = mutate(tlsSidecar({ ...S, 'ws-drain/drain-signal': 'SIGQUIT', 'ws-drain/drain-http': 'POST :8080/drain', 'ws-drain/proxies': 'edge' }));
+      expect(roleOf(d, 'edge')).toEqual({ name: 'edge', role: 'proxy', ports: [8080], why: 'ws-drain/proxies' });
+      expect(roleOf(d, 'app')).toEqual({ name: 'app', role: 'app', ports: [8080], why: 'serves session ports' });
+      expect(argvOf(byName(d, 'edge'))).toEqual([
+        '/ws-drain/ws-drain-helper', 'prestop', '--container=edge', '--delay=20s', '--budget=300s', '--ports=8080', '--role=proxy',
+      ]);
+      expect(argvOf(byName(d, 'app'))).toContain('--signal=SIGQUIT');
+    });
+
+    it('with ws-drain/ports declared nowhere, a named proxy is not one of the containers that may serve it', () => {
+      const d = mutate(pod({ ...S, 'ws-drain/ports': '3000', 'ws-drain/proxies': 'edge' }, { containers: [container('edge'), container('app')] }));
+      expect(d.plan.containers.map((c) => [c.name, c.role])).toEqual([['edge', 'proxy'], ['app', 'app']]);
+    });
+
+    it('with ws-drain/ports declared by the proxy too, the proxy stays a proxy', () => {
+      const d = mutate(pod({ ...S, 'ws-drain/ports': '8080', 'ws-drain/proxies': 'edge' }, {
+        containers: [container('edge', { ports: [tcp(8080)] }), container('app', { ports: [tcp(8080)] })],
+      }));
+      expect(d.plan.containers.map((c) => [c.name, c.role])).toEqual([['edge', 'proxy'], ['app', 'app']]);
+    });
+
+    it('sits beside the recognised proxies: istio-proxy stays a mesh proxy', () => {
+      const d = mutate(pod({ ...S, 'ws-drain/proxies': 'edge' }, {
+        containers: [container('edge', { ports: [tcp(8443)] }), container('app', { ports: [tcp(8080)] }), { name: 'istio-proxy', image: 'istio/proxyv2:1.24.0', ports: [tcp(15090)] }],
+      }));
+      expect(d.plan.containers.map((c) => [c.name, c.role, c.why])).toEqual([['edge', 'proxy', 'ws-drain/proxies'], ['app', 'app', 'serves session ports'], ['istio-proxy', 'proxy', 'mesh proxy']]);
+    });
+
+    const denied = (annotations: Record<string, string>, spec: Json): string => {
+      const d = decide(pod(annotations, spec), 'default', CONFIG);
+      if (d.kind !== 'deny') throw new Error(`expected a denial, got ${d.kind}`);
+      return d.message;
+    };
+    const two = { containers: [container('edge', { ports: [tcp(8443)] }), container('app', { ports: [tcp(8080)] })], initContainers: [container('setup')] };
+
+    it.each([
+      ['a name that is not a container', { 'ws-drain/proxies': 'egde' }, 'ws-drain/proxies: "egde" is not a container of this pod; its containers are edge, app'],
+      ['an init container', { 'ws-drain/proxies': 'setup' }, 'ws-drain/proxies: "setup" is an init container; a native sidecar already stays up until the app has stopped, name regular containers only (edge, app)'],
+      ['a container also named an app', { 'ws-drain/proxies': 'edge', 'ws-drain/containers': 'edge' }, '"edge" is named in both ws-drain/containers and ws-drain/proxies; a container is either an app (gets the drain trigger) or a proxy (never signalled), remove it from one'],
+      ['every serving container', { 'ws-drain/proxies': 'edge,app' }, 'ws-drain/proxies names every container that could serve the sessions'],
+      ['not a list of names', { 'ws-drain/proxies': 'edge,,app' }, 'ws-drain/proxies: "edge,,app" is not accepted; use a comma-separated list of container names such as "tls-terminator"'],
+    ])('denies %s, naming the annotation and what it accepts', (_what, extra, message) => {
+      expect(denied({ ...S, ...extra }, two)).toContain(message);
+    });
+  });
+
   it('recognises images and names', () => {
     expect(imageName('docker.io/library/nginx:1.27@sha256:abc')).toBe('nginx');
     expect(imageName('localhost:5000/envoy')).toBe('envoy');
@@ -172,6 +235,7 @@ describe('role properties', () => {
     containers: fc.uniqueArray(containerArb, { minLength: 1, maxLength: 4, selector: (c) => c.name }),
     ports: fc.option(fc.constantFrom('3000', '8080,9090', '80'), { nil: undefined }),
     signal: fc.option(fc.constantFrom('SIGQUIT', 'SIGTERM'), { nil: undefined }),
+    proxies: fc.option(fc.constantFrom('sidecar', 'worker', 'sidecar,nginx'), { nil: undefined }),
     prom: fc.option(fc.constantFrom('9090', '8080'), { nil: undefined }),
   });
 
@@ -182,6 +246,7 @@ describe('role properties', () => {
         if (p.ports) annotations['ws-drain/ports'] = p.ports;
         if (p.signal) annotations['ws-drain/drain-signal'] = p.signal;
         if (p.prom) annotations['prometheus.io/port'] = p.prom;
+        if (p.proxies) annotations['ws-drain/proxies'] = p.proxies;
         const containers = p.containers.map((c) => ({
           name: c.name,
           image: c.image,
@@ -190,6 +255,11 @@ describe('role properties', () => {
         }));
         const d = decide(pod(annotations, { containers }), 'default', CONFIG);
         if (d.kind !== 'mutate') return; // duplicate port names and the like are denied elsewhere
+        // A container named in ws-drain/proxies is a proxy, whatever its ports or name.
+        for (const name of p.proxies?.split(',') ?? []) {
+          const named = d.plan.containers.find((c) => c.name === name);
+          if (named) expect(named).toMatchObject({ role: 'proxy', why: 'ws-drain/proxies' });
+        }
         const out = (d.pod as { spec: { containers: Json[] } }).spec.containers;
         expect(d.plan.containers.map((c) => c.name)).toEqual(containers.map((c) => c.name));
         for (const role of d.plan.containers) {
