@@ -746,3 +746,29 @@ func TestHookAsTriggerIsBounded(t *testing.T) {
 		t.Errorf("hook exit %d; log:\n%s", res.HookExit, dump(lines))
 	}
 }
+
+// The pod's own httpGet preStop without a host is written as 127.0.0.1
+// (kubelet would call the pod IP): an app bound elsewhere still gets it, as
+// the trigger (at D) and after the drain.
+func TestHookURLReachesListenerBoundElsewhere(t *testing.T) {
+	for _, addr := range []string{"[::1]:0", "127.0.0.2:0"} {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			t.Logf("%s: %v (skipped: not available on this machine)", addr, err)
+			continue
+		}
+		var calls atomic.Int32
+		srv := &http.Server{Handler: http.HandlerFunc(func(http.ResponseWriter, *http.Request) { calls.Add(1) })}
+		go func() { _ = srv.Serve(ln) }()
+		port := ln.Addr().(*net.TCPAddr).Port
+		u, _ := url.Parse("http://127.0.0.1:" + strconv.Itoa(port) + "/drain")
+		for _, asTrigger := range []bool{true, false} {
+			before := calls.Load()
+			_, lines := runBounded(t, context.Background(), Config{HookURL: u, HookAsTrigger: asTrigger, HookTimeout: 2 * time.Second})
+			if calls.Load() != before+1 {
+				t.Errorf("%s, as trigger %v: hook endpoint got %d calls, want 1; log:\n%s", addr, asTrigger, calls.Load()-before, dump(lines))
+			}
+		}
+		_ = srv.Close()
+	}
+}

@@ -86,7 +86,12 @@ func ListenAddrFor(entries []procnet.Entry, port uint16) (addr netip.Addr, ok bo
 
 // drainTarget is the drain URL with its host moved to where the listener is.
 func drainTarget(ctx context.Context, cfg Config, tables *tableReader) (*url.URL, netip.Addr) {
-	u := cfg.DrainURL
+	return listenerTarget(ctx, cfg.DrainURL, tables)
+}
+
+// listenerTarget is u (a loopback URL) with its host moved to where the
+// listener on its port is bound; the address is invalid when u stays as it is.
+func listenerTarget(ctx context.Context, u *url.URL, tables *tableReader) (*url.URL, netip.Addr) {
 	port, err := strconv.ParseUint(u.Port(), 10, 16)
 	if err != nil || port == 0 {
 		return u, netip.Addr{}
@@ -225,9 +230,19 @@ func runHTTPHook(ctx context.Context, cfg Config, timeout time.Duration, log *js
 		log.Error("hook", "original httpGet preStop skipped: this helper speaks plain http only (no TLS, to stay small)", "url", u)
 		return
 	}
+	target := cfg.HookURL
+	// A hook without a host is written as 127.0.0.1 (kubelet would have called
+	// the pod IP): an app listening only on the pod IP or ::1 gets it there.
+	if IsLoopbackHost(target.Hostname()) {
+		if moved, bound := listenerTarget(ctx, target, newTableReader(cfg.ProcRoot)); bound.IsValid() {
+			target = moved
+			u = target.String()
+			log.Info("hook", "the listener is not on 127.0.0.1: calling the address it is bound to", "url", u)
+		}
+	}
 	log.Info("hook", "calling the original httpGet preStop", "url", u, "timeout", timeout)
 	start := time.Now()
-	status, err := httpcall.Do(ctx, httpcall.Request{Method: "GET", URL: cfg.HookURL, Headers: cfg.HookHeaders, Timeout: timeout})
+	status, err := httpcall.Do(ctx, httpcall.Request{Method: "GET", URL: target, Headers: cfg.HookHeaders, Timeout: timeout})
 	switch {
 	case err != nil:
 		log.Error("hook", "original httpGet preStop failed", "url", u, "error", err, "elapsed", since(start))
