@@ -23,7 +23,7 @@ export const PROMETHEUS_PORT_ANNOTATION = 'prometheus.io/port';
 /** Port-name words (split on "-") that mark a port that is not a session port. */
 export const NON_SESSION_PORT_WORDS: readonly string[] = [
   'metrics', 'metric', 'prom', 'prometheus', 'exporter', 'telemetry', 'stats', 'monitoring',
-  'admin', 'management', 'mgmt', 'debug', 'pprof',
+  'admin', 'management', 'mgmt', 'monitor', 'debug', 'pprof',
   'health', 'healthz', 'healthcheck', 'readyz', 'livez', 'probe', 'probes',
   // peer links between replicas (NATS routes, memberlist gossip): idle, never "drain"
   'cluster', 'routes', 'gossip', 'memberlist',
@@ -152,6 +152,22 @@ function probePorts(c: Container): Set<number> {
     add(probe?.grpc?.port);
   }
   return out;
+}
+
+/**
+ * Watched ports named gRPC (a word "grpc") when the container also serves
+ * other session ports: often a backend API (Centrifugo's grpc_api) whose
+ * callers hold one channel open for good. Still sessions by default (streams
+ * are), but worth a warning.
+ */
+function grpcBesideOtherSessions(c: Container, watched: readonly number[]): number[] {
+  if (watched.length < 2) return [];
+  const watchedSet = new Set(watched);
+  const grpc = new Set<number>();
+  for (const p of c.ports ?? []) {
+    if (isTcp(p) && watchedSet.has(p.containerPort) && (p.name ?? '').split('-').includes('grpc')) grpc.add(p.containerPort);
+  }
+  return grpc.size > 0 && grpc.size < watchedSet.size ? [...grpc] : [];
 }
 
 /** Why a port is not a session port, or undefined when it is one. Probe ports are decided per container (see sessionPorts). */
@@ -288,6 +304,9 @@ export function assignRoles(
         leftOut.push(...own.leftOut);
         if (own.ports.length > 0) assign(s, 'app', 'serves session ports', own.ports);
         else assign(s, 'none', 'only metrics/admin/probe ports', []);
+        const grpc = grpcBesideOtherSessions(s.c, own.ports);
+        // Short: admission warnings are cut at 120 characters.
+        if (grpc.length > 0) warnings.push(`${s.c.name}: gRPC ${grpc.slice(0, 8).join(',')} watched as sessions; idle channels hold the drain (unary? set ${ANNOTATION.ports})`);
       }
     } else {
       // No port looks like a session port: watch them all rather than nothing, and say so.

@@ -28,7 +28,7 @@ describe('session ports', () => {
     expect(d.plan.portsLeftOut).toEqual([{ container: 'a', port: 8081, why: 'prometheus.io/port' }]);
   });
 
-  it.each(['http-metrics', 'admin', 'linkerd-admin', 'debug', 'health', 'http-probe', 'management', 'pprof', 'http-envoy-prom'])('a port named %s is left out', (name) => {
+  it.each(['http-metrics', 'admin', 'linkerd-admin', 'debug', 'health', 'http-probe', 'management', 'pprof', 'http-envoy-prom', 'monitor'])('a port named %s is left out', (name) => {
     const s = sessionPorts({ name: 'c', ports: [{ containerPort: 8080, name: 'ws' }, { containerPort: 9000, name }] }, undefined);
     expect(s.ports).toEqual([8080]);
     expect(s.leftOut).toEqual([{ container: 'c', port: 9000, why: `name ${name}` }]);
@@ -58,6 +58,21 @@ describe('session ports', () => {
     const d = mutate(pod(S, { containers: [container('app', { ports: [tcp(8080)] }), container('exporter', { ports: [tcp(9100, 'metrics')] })] }));
     expect(roleOf(d, 'exporter')).toEqual({ name: 'exporter', role: 'none', ports: [], why: 'only metrics/admin/probe ports' });
     expect(argvOf(byName(d, 'exporter'))).toEqual([]);
+  });
+
+  it('a gRPC port beside another session port stays watched, with a warning naming it and ws-drain/ports', () => {
+    const d = mutate(pod(S, { containers: [container('centrifugo', { ports: [tcp(8000, 'external'), tcp(10000, 'grpc'), tcp(11000, 'uni-grpc')] })] }));
+    expect(roleOf(d, 'centrifugo')?.ports).toEqual([8000, 10000, 11000]);
+    expect(d.warnings).toContain(
+      'ws-drain: centrifugo: gRPC 10000,11000 watched as sessions; idle channels hold the drain (unary? set ws-drain/ports)',
+    );
+    // The gRPC service alone, or ws-drain/ports set: nothing to warn about.
+    for (const quiet of [
+      pod(S, { containers: [container('api', { ports: [tcp(9090, 'grpc')] })] }),
+      pod({ ...S, 'ws-drain/ports': '8000,10000' }, { containers: [container('c', { ports: [tcp(8000, 'external'), tcp(10000, 'grpc')] })] }),
+    ]) {
+      expect(mutate(quiet).warnings.some((w) => w.includes('gRPC'))).toBe(false);
+    }
   });
 
   it('ws-drain/ports overrides the rule: a metrics port listed there is watched', () => {
