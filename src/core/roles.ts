@@ -296,9 +296,14 @@ export function assignRoles(
     for (const s of apps) assign(s, 'app', why, annotated);
   } else {
     const candidates = seen.filter((s) => !proxyLike(s) && s.tcp.length > 0);
-    const plain = candidates.filter((s) => !s.front);
-    const apps = plain.length > 0 ? plain : candidates;
-    const found = apps.map((s) => ({ s, own: sessionPorts(s.c, prometheusPort) }));
+    const all = candidates.map((s) => ({ s, own: sessionPorts(s.c, prometheusPort) }));
+    // The apps are the plain containers with session ports; a front proxy only
+    // when no plain one has any (an nginx gateway beside its metrics exporter
+    // is the app, the exporter is not).
+    const plain = all.filter((f) => !f.s.front);
+    const plainServing = plain.some((f) => f.own.ports.length > 0);
+    const servingFronts = all.filter((f) => f.s.front && f.own.ports.length > 0);
+    const found = plainServing || servingFronts.length === 0 ? (plain.length > 0 ? plain : all) : [...plain, ...servingFronts];
     if (found.some((f) => f.own.ports.length > 0)) {
       for (const { s, own } of found) {
         leftOut.push(...own.leftOut);

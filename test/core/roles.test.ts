@@ -152,6 +152,20 @@ describe('container roles', () => {
     expect(roleOf(d, 'app')?.role).toBe('none');
   });
 
+  it('an nginx gateway beside its Prometheus exporter is the app; the exporter is left alone, not signalled', () => {
+    const d = mutate(pod({ ...S, 'ws-drain/drain-signal': 'SIGQUIT' }, {
+      containers: [
+        { name: 'nginx', image: 'nginx:1.27', ports: [tcp(80, 'http')] },
+        { name: 'exporter', image: 'nginx/nginx-prometheus-exporter:1.3.0', ports: [tcp(9113, 'metrics')] },
+      ],
+    }));
+    expect(roleOf(d, 'nginx')).toEqual({ name: 'nginx', role: 'app', ports: [80], why: 'serves session ports' });
+    expect(roleOf(d, 'exporter')).toEqual({ name: 'exporter', role: 'none', ports: [], why: 'only metrics/admin/probe ports' });
+    expect(argvOf(byName(d, 'nginx'))).toContain('--signal=SIGQUIT');
+    expect(argvOf(byName(d, 'exporter'))).toEqual([]);
+    expect(d.plan.portsLeftOut).toEqual([{ container: 'exporter', port: 9113, why: 'name metrics' }]);
+  });
+
   it('an nginx that is the only serving container is the app', () => {
     const d = mutate(pod(S, { containers: [{ name: 'gateway', image: 'nginx:1.27', ports: [tcp(80)] }] }));
     expect(roleOf(d, 'gateway')?.role).toBe('app');
