@@ -1,11 +1,11 @@
 // CLI for the example WebSocket server. JSON log lines on stdout.
 //
 //   tsx examples/ws-server/main.ts --port 8080 [--host 0.0.0.0] [--name old]
-//       [--drain-signal SIGUSR1] [--stagger 5s] [--admin-port 9090]
+//       [--drain-signal SIGUSR1] [--stagger 5s] [--admin-port 9090] [--metrics-port 9464]
 //       [--naive | --exit-on-sigterm]
 //
 // Drain triggers: the drain signal, or `POST /drain` from loopback (on the admin
-// port if given, else on the WebSocket port).
+// port if given, else on the WebSocket port; GET too, as an httpGet preStop sends).
 import { z } from 'zod';
 import { durationMs, failUsage, parseFlags } from '../flags.js';
 import { startWsServer, type SigtermBehaviour } from './server.js';
@@ -22,6 +22,7 @@ const Flags = z
     host: z.string().min(1).default('0.0.0.0'),
     port: port('port').default(8080),
     'admin-port': port('admin-port').optional(),
+    'metrics-port': port('metrics-port').optional(),
     'drain-signal': z.enum(SIGNALS, { message: `--drain-signal must be one of ${SIGNALS.join(', ')}` }).default('SIGUSR1'),
     stagger: durationMs('stagger').default(5000),
     'goaway-timeout': durationMs('goaway-timeout').default(1000),
@@ -41,6 +42,7 @@ async function main(): Promise<void> {
     host: { type: 'string' },
     port: { type: 'string' },
     'admin-port': { type: 'string' },
+    'metrics-port': { type: 'string' },
     'drain-signal': { type: 'string' },
     stagger: { type: 'string' },
     'goaway-timeout': { type: 'string' },
@@ -55,13 +57,14 @@ async function main(): Promise<void> {
     host: f.host,
     port: f.port,
     adminPort: f['admin-port'],
+    metricsPort: f['metrics-port'],
     staggerMs: f.stagger,
     goawayTimeoutMs: f['goaway-timeout'],
     shutdownTimeoutMs: f['shutdown-timeout'],
     sigterm,
     log,
   });
-  log('listening', { name: f.name, host: f.host, port: server.port, adminPort: server.adminPort, sigterm, drainSignal: sigterm === 'drain' ? f['drain-signal'] : undefined });
+  log('listening', { name: f.name, host: f.host, port: server.port, adminPort: server.adminPort, metricsPort: server.metricsPort, sigterm, drainSignal: sigterm === 'drain' ? f['drain-signal'] : undefined });
 
   if (sigterm === 'drain') process.on(f['drain-signal'], () => server.startDrain(f['drain-signal']));
   // An explicit handler even in "exit" mode: as PID 1 in a container the kernel

@@ -6,6 +6,9 @@
 //            SIGTERM it closes what is left and exits.
 //   naive  — the articles' recipe: on SIGTERM close every session with 1001 at once.
 //   exit   — default Kubernetes: exit on SIGTERM, sockets simply die (clients see 1006).
+// With a metrics port it also serves Prometheus text on GET /metrics and keeps
+// idle scrape connections open (keep-alive), as exporters do: the port whose
+// connections never close on their own (docs/drain-behaviour.md).
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket, type RawData } from 'ws';
@@ -20,6 +23,8 @@ export interface WsServerOptions {
   port: number;
   /** Separate loopback-only port for POST /drain; undefined serves /drain on `port` (loopback peers only). */
   adminPort?: number;
+  /** Port for GET /metrics (all interfaces, keep-alive); undefined: none. */
+  metricsPort?: number;
   staggerMs: number;
   /** How long a session may take to answer the going-away notice before it is closed anyway. */
   goawayTimeoutMs: number;
@@ -32,6 +37,7 @@ export interface WsServerOptions {
 export interface RunningWsServer {
   port: number;
   adminPort?: number;
+  metricsPort?: number;
   sessions(): number;
   /** Starts the staggered drain; repeated calls are ignored. */
   startDrain(source: string): void;
@@ -140,8 +146,9 @@ export async function startWsServer(opts: WsServerOptions): Promise<RunningWsSer
       res.writeHead(403, { 'content-type': 'text/plain' }).end('drain is loopback-only\n');
       return;
     }
-    if (req.method !== 'POST') {
-      res.writeHead(405, { allow: 'POST', 'content-type': 'text/plain' }).end('use POST\n');
+    // GET too: a Kubernetes httpGet preStop can only GET.
+    if (req.method !== 'POST' && req.method !== 'GET') {
+      res.writeHead(405, { allow: 'POST, GET', 'content-type': 'text/plain' }).end('use POST\n');
       return;
     }
     if (opts.sigterm !== 'drain') {
@@ -160,6 +167,20 @@ export async function startWsServer(opts: WsServerOptions): Promise<RunningWsSer
     });
     await listen(adminServer, opts.adminPort, '127.0.0.1');
   }
+  let metricsServer: http.Server | undefined;
+  let scrapes = 0;
+  if (opts.metricsPort !== undefined) {
+    metricsServer = http.createServer((req, res) => {
+      if (req.url !== '/metrics') return void res.writeHead(404).end();
+      scrapes++;
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(
+        `# TYPE ws_sessions gauge\nws_sessions ${sessions.size}\n# TYPE ws_draining gauge\nws_draining ${draining ? 1 : 0}\n# TYPE ws_scrapes_total counter\nws_scrapes_total ${scrapes}\n`,
+      );
+    });
+    // Longer than any scrape interval: the scraper's connection stays open between scrapes.
+    metricsServer.keepAliveTimeout = 10 * 60_000;
+    await listen(metricsServer, opts.metricsPort, opts.host);
+  }
   await listen(httpServer, opts.port, opts.host);
 
   async function terminate(): Promise<void> {
@@ -169,6 +190,8 @@ export async function startWsServer(opts: WsServerOptions): Promise<RunningWsSer
     wss.close();
     httpServer.close();
     adminServer?.close();
+    metricsServer?.close();
+    metricsServer?.closeIdleConnections();
     if (opts.sigterm === 'exit' || sessions.size === 0) return;
     // drain: whatever the stagger has not reached yet; naive: everything, at once.
     for (const s of sessions.values()) closeGoingAway(s, 'shutdown');
@@ -181,6 +204,7 @@ export async function startWsServer(opts: WsServerOptions): Promise<RunningWsSer
   return {
     port: (httpServer.address() as AddressInfo).port,
     adminPort: adminServer ? (adminServer.address() as AddressInfo).port : undefined,
+    metricsPort: metricsServer ? (metricsServer.address() as AddressInfo).port : undefined,
     sessions: () => sessions.size,
     startDrain,
     terminate,
@@ -189,7 +213,8 @@ export async function startWsServer(opts: WsServerOptions): Promise<RunningWsSer
       timers.clear();
       for (const s of sessions.values()) s.ws.terminate();
       wss.close();
-      await Promise.all([closeServer(httpServer), adminServer ? closeServer(adminServer) : Promise.resolve()]);
+      metricsServer?.closeAllConnections();
+      await Promise.all([closeServer(httpServer), ...[adminServer, metricsServer].map((s) => (s ? closeServer(s) : Promise.resolve()))]);
     },
   };
 }

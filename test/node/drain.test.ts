@@ -12,6 +12,7 @@ import { REPO_ROOT } from '../e2e/controlplane/binaries.js';
 import { leftovers, NODE } from './host.js';
 import { installWsDrain } from './install.js';
 import { nodeStateDir, startNode, type RealNode } from './node.js';
+import { podShapeTests } from './pod-shapes.js';
 import { underLoad, waitForRoutes, type DisruptionRun } from './scenario.js';
 import { applyObjects, clusterIp, exampleWorkload, TEST_ANNOTATIONS, waitForReady, watchPod, type PodObject } from './workload.js';
 
@@ -170,6 +171,8 @@ describe('ws-drain on a real node (kubelet, containerd, kube-proxy, registry)', 
     console.log(`[control] refused ${run.report.refused.length}, 1006 ${code1006(run.report)}, lost ${run.report.lost.length}`);
     expect(harm).toBeGreaterThan(0);
   });
+
+  podShapeTests(n);
 
   it('teardown leaves no process, mount, interface, iptables chain, cgroup or sysctl behind', async () => {
     // "Before" is what the node recorded once it held the machine lock: another
