@@ -676,9 +676,11 @@ func TestListenAddrFor(t *testing.T) {
 	}
 }
 
-// An app bound only to ::1 (or only to the pod IP) never answers on
-// 127.0.0.1: the call goes where the listener is.
-func TestDrainURLReachesListenerBoundElsewhere(t *testing.T) {
+// elsewhereListeners serves HTTP on ::1 and on 127.0.0.2 in turn (listeners
+// an app bound away from 127.0.0.1 would have), counting requests, and calls
+// fn with the 127.0.0.1 URL written for that port.
+func elsewhereListeners(t *testing.T, fn func(addr string, u *url.URL, calls *atomic.Int32)) {
+	t.Helper()
 	for _, addr := range []string{"[::1]:0", "127.0.0.2:0"} {
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
@@ -688,14 +690,21 @@ func TestDrainURLReachesListenerBoundElsewhere(t *testing.T) {
 		var calls atomic.Int32
 		srv := &http.Server{Handler: http.HandlerFunc(func(http.ResponseWriter, *http.Request) { calls.Add(1) })}
 		go func() { _ = srv.Serve(ln) }()
-		port := ln.Addr().(*net.TCPAddr).Port
-		u, _ := url.Parse("http://127.0.0.1:" + strconv.Itoa(port) + "/drain")
-		_, lines := runBounded(t, context.Background(), Config{DrainURL: u, DrainMethod: "POST"})
+		u, _ := url.Parse("http://127.0.0.1:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port) + "/drain")
+		fn(addr, u, &calls)
 		_ = srv.Close()
+	}
+}
+
+// An app bound only to ::1 (or only to the pod IP) never answers on
+// 127.0.0.1: the call goes where the listener is.
+func TestDrainURLReachesListenerBoundElsewhere(t *testing.T) {
+	elsewhereListeners(t, func(addr string, u *url.URL, calls *atomic.Int32) {
+		_, lines := runBounded(t, context.Background(), Config{DrainURL: u, DrainMethod: "POST"})
 		if calls.Load() != 1 {
 			t.Errorf("%s: drain endpoint got %d calls, want 1; log:\n%s", addr, calls.Load(), dump(lines))
 		}
-	}
+	})
 }
 
 // A hook that IS the drain (nginx -s quit, NATS lame duck) runs when the
@@ -751,17 +760,7 @@ func TestHookAsTriggerIsBounded(t *testing.T) {
 // (kubelet would call the pod IP): an app bound elsewhere still gets it, as
 // the trigger (at D) and after the drain.
 func TestHookURLReachesListenerBoundElsewhere(t *testing.T) {
-	for _, addr := range []string{"[::1]:0", "127.0.0.2:0"} {
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
-			t.Logf("%s: %v (skipped: not available on this machine)", addr, err)
-			continue
-		}
-		var calls atomic.Int32
-		srv := &http.Server{Handler: http.HandlerFunc(func(http.ResponseWriter, *http.Request) { calls.Add(1) })}
-		go func() { _ = srv.Serve(ln) }()
-		port := ln.Addr().(*net.TCPAddr).Port
-		u, _ := url.Parse("http://127.0.0.1:" + strconv.Itoa(port) + "/drain")
+	elsewhereListeners(t, func(addr string, u *url.URL, calls *atomic.Int32) {
 		for _, asTrigger := range []bool{true, false} {
 			before := calls.Load()
 			_, lines := runBounded(t, context.Background(), Config{HookURL: u, HookAsTrigger: asTrigger, HookTimeout: 2 * time.Second})
@@ -769,6 +768,5 @@ func TestHookURLReachesListenerBoundElsewhere(t *testing.T) {
 				t.Errorf("%s, as trigger %v: hook endpoint got %d calls, want 1; log:\n%s", addr, asTrigger, calls.Load()-before, dump(lines))
 			}
 		}
-		_ = srv.Close()
-	}
+	})
 }
