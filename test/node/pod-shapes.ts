@@ -11,7 +11,8 @@
 //    app gets the drain signal, the proxy forwards until the sessions are
 //    closed and then gets only the kubelet's SIGTERM;
 //  - an app whose own preStop is its drain (an httpGet /drain recognised by the
-//    default existing-hook: auto, and an exec hook with existing-hook: drain):
+//    default existing-hook: auto, to a server listening on the pod IP only, and
+//    an exec hook with existing-hook: drain):
 //    the hook runs at D as the trigger, then the helper waits for the sessions.
 // Bare pods (no Service, no ReplicaSet): clients connect to the pod IP, the
 // scraper is a keep-alive HTTP client in this process. Outcomes and orderings
@@ -89,8 +90,14 @@ function shapes(image: string): Obj[] {
     proxied(image, 'shape-proxied', 'istio-proxy', {}),
     // The same proxy under a name and image no built-in list knows, named in ws-drain/proxies.
     proxied(image, 'shape-proxied-named', 'edge', { 'ws-drain/proxies': 'edge' }),
-    // GET /drain as the pod's own preStop: recognised by the default existing-hook (auto).
-    pod(image, 'shape-hook-http', { ...TIMES }, [app('shape-hook-http', [], { lifecycle: { preStop: { httpGet: { path: '/drain', port: 'ws' } } } })]),
+    // GET /drain as the pod's own preStop: recognised by the default existing-hook (auto). The
+    // server listens on the pod IP only, where kubelet would call a hook without a host.
+    pod(image, 'shape-hook-http', { ...TIMES }, [
+      app('shape-hook-http', ['--host', '$(POD_IP)'], {
+        env: [{ name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } }],
+        lifecycle: { preStop: { httpGet: { path: '/drain', port: 'ws' } } },
+      }),
+    ]),
     // An exec hook that tells the server to drain (not a command ws-drain knows): existing-hook: drain.
     pod(image, 'shape-hook-exec', { ...TIMES, 'ws-drain/existing-hook': 'drain' }, [
       app('shape-hook-exec', [], { lifecycle: { preStop: { exec: { command: ['/nodejs/bin/node', '-e', "process.kill(1, 'SIGUSR2')"] } } } }),
@@ -370,7 +377,9 @@ export function podShapeTests(node: () => RealNode): void {
       }
       // The exec hook's exit code is reported; the http hook's status is logged.
       expect(exitOf(viaExec.t.logs.get('app')!)).toMatchObject({ hook_exit_code: 0 });
-      expect(helperLines(viaHttp.t.logs.get('app')!).find((l) => l['msg'] === 'original httpGet preStop finished')).toMatchObject({ status: 202 });
+      // Written as 127.0.0.1 (no host on the hook), called where the listener is: the pod IP.
+      const podIp = String(viaHttp.t.pod.status.podIP);
+      expect(helperLines(viaHttp.t.logs.get('app')!).find((l) => l['msg'] === 'original httpGet preStop finished')).toMatchObject({ status: 202, url: `http://${podIp}:8080/drain` });
     });
   });
 }
