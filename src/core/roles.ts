@@ -335,11 +335,19 @@ export function assignRoles(
     const appPorts = unionOfPorts(apps.map((s) => s.role?.ports ?? []));
     // One text for every proxy, naming a few apps: each proxy's plan entry carries it.
     const beside = `proxy beside ${someNames(apps.map((s) => s.c.name), { quote: false, max: 3 })}`;
+    const guessed: string[] = [];
     for (const s of seen) {
       if (s.role !== undefined) continue;
       if (marked.has(s.c.name)) assign(s, 'proxy', ANNOTATION.proxies, appPorts);
       else if (s.mesh) assign(s, 'proxy', 'mesh proxy', appPorts);
-      else if (s.front) assign(s, 'proxy', beside, appPorts);
+      else if (s.front) {
+        assign(s, 'proxy', beside, appPorts);
+        guessed.push(s.c.name);
+      }
+    }
+    // A front proxy is recognised by image or name: a judgement call, so said at admission too.
+    if (guessed.length > 0) {
+      warnings.push(`${someNames(guessed, { quote: false, max: 3 })}: taken for a proxy (waits, never signalled); ${ANNOTATION.containers} makes it the app`);
     }
   }
 

@@ -121,6 +121,8 @@ describe('container roles', () => {
     const d = mutate(input);
     expect(roleOf(d, 'node')?.role).toBe('app');
     expect(roleOf(d, 'tls')).toMatchObject({ role: 'proxy', ports: [3000] });
+    // Recognised by its image: a judgement call, said at admission.
+    expect(d.warnings).toContain('ws-drain: tls: taken for a proxy (waits, never signalled); ws-drain/containers makes it the app');
     expect(argvOf(byName(d, 'node'))).toContain('--signal=SIGQUIT');
     expect(argvOf(byName(d, 'tls'))).toEqual([
       '/ws-drain/ws-drain-helper', 'prestop', '--container=tls', '--delay=20s', '--budget=300s', '--ports=3000', '--role=proxy',
@@ -196,6 +198,8 @@ describe('container roles', () => {
     it('named, it is a proxy: waits on the app ports, never signalled, never called; the plan says why', () => {
       const d = mutate(tlsSidecar({ ...S, 'ws-drain/drain-signal': 'SIGQUIT', 'ws-drain/drain-http': 'POST :8080/drain', 'ws-drain/proxies': 'edge' }));
       expect(roleOf(d, 'edge')).toEqual({ name: 'edge', role: 'proxy', ports: [8080], why: 'ws-drain/proxies' });
+      // Asked for: no "taken for a proxy" warning.
+      expect(d.warnings.some((w) => w.includes('taken for a proxy'))).toBe(false);
       expect(roleOf(d, 'app')).toEqual({ name: 'app', role: 'app', ports: [8080], why: 'serves session ports' });
       expect(argvOf(byName(d, 'edge'))).toEqual([
         '/ws-drain/ws-drain-helper', 'prestop', '--container=edge', '--delay=20s', '--budget=300s', '--ports=8080', '--role=proxy',
