@@ -3,6 +3,7 @@
 // and grace periods the platform will cut short.
 import { readOptIn } from '../core/annotations.js';
 import { decideWorkload } from '../core/workloads.js';
+import { namespaceOptsIn, type NamespaceView } from '../core/namespace-defaults.js';
 import { INJECTED_ANNOTATION, PLAN_ANNOTATION, type Plan, type WebhookConfig } from '../core/types.js';
 import { isWindowsPod } from '../core/inject.js';
 import type { Pod as CorePod } from '../core/pod-schema.js';
@@ -87,7 +88,9 @@ export function collectWorkloads(snapshot: Snapshot, install: InstallView): Work
     if (!inScope(snapshot, ns)) continue;
     const annotations = templateAnnotations(c.kind, c.obj);
     const optIn = readOptIn(annotations);
-    if (optIn.kind === 'not-opted-in' || optIn.kind === 'opted-out') continue;
+    // The namespace as the webhook's informer sees it: its label may opt the pods in, its annotations are defaults.
+    const nsView = namespaceViewOf(snapshot, ns ?? 'default');
+    if (optIn.kind === 'opted-out' || (optIn.kind === 'not-opted-in' && !namespaceOptsIn(nsView))) continue;
     const object: ObjectRef = { kind: c.kind, namespace: ns, name: c.obj.metadata.name };
     const pods =
       c.kind === 'Pod'
@@ -99,7 +102,7 @@ export function collectWorkloads(snapshot: Snapshot, install: InstallView): Work
     const outOfScope = webhookScopeMiss(snapshot, install, config, ns ?? 'default', c.labels);
     if (outOfScope) view.outOfScope = outOfScope;
 
-    const result = decideWorkload(withKind(c.kind, c.apiVersion, c.obj), config);
+    const result = decideWorkload(withKind(c.kind, c.apiVersion, c.obj), config, nsView);
     if (result.kind === 'passthrough') continue; // a kind the core does not handle
     const d = result.decision;
     if (d.kind === 'mutate') view.plan = d.plan;
@@ -107,10 +110,15 @@ export function collectWorkloads(snapshot: Snapshot, install: InstallView): Work
     else if (d.kind === 'skip' && d.reason === 'already-injected') {
       const plan = planFromAnnotation(annotations[PLAN_ANNOTATION]);
       if (plan) view.plan = plan;
-    } else if (d.kind === 'skip' && (d.reason === 'windows' || d.reason === 'not-opted-in' || d.reason === 'opted-out')) continue;
+    } else if (d.kind === 'skip' && (d.reason === 'windows' || d.reason === 'not-opted-in' || d.reason === 'opted-out' || d.reason === 'no-tcp-port')) continue;
     out.push(view);
   }
   return out;
+}
+
+function namespaceViewOf(snapshot: Snapshot, name: string): NamespaceView {
+  const ns = snapshot.namespaces.find((n) => n.metadata.name === name);
+  return { name, labels: ns?.metadata.labels ?? {}, annotations: ns?.metadata.annotations ?? {} };
 }
 
 function templateAnnotations(kind: string, o: KubeObject): Record<string, string> {
@@ -134,9 +142,10 @@ function webhookScopeMiss(snapshot: Snapshot, install: InstallView, config: Webh
   if (!entry) return undefined;
   const ns = snapshot.namespaces.find((n) => n.metadata.name === namespace);
   const nsLabels = ns?.metadata.labels ?? { 'kubernetes.io/metadata.name': namespace };
+  // One entry per way of opting in (pod annotation, namespace label): in scope when any of them is called.
+  if (install.webhooks.some((w) => matchesSelector(w.webhook.namespaceSelector, nsLabels) && matchesSelector(w.webhook.objectSelector, labels))) return undefined;
   if (!matchesSelector(entry.webhook.namespaceSelector, nsLabels)) return `namespace ${namespace} does not match the namespaceSelector of ${entry.config.metadata.name}`;
-  if (!matchesSelector(entry.webhook.objectSelector, labels)) return `its pod labels do not match the objectSelector of ${entry.config.metadata.name}`;
-  return undefined;
+  return `its pod labels do not match the objectSelector of ${entry.config.metadata.name}`;
 }
 
 export function workloadRules(snapshot: Snapshot, install: InstallView, workloads: readonly WorkloadView[]): Finding[] {

@@ -13,6 +13,7 @@ import {
   type ExistingHookMode,
   type HttpCall,
   type Mode,
+  type PlanSource,
   type WebhookConfig,
 } from './types.js';
 
@@ -73,6 +74,10 @@ export interface DrainRequest {
   http?: HttpCall;
   /** When an app's own exec/httpGet preStop runs: as the drain trigger, after the drain, or by recognising it. */
   existingHook: ExistingHookMode;
+  /** Where each value came from (decide.ts fills it in; written into the plan). */
+  from?: Record<string, PlanSource>;
+  /** Namespace annotations that were ignored (keys). */
+  namespaceIgnored?: string[];
 }
 
 export type OptIn =

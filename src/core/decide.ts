@@ -2,9 +2,20 @@
 // Decision out. Never throws: whatever arrives, the caller gets an answer.
 
 import { z } from 'zod';
-import { parseAnnotations, readOptIn } from './annotations.js';
+import { ANNOTATION, parseAnnotations, readOptIn } from './annotations.js';
 import { ALWAYS_EXCLUDED_NAMESPACES } from './config.js';
 import { injectionMarks, injectPod, isAlreadyInjected, isWindowsPod, warning } from './inject.js';
+import {
+  hasSessionCandidate,
+  INJECT_DISABLED,
+  INJECT_LABEL,
+  mergeNamespaceDefaults,
+  namespaceOptsIn,
+  namespaceView,
+  planSources,
+  readNamespaceDefaults,
+  type NamespaceView,
+} from './namespace-defaults.js';
 import { boundedMessage, boundedWarnings, MAX_MESSAGE_CHARS, MAX_WARNINGS } from './limits.js';
 import { describeIssues, PodSchema, type Pod } from './pod-schema.js';
 import { unknownKeyErrors } from './unknown-keys.js';
@@ -12,12 +23,17 @@ import { INJECTED_ANNOTATION, PLAN_ANNOTATION, PREFIX, type Decision, type Webho
 
 // Just enough to read the opt-in without judging the rest of a pod that may not have opted in.
 const AnnotationsOnly = z.object({
-  metadata: z.object({ annotations: z.record(z.string(), z.string()).nullish() }).nullish(),
+  metadata: z.object({ annotations: z.record(z.string(), z.string()).nullish(), labels: z.record(z.string(), z.string()).nullish() }).nullish(),
 });
 
-export function decide(pod: unknown, namespace: string, config: WebhookConfig): Decision {
+/**
+ * `namespace`: the pod's namespace, with its labels and annotations when the
+ * caller has them (namespace opt-in and defaults, namespace-defaults.ts); a
+ * bare name is a namespace without ws-drain labels or annotations.
+ */
+export function decide(pod: unknown, namespace: string | NamespaceView, config: WebhookConfig): Decision {
   try {
-    return bounded(decidePod(pod, namespace, config));
+    return bounded(decidePod(pod, namespaceView(namespace), config));
   } catch (err) {
     // A bug must not turn into a 500 that blocks every pod: answer with a clear denial instead.
     const reason = err instanceof Error ? err.message : String(err);
@@ -31,7 +47,8 @@ function bounded(d: Decision): Decision {
   return d.warnings.length > MAX_WARNINGS ? { ...d, warnings: boundedWarnings(d.warnings) } : d;
 }
 
-function decidePod(input: unknown, namespace: string, config: WebhookConfig): Decision {
+function decidePod(input: unknown, ns: NamespaceView, config: WebhookConfig): Decision {
+  const namespace = ns.name;
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     return { kind: 'deny', code: 400, message: 'the admitted object is not a Pod: expected a JSON object' };
   }
@@ -48,18 +65,23 @@ function decidePod(input: unknown, namespace: string, config: WebhookConfig): De
     return { kind: 'deny', code: 400, message: `malformed pod metadata: ${describeIssues(head.error)}` };
   }
   const annotations = head.data.metadata?.annotations ?? {};
+  // The webhooks' selectors never send these (manifests/base); offline injection and check must agree.
+  if (ns.labels?.[INJECT_LABEL] === INJECT_DISABLED) return { kind: 'skip', reason: 'excluded-namespace', warnings: [] };
+  if (head.data.metadata?.labels?.[INJECT_LABEL] === INJECT_DISABLED) return { kind: 'skip', reason: 'opted-out', warnings: [] };
   // Before the opt-in: a typo in the opt-in key itself must not read as "not opted in".
   const unknown = unknownKeyErrors(annotations);
   if (unknown.length > 0) return { kind: 'deny', code: 422, message: boundedMessage(unknown) };
   const optIn = readOptIn(annotations);
   if (optIn.kind === 'opted-out') return { kind: 'skip', reason: 'opted-out', warnings: [] };
-  if (optIn.kind === 'not-opted-in') {
+  const byNamespace = optIn.kind === 'not-opted-in' && namespaceOptsIn(ns);
+  const unread = ns.known === false ? [warning(`namespace ${namespace} not yet read by ws-drain: its ${INJECT_LABEL} label and defaults were not applied`)] : [];
+  if (optIn.kind === 'not-opted-in' && !byNamespace) {
     const stray = Object.keys(annotations).some(
       (k) => k.startsWith(PREFIX) && k !== INJECTED_ANNOTATION && k !== PLAN_ANNOTATION,
     );
     const warnings = stray
-      ? [warning('ws-drain/* annotations ignored: add ws-drain/session-p95 or ws-drain/enabled: "true" to opt in')]
-      : [];
+      ? [warning('ws-drain/* annotations ignored: add ws-drain/session-p95 or ws-drain/enabled: "true" to opt in'), ...unread]
+      : unread;
     return { kind: 'skip', reason: 'not-opted-in', warnings };
   }
 
@@ -70,6 +92,8 @@ function decidePod(input: unknown, namespace: string, config: WebhookConfig): De
   // The schema has no transforms, so the validated input has its shape; working on
   // the input (not zod's output) keeps field order and every unknown field.
   const pod = input as Pod;
+  // Opted in by the namespace label: only pods with something to drain.
+  if (byNamespace && !hasSessionCandidate(pod)) return { kind: 'skip', reason: 'no-tcp-port', warnings: [] };
 
   const marks = injectionMarks(pod);
   if (marks.length > 0 && annotations[INJECTED_ANNOTATION] === undefined) {
@@ -93,18 +117,32 @@ function decidePod(input: unknown, namespace: string, config: WebhookConfig): De
     };
   }
 
-  const request = parseAnnotations(annotations, config);
-  if (!request.ok) return { kind: 'deny', code: 422, message: boundedMessage(request.errors) };
+  // The pod's own values over the namespace's defaults; a namespace value never causes a denial by itself.
+  const defaults = readNamespaceDefaults(ns, config);
+  const merged = mergeNamespaceDefaults(annotations, ns, defaults);
+  const nsWarnings = [...unread, ...merged.warnings.map(warning)];
+  const fromNamespace = Object.keys(merged.sources).filter((k) => merged.sources[k] === 'namespace');
+  // A denial that involves the namespace's values says so: the fix may be the namespace owner's.
+  const deny = (errors: string[]): Decision => ({
+    kind: 'deny',
+    code: 422,
+    message: boundedMessage(fromNamespace.length > 0 ? [...errors, `(defaults from namespace ${namespace}: ${fromNamespace.join(', ')})`] : errors),
+  });
+  const request = parseAnnotations(byNamespace ? { ...merged.annotations, [ANNOTATION.enabled]: 'true' } : merged.annotations, config);
+  if (!request.ok) return deny(request.errors);
+  request.request.from = planSources(merged, byNamespace ? 'namespace' : 'pod');
+  const ignored = defaults.ignored.map((i) => i.key);
+  if (ignored.length > 0) request.request.namespaceIgnored = ignored;
 
   const injected = injectPod(pod, request.request, config);
-  if (!injected.ok) return { kind: 'deny', code: 422, message: boundedMessage(injected.errors) };
+  if (!injected.ok) return deny(injected.errors);
 
   return {
     kind: 'mutate',
     plan: injected.plan,
     patch: injected.patch,
     pod: injected.pod,
-    warnings: injected.warnings,
+    warnings: [...nsWarnings, ...injected.warnings],
   };
 }
 

@@ -12,16 +12,23 @@ export function explainPlan(plan: Plan): string {
   const c = plan.cleanupSeconds;
   const sum = d + s + c;
   const factor = Math.round((1 + plan.margin) * 1e6) / 1e6;
+  // Where a value came from (ws-drain/plan's "from"): the pod, its namespace, or the webhook's default.
+  const src = (key: string): string => {
+    const from = plan.from?.[key];
+    return from === undefined ? '' : from === 'default' ? '  [webhook default]' : `  [${from}]`;
+  };
   const lines: string[] = [];
-  lines.push(`mode: ${plan.mode}   enforce: ${plan.enforce}`);
+  lines.push(`mode: ${plan.mode}${src('mode')}   enforce: ${plan.enforce}${src('enforce')}`);
+  if (plan.from?.['enabled'] === 'namespace') lines.push('opted in by the namespace label ws-drain.io/inject=enabled');
   lines.push('');
   lines.push('grace = ceil((D + S + C) × (1 + M))');
   lines.push(`      = ceil((${d} + ${s} + ${c}) × (1 + ${plan.margin}))`);
   lines.push(`      = ceil(${sum} × ${factor}) = ${plan.requiredGraceSeconds}s`);
-  lines.push(`  D = ${d}s  endpoint propagation before draining` + (plan.foldedSleepSeconds ? ` (includes ${plan.foldedSleepSeconds}s of the pod's own preStop sleep)` : ''));
-  lines.push(`  S = ${s}s  session p95: ${plan.mode === 'drain' ? 'longest wait for connections to close' : "the app's own drain after SIGTERM"}`);
-  lines.push(`  C = ${c}s  cleanup after SIGTERM`);
-  lines.push(`  M = ${pct(plan.margin)}  margin: ${plan.requiredGraceSeconds - sum}s of slack`);
+  lines.push(`  D = ${d}s  endpoint propagation before draining` + (plan.foldedSleepSeconds ? ` (includes ${plan.foldedSleepSeconds}s of the pod's own preStop sleep)` : '') + src('prestop-delay'));
+  lines.push(`  S = ${s}s  session p95: ${plan.mode === 'drain' ? 'longest wait for connections to close' : "the app's own drain after SIGTERM"}${src('session-p95')}`);
+  lines.push(`  C = ${c}s  cleanup after SIGTERM${src('cleanup')}`);
+  lines.push(`  M = ${pct(plan.margin)}  margin: ${plan.requiredGraceSeconds - sum}s of slack${src('grace-margin')}`);
+  if (plan.namespaceIgnored && plan.namespaceIgnored.length > 0) lines.push(`  ignored namespace annotations: ${plan.namespaceIgnored.join(', ')}`);
   lines.push('');
   const graceNote =
     plan.graceSeconds === plan.requiredGraceSeconds

@@ -26,7 +26,21 @@ export { diffPatch, type PatchOperation } from './patch.js';
 export { decide } from './decide.js';
 export { unknownKeys, unknownKeyErrors, suggestKeys } from './unknown-keys.js';
 export { platformLimits, NODE_KINDS, CLUSTER_AUTOSCALER_MAX_GRACE_SECONDS, type PlatformLimit, type NodeKind } from './platform-limits.js';
-export { decideWorkload, decideDocument, documentWarnings, listItems, podTemplate, type WorkloadDecision, type ObjectResult } from './workloads.js';
+export {
+  INJECT_LABEL,
+  INJECT_ENABLED,
+  INJECT_DISABLED,
+  NAMESPACE_DEFAULT_KEYS,
+  readNamespaceDefaults,
+  mergeNamespaceDefaults,
+  namespaceOptsIn,
+  hasSessionCandidate,
+  validateNamespace,
+  type NamespaceView,
+  type NamespaceDefaults,
+  type NamespaceValidation,
+} from './namespace-defaults.js';
+export { decideWorkload, decideDocument, documentNamespace, documentWarnings, listItems, podTemplate, type WorkloadDecision, type ObjectResult } from './workloads.js';
 export { validateWorkload, type Validation } from './validate-workload.js';
 export { explainPlan } from './explain.js';
 export { PodSchema, type Pod } from './pod-schema.js';

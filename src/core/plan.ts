@@ -91,6 +91,8 @@ export function buildPlan(
   if (foldedSleepSeconds > 0) plan.foldedSleepSeconds = foldedSleepSeconds;
   if (request.signal) plan.signal = request.signal;
   if (request.http) plan.http = request.http;
+  if (request.from) plan.from = request.from;
+  if (request.namespaceIgnored && request.namespaceIgnored.length > 0) plan.namespaceIgnored = request.namespaceIgnored;
   return plan;
 }
 

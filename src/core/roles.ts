@@ -43,7 +43,7 @@ export const MESH_PORTS: ReadonlyMap<number, string> = new Map([
 // Mesh proxies, by container name or image. Classic (non-native) injection
 // adds them as regular containers; native sidecars are init containers and
 // never targets anyway.
-const MESH_PROXY_NAMES = new Set(['istio-proxy', 'linkerd-proxy', 'kuma-sidecar', 'consul-dataplane', 'envoy-sidecar', 'consul-connect-envoy-sidecar']);
+export const MESH_PROXY_NAMES: ReadonlySet<string> = new Set(['istio-proxy', 'linkerd-proxy', 'kuma-sidecar', 'consul-dataplane', 'envoy-sidecar', 'consul-connect-envoy-sidecar']);
 const MESH_PROXY_IMAGES = /(^|\/)(proxyv2|proxy_debug|proxy_init|linkerd2?-proxy|kuma-dp|consul-dataplane)$|(^|\/)linkerd\/proxy$/;
 
 // Proxies in front of (or beside) the app: TLS terminators, reverse proxies,
@@ -73,6 +73,11 @@ function lastSegment(repo: string): string {
 
 export function isMeshProxy(c: Container): boolean {
   return see(c).mesh;
+}
+
+/** By name only: what the guard policy's CEL can mirror (namespace opt-in, namespace-defaults.ts). */
+export function isMeshProxyName(name: string): boolean {
+  return MESH_PROXY_NAMES.has(name);
 }
 
 export function isFrontProxy(c: Container): boolean {
@@ -128,7 +133,7 @@ function see(c: Container): Seen {
   const repo = imageRepo(c.image);
   return {
     c,
-    mesh: MESH_PROXY_NAMES.has(c.name) || MESH_PROXY_IMAGES.test(repo),
+    mesh: isMeshProxyName(c.name) || MESH_PROXY_IMAGES.test(repo),
     front: FRONT_PROXY_IMAGES.test(lastSegment(repo)) || FRONT_PROXY_NAMES.test(c.name),
     tcp: tcpPorts(c),
   };

@@ -71,7 +71,17 @@ export interface Plan {
   http?: HttpCall;
   /** Node kinds the pod asks for whose limit its grace exceeds (platform-limits.ts), strictest first. */
   platformLimits?: Array<{ name: string; limitSeconds: number }>;
+  /**
+   * Where the opt-in ("enabled") and each value came from, by annotation name
+   * without the prefix: the pod, its namespace, or the webhook's defaults.
+   */
+  from?: Record<string, PlanSource>;
+  /** ws-drain/ annotations of the namespace that were ignored (namespace-defaults.ts). Absent when none. */
+  namespaceIgnored?: string[];
 }
+
+/** Where a plan value came from. */
+export type PlanSource = 'pod' | 'namespace' | 'default';
 
 /**
  * app: serves the watched sessions, gets the drain trigger. proxy: carries
@@ -100,6 +110,8 @@ export interface LeftOutPort {
 export type SkipReason =
   | 'not-opted-in'
   | 'opted-out'
+  /** Opted in by the namespace label, but no container serves a TCP port. */
+  | 'no-tcp-port'
   | 'excluded-namespace'
   | 'already-injected'
   | 'windows'

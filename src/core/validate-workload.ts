@@ -4,6 +4,7 @@
 
 import { warning } from './inject.js';
 import type { WebhookConfig } from './types.js';
+import type { NamespaceView } from './namespace-defaults.js';
 import { decideWorkload, documentWarnings, podTemplate } from './workloads.js';
 
 export type Validation =
@@ -16,7 +17,7 @@ export type Validation =
  * denied for a template that was already there: that would block every
  * unrelated change; it is allowed with the denial as a warning.
  */
-export function validateWorkload(object: unknown, oldObject: unknown, namespace: string, config: WebhookConfig): Validation {
+export function validateWorkload(object: unknown, oldObject: unknown, namespace: string | NamespaceView, config: WebhookConfig): Validation {
   const result = decideWorkload(object, config, namespace);
   const extra = documentWarnings(object).map(warning);
   if (result.kind === 'passthrough') return { allowed: true, warnings: extra, reason: 'not-a-workload' };

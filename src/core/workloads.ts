@@ -5,11 +5,12 @@
 // annotations, API versions no API server serves, kinds ws-drain never reads.
 
 import { decide } from './decide.js';
+import { namespaceView, type NamespaceView } from './namespace-defaults.js';
 import { PREFIX, type Decision, type WebhookConfig } from './types.js';
 
 export type WorkloadDecision = { kind: 'passthrough' } | { kind: 'decided'; decision: Decision; doc: unknown };
 
-/** Where each supported kind keeps its pod template. */
+/** Where each supported kind keeps its pod template (a Namespace's annotations are defaults: namespace-defaults.ts). */
 const TEMPLATE_PATHS: Record<string, readonly string[]> = {
   'apps/v1 Deployment': ['spec', 'template'],
   'apps/v1 StatefulSet': ['spec', 'template'],
@@ -42,17 +43,23 @@ export function podTemplate(doc: unknown): unknown {
   return path ? getPath(doc, path) : undefined;
 }
 
+/** The document's metadata.namespace, else "default", as kubectl would use. */
+export function documentNamespace(doc: unknown): string {
+  const metadata = isObject(doc) ? doc['metadata'] : undefined;
+  const raw = isObject(metadata) ? metadata['namespace'] : undefined;
+  return typeof raw === 'string' && raw !== '' ? raw : 'default';
+}
+
 /**
- * `namespaceOverride`: the namespace of an admission request; offline, the
- * document's metadata.namespace, else "default", as kubectl would use.
+ * `namespaceOverride`: the namespace of an admission request, with its labels
+ * and annotations when known; absent, the document's (documentNamespace) with none.
  */
-export function decideWorkload(doc: unknown, config: WebhookConfig, namespaceOverride?: string): WorkloadDecision {
+export function decideWorkload(doc: unknown, config: WebhookConfig, namespaceOverride?: string | NamespaceView): WorkloadDecision {
   if (!isObject(doc)) return { kind: 'passthrough' };
   const apiVersion = doc['apiVersion'];
   const kind = doc['kind'];
-  const metadata = doc['metadata'];
-  const rawNamespace = isObject(metadata) ? metadata['namespace'] : undefined;
-  const namespace = namespaceOverride || (typeof rawNamespace === 'string' && rawNamespace !== '' ? rawNamespace : 'default');
+  const given = namespaceOverride === undefined ? undefined : namespaceView(namespaceOverride);
+  const namespace: NamespaceView = given && given.name !== '' ? given : { ...given, name: documentNamespace(doc) };
 
   if (apiVersion === 'v1' && kind === 'Pod') {
     const decision = decide(doc, namespace, config);
@@ -125,6 +132,8 @@ export function documentWarnings(doc: unknown): string[] {
     return warnings;
   }
   if (!isPod && !path) {
+    // A Namespace's ws-drain/ annotations are its pods' defaults (namespace-defaults.ts).
+    if (apiVersion === 'v1' && kind === 'Namespace') return warnings;
     if (own.length > 0 || inTemplate.length > 0) {
       warnings.push(`${apiVersion} ${kind} has ws-drain/ annotations, but ws-drain reads them only on: ${SUPPORTED}; left unchanged`);
     }
@@ -168,14 +177,22 @@ export interface ObjectResult {
  * `doc` is the document to print: a new object when something was injected,
  * else the input itself.
  */
-export function decideDocument(doc: unknown, config: WebhookConfig): { doc: unknown; changed: boolean; objects: ObjectResult[] } {
+export function decideDocument(
+  doc: unknown,
+  config: WebhookConfig,
+  namespaces: (name: string) => NamespaceView | undefined = () => undefined,
+): { doc: unknown; changed: boolean; objects: ObjectResult[] } {
+  const decideOne = (object: unknown): WorkloadDecision => {
+    const name = documentNamespace(object);
+    return decideWorkload(object, config, namespaces(name) ?? name);
+  };
   const items = listItems(doc);
   if (!items) {
-    const result = decideWorkload(doc, config);
+    const result = decideOne(doc);
     const changed = result.kind === 'decided' && result.decision.kind === 'mutate';
     return { doc: changed && result.kind === 'decided' ? result.doc : doc, changed, objects: [{ object: doc, result, warnings: documentWarnings(doc) }] };
   }
-  const objects = items.map((object, item): ObjectResult => ({ item, object, result: decideWorkload(object, config), warnings: documentWarnings(object) }));
+  const objects = items.map((object, item): ObjectResult => ({ item, object, result: decideOne(object), warnings: documentWarnings(object) }));
   const changed = objects.some((o) => o.result.kind === 'decided' && o.result.decision.kind === 'mutate');
   if (!changed) return { doc, changed, objects };
   const out = { ...(doc as JsonObject), items: objects.map((o) => (o.result.kind === 'decided' && o.result.decision.kind === 'mutate' ? o.result.doc : o.object)) };
