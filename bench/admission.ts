@@ -396,7 +396,8 @@ async function startTarget(key: string, env: Env, label: string): Promise<{ chil
   const log = await open(join(env.dir, `${key}-${label}.log`), 'w');
   const { file, args, env: extraEnv } = spec.command(env, port);
   const startedAt = process.hrtime.bigint();
-  const child = spawn(file, args, { cwd: ROOT, stdio: ['ignore', log.fd, log.fd], env: { ...process.env, ...extraEnv } });
+  // No cluster in a benchmark: serve without the namespace informer (a baseline that predates it ignores the variable).
+  const child = spawn(file, args, { cwd: ROOT, stdio: ['ignore', log.fd, log.fd], env: { ...process.env, WS_DRAIN_NAMESPACE_SOURCE: 'none', ...extraEnv } });
   return { child, port, log, startedAt };
 }
 

@@ -11,7 +11,7 @@ import * as O from './objects.js';
 import { ingressNginxConfigMapRefs } from './path-rules.js';
 import { probeWebhook } from './probe.js';
 import type { Snapshot, Unreadable } from './snapshot.js';
-import { findService, wsDrainWebhooks } from './webhook-install.js';
+import { findService, sameEndpointGroups, wsDrainWebhooks } from './webhook-install.js';
 
 const REQUEST_TIMEOUT_MS = 30_000;
 const PAGE_SIZE = 500;
@@ -230,7 +230,7 @@ export async function fetchSnapshot(reader: KubeReader, opts: FetchOptions = {})
   }
 
   snapshot.probes = await Promise.all(
-    wsDrainWebhooks(snapshot).map(({ config, webhook }) => {
+    sameEndpointGroups(wsDrainWebhooks(snapshot)).map(({ config, webhook }) => {
       const ref = webhook.clientConfig.service;
       const service = ref ? findService(snapshot, ref.namespace, ref.name) : undefined;
       const endpointSlices = ref

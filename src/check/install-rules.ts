@@ -2,7 +2,7 @@
 // server, guarded, and consistent with itself?
 import { X509Certificate } from 'node:crypto';
 import { finding, type Finding, type ObjectRef } from './findings.js';
-import { findService, GUARD_POLICY_NAME, imageTag, type InstallView } from './webhook-install.js';
+import { findService, GUARD_POLICY_NAME, imageTag, sameEndpointGroups, type InstallView } from './webhook-install.js';
 import type { Snapshot, WebhookProbe } from './snapshot.js';
 
 const DAY_MS = 86_400_000;
@@ -42,6 +42,13 @@ export function installRules(snapshot: Snapshot, install: InstallView): Finding[
         ),
       );
     }
+  }
+
+  // Entries that call the same endpoint (one per way of opting in) are checked once, named together.
+  for (const { config, webhook, names } of sameEndpointGroups(install.webhooks)) {
+    const ref: ObjectRef = { kind: 'MutatingWebhookConfiguration', name: config.metadata.name };
+    const label = `webhook ${names.join(', ')}`;
+    const failurePolicy = webhook.failurePolicy ?? 'Fail';
 
     let serviceReady = true;
     const svcRef = webhook.clientConfig.service;
@@ -90,6 +97,7 @@ export function installRules(snapshot: Snapshot, install: InstallView): Finding[
   }
 
   if (install.webhooks.length > 0) out.push(...guardFindings(snapshot, anyIgnore));
+
 
   const helperTag = imageTag(install.configSource.config.helperImage);
   if (install.deployment && install.webhookVersion && helperTag && helperTag !== install.webhookVersion) {
@@ -211,3 +219,4 @@ function guardFindings(snapshot: Snapshot, anyIgnore: boolean): Finding[] {
   }
   return out;
 }
+

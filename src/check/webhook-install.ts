@@ -27,6 +27,18 @@ export function wsDrainWebhooks(snapshot: Snapshot): InstalledWebhook[] {
   return out;
 }
 
+/** Entries of one configuration with the same clientConfig: one endpoint, probed and reported once. */
+export function sameEndpointGroups(webhooks: readonly InstalledWebhook[]): Array<InstalledWebhook & { names: string[] }> {
+  const groups = new Map<string, InstalledWebhook & { names: string[] }>();
+  for (const w of webhooks) {
+    const key = `${w.config.metadata.name}\n${JSON.stringify(w.webhook.clientConfig)}`;
+    const group = groups.get(key);
+    if (group) group.names.push(w.webhook.name);
+    else groups.set(key, { ...w, names: [w.webhook.name] });
+  }
+  return [...groups.values()];
+}
+
 export function findService(snapshot: Snapshot, namespace: string, name: string): Service | undefined {
   return snapshot.services.find((s) => s.metadata.namespace === namespace && s.metadata.name === name);
 }

@@ -3,7 +3,7 @@
 // and grace periods the platform will cut short.
 import { readOptIn } from '../core/annotations.js';
 import { decideWorkload } from '../core/workloads.js';
-import { namespaceOptsIn, type NamespaceView } from '../core/namespace-defaults.js';
+import { hasSessionCandidate, namespaceOptsIn, type NamespaceView } from '../core/namespace-defaults.js';
 import { INJECTED_ANNOTATION, PLAN_ANNOTATION, type Plan, type WebhookConfig } from '../core/types.js';
 import { isWindowsPod } from '../core/inject.js';
 import type { Pod as CorePod } from '../core/pod-schema.js';
@@ -221,7 +221,10 @@ function podRules(snapshot: Snapshot, install: InstallView): Finding[] {
     const ref: ObjectRef = { kind: 'Pod', namespace: ns, name: pod.metadata.name };
     const injected = annotations[INJECTED_ANNOTATION];
     if (injected === undefined) {
-      if (readOptIn(annotations).kind !== 'opted-in') continue;
+      const optIn = readOptIn(annotations).kind;
+      // Opted in by its own annotation, or by its namespace's label (with a TCP port), as the core decides.
+      const byNamespace = optIn === 'not-opted-in' && namespaceOptsIn(namespaceViewOf(snapshot, ns)) && hasSessionCandidate(pod as unknown as CorePod);
+      if (optIn !== 'opted-in' && !byNamespace) continue;
       if (isWindowsPod(pod as unknown as CorePod)) continue;
       if (webhookScopeMiss(snapshot, install, config, ns, pod.metadata.labels ?? {})) continue;
       if (install.webhooks.length === 0) continue; // WSD101 already says nothing is injected

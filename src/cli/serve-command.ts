@@ -2,6 +2,7 @@
 import cluster from 'node:cluster';
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { DEV_CERT_FILES } from '../certs/dev-cert-files.js';
 import { LOG_LEVELS, createLogger, type LogLevel } from '../server/logger.js';
 import { startWebhook, type WebhookOptions } from '../server/serve.js';
@@ -28,8 +29,15 @@ export const SERVE_FLAGS: FlagSpec[] = [
   flag('log-level', `one of ${LOG_LEVELS.join(', ')}`, 'LEVEL', 'info'),
   flag('shutdown-delay', 'on SIGTERM, time /readyz reports 503 before the listener closes', 'DURATION', '0s'),
   flag('shutdown-timeout', 'on SIGTERM, how long in-flight requests may take to finish', 'DURATION', '10s'),
-  flag('workers', 'processes answering on the HTTPS port (node:cluster), up to the CPUs the pod may use; 1 = one process, no cluster', 'N', '1'),
-  flag('dev', `local development: use ${DEV_CERT_DIR}/tls.crt and tls.key, generating a dev CA and certificate there if absent`, undefined),
+  flag('workers', 'processes answering on the HTTPS port (node:cluster), up to the CPUs the pod may use; 1 = one process, no cluster; each worker runs its own namespace informer', 'N', '1'),
+  flag('dev', `local development: use ${DEV_CERT_DIR}/tls.crt and tls.key, generating a dev CA and certificate there if absent; --namespace-source defaults to none`, undefined),
+  flag(
+    'namespace-source',
+    'cluster: read namespace labels and ws-drain/ annotations through an informer (needs get/list/watch on namespaces; /readyz waits for the first list); none: namespaces have no opt-in label or defaults',
+    'cluster|none',
+    'cluster, none with --dev',
+  ),
+  flag('kubeconfig', 'kubeconfig for --namespace-source=cluster (default: $KUBECONFIG, ~/.kube/config, then the pod\'s service account)', 'FILE'),
   ...CONFIG_FLAGS,
 ];
 
@@ -74,6 +82,9 @@ export async function serveCommand(argv: string[]): Promise<number> {
   const tlsCertFile = stringFlag(values, 'tls-cert') ?? join(tlsDir, DEV_CERT_FILES.tlsCert);
   const tlsKeyFile = stringFlag(values, 'tls-key') ?? join(tlsDir, DEV_CERT_FILES.tlsKey);
 
+  const namespaceSource = stringFlag(values, 'namespace-source') ?? (dev ? 'none' : 'cluster');
+  if (namespaceSource !== 'cluster' && namespaceSource !== 'none') throw usageError(`--namespace-source=${JSON.stringify(namespaceSource)}: expected cluster or none`);
+
   const logger = createLogger(logLevel as LogLevel);
   if (dev && !(await exists(tlsCertFile)) && !(await exists(tlsKeyFile))) {
     // Loaded only here: the x509 library is a third of what `serve` would otherwise load at start.
@@ -87,6 +98,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     }
   }
 
+  const kubeConfig = namespaceSource === 'cluster' ? await loadServeKubeConfig(stringFlag(values, 'kubeconfig')) : undefined;
   const options: WebhookOptions = {
     config,
     tlsCertFile,
@@ -97,6 +109,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     shutdownTimeoutMs: shutdownTimeout * 1000,
     shutdownDelayMs: shutdownDelay * 1000,
     tlsReloadIntervalMs: reloadInterval * 1000,
+    ...(kubeConfig ? { namespaces: { kubeConfig } } : {}),
   };
   // --workers N: this process becomes the primary and runs this same command N
   // times as workers (src/server/cluster.ts).
@@ -146,4 +159,23 @@ export async function serveCommand(argv: string[]): Promise<number> {
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
   });
+}
+
+/** --kubeconfig, else $KUBECONFIG, ~/.kube/config, then the pod's service account (in a cluster). */
+async function loadServeKubeConfig(file: string | undefined): Promise<KubeConfig> {
+  // Loaded only here: --dev and --namespace-source=none never pay for the Kubernetes client.
+  const { KubeConfig } = await import('@kubernetes/client-node');
+  const kc = new KubeConfig();
+  try {
+    if (file !== undefined) kc.loadFromFile(file);
+    else kc.loadFromDefault();
+  } catch (err) {
+    throw usageError(`--namespace-source=cluster: cannot load the kubeconfig${file ? ` ${file}` : ''}: ${(err as Error).message}`);
+  }
+  // With nothing to load, client-node falls back to http://localhost:8080: not a cluster anyone meant.
+  const server = kc.getCurrentCluster()?.server;
+  if (server === undefined || (file === undefined && server === 'http://localhost:8080')) {
+    throw usageError('--namespace-source=cluster: no cluster to read namespaces from (no service account, no kubeconfig); pass --kubeconfig, or --namespace-source=none');
+  }
+  return kc;
 }

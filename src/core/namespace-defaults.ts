@@ -33,21 +33,21 @@ export interface NamespaceView {
   known?: boolean;
 }
 
-/** The keys a Namespace may set as defaults. Opt-in is the label; containers and ports name things inside one pod. */
-export const NAMESPACE_DEFAULT_KEYS: readonly string[] = [
+/** Values every plan has (a webhook default when nobody sets them): ws-drain/plan's "from" always names them. */
+const PLAN_VALUE_KEYS: readonly string[] = [
   ANNOTATION.sessionP95,
   ANNOTATION.prestopDelay,
   ANNOTATION.cleanup,
   ANNOTATION.graceMargin,
   ANNOTATION.mode,
   ANNOTATION.enforce,
-  ANNOTATION.drainSignal,
-  ANNOTATION.drainHttp,
-  ANNOTATION.existingHook,
 ];
 
 /** Keys that only mean something in drain mode. */
 const DRAIN_ONLY_KEYS: readonly string[] = [ANNOTATION.drainSignal, ANNOTATION.drainHttp, ANNOTATION.existingHook];
+
+/** The keys a Namespace may set as defaults. Opt-in is the label; containers and ports name things inside one pod. */
+export const NAMESPACE_DEFAULT_KEYS: readonly string[] = [...PLAN_VALUE_KEYS, ...DRAIN_ONLY_KEYS];
 
 export interface NamespaceDefaults {
   /** Valid defaults, trimmed, by annotation key. */
@@ -156,28 +156,14 @@ export function mergeNamespaceDefaults(pod: Readonly<Record<string, string>>, ns
   return { annotations, sources, warnings };
 }
 
-/** The keys ws-drain/plan's "from" always names; the others only when set. */
-const ALWAYS_SOURCED: readonly string[] = [
-  ANNOTATION.sessionP95,
-  ANNOTATION.prestopDelay,
-  ANNOTATION.cleanup,
-  ANNOTATION.graceMargin,
-  ANNOTATION.mode,
-  ANNOTATION.enforce,
-];
-const SOMETIMES_SOURCED: readonly string[] = [
-  ANNOTATION.containers,
-  ANNOTATION.ports,
-  ANNOTATION.drainSignal,
-  ANNOTATION.drainHttp,
-  ANNOTATION.existingHook,
-];
+/** Named in "from" only when set. */
+const OPTIONAL_KEYS: readonly string[] = [ANNOTATION.containers, ANNOTATION.ports, ...DRAIN_ONLY_KEYS];
 
 /** ws-drain/plan's "from": the opt-in and each value, by annotation name without the prefix. */
 export function planSources(merged: MergedAnnotations, optInFrom: 'pod' | 'namespace'): Record<string, PlanSource> {
   const from: Record<string, PlanSource> = { enabled: optInFrom };
-  for (const k of ALWAYS_SOURCED) from[k.slice(PREFIX.length)] = merged.sources[k] ?? 'default';
-  for (const k of SOMETIMES_SOURCED) {
+  for (const k of PLAN_VALUE_KEYS) from[k.slice(PREFIX.length)] = merged.sources[k] ?? 'default';
+  for (const k of OPTIONAL_KEYS) {
     const s = merged.sources[k];
     if (s !== undefined) from[k.slice(PREFIX.length)] = s;
   }

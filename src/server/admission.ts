@@ -3,6 +3,7 @@
 // Decision onto the AdmissionResponse fields.
 import { z } from 'zod';
 import { decide } from '../core/index.js';
+import type { NamespaceView } from '../core/namespace-defaults.js';
 import type { Decision, WebhookConfig } from '../core/types.js';
 import type { AdmissionOutcome } from './metrics.js';
 
@@ -65,6 +66,11 @@ export interface AdmissionResult {
   /** True when the patch raises terminationGracePeriodSeconds. */
   graceRaised: boolean;
 }
+
+/** The namespace of a review as the webhook last saw it (namespaces.ts); a bare name without one. */
+export type NamespaceLookup = (name: string) => NamespaceView;
+
+export const bareNamespace: NamespaceLookup = (name) => ({ name });
 
 export type ParseResult = { ok: true; review: AdmissionReviewRequest } | { ok: false; error: string };
 
@@ -166,7 +172,7 @@ export function responseFor(uid: string, decision: Decision): { response: Admiss
  * everything else is allowed unchanged. dryRun requests get exactly the same
  * answer: the webhook has no side effects beyond logs and metrics.
  */
-export function admit(review: AdmissionReviewRequest, config: WebhookConfig): AdmissionResult {
+export function admit(review: AdmissionReviewRequest, config: WebhookConfig, namespaces: NamespaceLookup = bareNamespace): AdmissionResult {
   const request = review.request;
   const uid = request.uid;
   const namespace = namespaceOf(request);
@@ -178,7 +184,7 @@ export function admit(review: AdmissionReviewRequest, config: WebhookConfig): Ad
   }
   let decision: Decision;
   try {
-    decision = decide(request.object, namespace, config);
+    decision = decide(request.object, namespaces(namespace), config);
   } catch (err) {
     // decide() is total by contract; if a bug breaks that, refuse the pod rather
     // than admit it silently without the drain it asked for.
@@ -231,12 +237,13 @@ export function answerReview(
   review: AdmissionReviewRequest,
   config: WebhookConfig,
   maxBytes: number = MAX_RESPONSE_BYTES,
-  decideReview: (review: AdmissionReviewRequest, config: WebhookConfig) => AdmissionResult = admit,
+  decideReview: (review: AdmissionReviewRequest, config: WebhookConfig, namespaces: NamespaceLookup) => AdmissionResult = admit,
+  namespaces: NamespaceLookup = bareNamespace,
 ): { result: AdmissionResult; body: string } {
   let result: AdmissionResult;
   let body: string;
   try {
-    result = decideReview(review, config);
+    result = decideReview(review, config, namespaces);
     body = serializeReview(result.review);
   } catch (err) {
     result = refusal(review, 500, 'InternalError', `ws-drain webhook internal error: ${errorText(err)}`, 'error');

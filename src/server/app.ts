@@ -8,6 +8,7 @@ import type { WebhookConfig } from '../core/types.js';
 import type { Logger } from './logger.js';
 import type { WebhookMetrics } from './metrics.js';
 import { createMutateHandler, reply } from './mutate-handler.js';
+import { noNamespaces, type NamespaceCache } from './namespaces.js';
 import { answerValidation } from './validate.js';
 
 export { MAX_BODY_BYTES } from './mutate-handler.js';
@@ -25,17 +26,22 @@ export interface AppDeps {
   logger: Logger;
   metrics: WebhookMetrics;
   lifecycle?: Lifecycle;
+  /** Namespace informer cache (namespaces.ts); without one, namespaces have no labels or annotations. */
+  namespaces?: NamespaceCache;
 }
 
 const HEALTHY = '{"status":"ok"}';
 const READY = '{"status":"ready"}';
 const SHUTTING_DOWN = '{"status":"shutting down"}';
+const NOT_SYNCED = '{"status":"namespaces not synced yet"}';
 const NOT_FOUND = JSON.stringify({ error: 'not found: the webhook serves POST /mutate, POST /validate, GET /healthz, GET /readyz' });
 
 export function createApp(deps: AppDeps): RequestListener {
   const lifecycle = deps.lifecycle ?? { shuttingDown: false };
-  const mutate = createMutateHandler(deps);
-  const validate = createMutateHandler(deps, answerValidation);
+  const cache = deps.namespaces ?? noNamespaces();
+  const handlerDeps = { ...deps, namespaces: (name: string) => cache.view(name) };
+  const mutate = createMutateHandler(handlerDeps);
+  const validate = createMutateHandler(handlerDeps, answerValidation);
 
   return (req: IncomingMessage, res: ServerResponse) => {
     // Once the listener has closed (after the shutdown delay, when endpoints no
@@ -52,7 +58,12 @@ export function createApp(deps: AppDeps): RequestListener {
     if (path === '/validate') return validate(req, res);
     const get = req.method === 'GET' || req.method === 'HEAD';
     if (get && path === '/healthz') return reply(res, 200, HEALTHY);
-    if (get && path === '/readyz') return reply(res, lifecycle.shuttingDown ? 503 : 200, lifecycle.shuttingDown ? SHUTTING_DOWN : READY);
+    if (get && path === '/readyz') {
+      if (lifecycle.shuttingDown) return reply(res, 503, SHUTTING_DOWN);
+      // Answering before the first namespace list would admit pods without their namespace's opt-in and defaults.
+      if (!cache.synced()) return reply(res, 503, NOT_SYNCED);
+      return reply(res, 200, READY);
+    }
     // Node reads and discards the body of a request answered without reading it.
     reply(res, 404, NOT_FOUND);
   };

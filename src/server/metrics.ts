@@ -1,7 +1,7 @@
 // Prometheus metrics on their own Registry, so several webhooks in one process
 // (tests) never collide in prom-client's global registry.
 import { createServer, type Server } from 'node:http';
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Logger } from './logger.js';
 
 /** `validated`: a workload template allowed by /validate (its denials count as `denied`). */
@@ -16,6 +16,10 @@ export interface WebhookMetrics {
   denials: Counter<'request_namespace'>;
   /** Counts one denial in the request's namespace, within MAX_DENIAL_NAMESPACES series. */
   countDenial(namespace: string): void;
+  namespaceWatchErrors: Counter;
+  namespaceCacheMisses: Counter;
+  namespaceInformerSynced: Gauge;
+  namespaceIgnoredAnnotations: Gauge<'namespace_name'>;
 }
 
 /**
@@ -80,6 +84,28 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): WebhookM
       }
       child.inc();
     },
+    namespaceWatchErrors: new Counter({
+      name: 'ws_drain_namespace_watch_errors_total',
+      help: 'Lost namespace watches and failed lists; each is retried with backoff while admission uses the last known namespaces.',
+      registers: [registry],
+    }),
+    namespaceCacheMisses: new Counter({
+      name: 'ws_drain_namespace_cache_misses_total',
+      help: 'Admissions for a namespace the informer had not seen yet (its label and defaults not applied).',
+      registers: [registry],
+    }),
+    namespaceInformerSynced: new Gauge({
+      name: 'ws_drain_namespace_informer_synced',
+      help: '1 once the namespace informer has listed all namespaces (without an informer: 1).',
+      registers: [registry],
+    }),
+    namespaceIgnoredAnnotations: new Gauge({
+      name: 'ws_drain_namespace_ignored_annotations',
+      // Not "namespace": Prometheus would rename it to exported_namespace, clashing with the target's own label.
+      help: 'ws-drain/ annotations on a Namespace that its pods ignore (invalid, unknown or not a namespace default), by namespace_name.',
+      labelNames: ['namespace_name'],
+      registers: [registry],
+    }),
   };
 }
 

@@ -3,7 +3,7 @@
 // buffer concat, one JSON.parse, one zod pass, one serialisation per request.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { WebhookConfig } from '../core/types.js';
-import { answerReview, parseAdmissionReview, type AdmissionResult, type AdmissionReviewRequest } from './admission.js';
+import { answerReview, bareNamespace, parseAdmissionReview, type AdmissionResult, type AdmissionReviewRequest, type NamespaceLookup } from './admission.js';
 import type { Logger } from './logger.js';
 import type { Counter, Histogram } from 'prom-client';
 import type { AdmissionOutcome, WebhookMetrics } from './metrics.js';
@@ -18,6 +18,8 @@ export interface MutateDeps {
   config: WebhookConfig;
   logger: Logger;
   metrics: WebhookMetrics;
+  /** Namespace labels and annotations from the informer's cache (namespaces.ts); bare names without one. */
+  namespaces?: NamespaceLookup;
 }
 
 export function reply(res: ServerResponse, status: number, body: string): void {
@@ -46,9 +48,11 @@ function outcomeChildren(metrics: WebhookMetrics): (outcome: AdmissionOutcome) =
  */
 export function createMutateHandler(
   deps: MutateDeps,
-  answerFn: (review: AdmissionReviewRequest, config: WebhookConfig) => { result: AdmissionResult; body: string } = answerReview,
+  answerFn: (review: AdmissionReviewRequest, config: WebhookConfig, namespaces: NamespaceLookup) => { result: AdmissionResult; body: string } = (review, config, namespaces) =>
+    answerReview(review, config, undefined, undefined, namespaces),
 ): (req: IncomingMessage, res: ServerResponse) => void {
   const { config, logger, metrics } = deps;
+  const namespaces = deps.namespaces ?? bareNamespace;
   const byOutcome = outcomeChildren(metrics);
 
   // The unread rest of a refused body is discarded by Node after the response
@@ -96,7 +100,7 @@ export function createMutateHandler(
       refuse(res, 400, parsed.error);
       return;
     }
-    const { result, body: answer } = answerFn(parsed.review, config);
+    const { result, body: answer } = answerFn(parsed.review, config, namespaces);
     reply(res, 200, answer);
     record(result, Number(process.hrtime.bigint() - started) / 1e9);
   }

@@ -8,6 +8,7 @@ import type { WebhookConfig } from '../core/types.js';
 import { createApp, type Lifecycle } from './app.js';
 import { createLogger, type LogLevel, type Logger } from './logger.js';
 import { createMetrics, createMetricsServer } from './metrics.js';
+import { noNamespaces, startNamespaceInformer, type InformerOptions } from './namespaces.js';
 import { closeUnreadAnswers } from './unread-answers.js';
 import { checkTlsMaterial, readTlsMaterial, secureContextOptions, watchTlsFiles } from './tls.js';
 
@@ -70,6 +71,12 @@ export interface WebhookOptions {
   tlsReloadIntervalMs?: number;
   /** Overrides of CONNECTION_TIMEOUTS (tests use short ones). */
   timeouts?: Partial<ConnectionTimeouts>;
+  /**
+   * Where namespace labels and annotations come from: an informer on this
+   * cluster (needs get/list/watch on namespaces), or none (`serve --dev`):
+   * every namespace then reads as having no ws-drain label or annotations.
+   */
+  namespaces?: Pick<InformerOptions, 'kubeConfig' | 'initialBackoffMs' | 'maxBackoffMs'>;
 }
 
 export interface RunningWebhook {
@@ -125,7 +132,10 @@ export async function startWebhook(opts: WebhookOptions): Promise<RunningWebhook
   const material = await readTlsMaterial(files);
   const certInfo = checkTlsMaterial(material);
 
-  const app = createApp({ config: opts.config, logger, metrics, lifecycle });
+  // Started before listening: /readyz answers 503 until the first list is in.
+  const namespaces = opts.namespaces ? await startNamespaceInformer({ ...opts.namespaces, config: opts.config, logger, metrics }) : noNamespaces();
+  if (!opts.namespaces) metrics.namespaceInformerSynced.set(1);
+  const app = createApp({ config: opts.config, logger, metrics, lifecycle, namespaces });
   const t: ConnectionTimeouts = { ...CONNECTION_TIMEOUTS, ...opts.timeouts };
   const server = createHttpsServer(
     {
@@ -146,7 +156,14 @@ export async function startWebhook(opts: WebhookOptions): Promise<RunningWebhook
 
   const metricsServer = createMetricsServer(() => metrics.registry.metrics(), metrics.registry.contentType, logger);
 
-  const port = await listen(server, opts.port, opts.host);
+  let port: number;
+  try {
+    port = await listen(server, opts.port, opts.host);
+  } catch (err) {
+    unread.stop();
+    await namespaces.stop();
+    throw err;
+  }
   let metricsPort: number | undefined;
   try {
     if (opts.clusterWorker === true) {
@@ -157,6 +174,7 @@ export async function startWebhook(opts: WebhookOptions): Promise<RunningWebhook
   } catch (err) {
     unread.stop();
     server.close();
+    await namespaces.stop();
     throw err;
   }
   const reloader = watchTlsFiles(server, files, material, logger, opts.tlsReloadIntervalMs ?? 5_000);
@@ -174,6 +192,7 @@ export async function startWebhook(opts: WebhookOptions): Promise<RunningWebhook
     lifecycle.endingConnections = true;
     await Promise.all([closeServer(server, opts.shutdownTimeoutMs ?? 10_000), metricsPort === undefined ? undefined : closeServer(metricsServer, 1_000)]);
     unread.stop();
+    await namespaces.stop();
     logger.info('shutdown complete');
     await new Promise<void>((resolve) => logger.flush(() => resolve()));
   }

@@ -5,9 +5,13 @@
 // edge (limits, content type, metrics, logs) is the one /mutate uses.
 import { boundedWarnings } from '../core/limits.js';
 import type { WebhookConfig } from '../core/types.js';
+import { z } from 'zod';
+import { warning } from '../core/inject.js';
+import { validateNamespace } from '../core/namespace-defaults.js';
 import { validateWorkload } from '../core/validate-workload.js';
 import {
   answerReview,
+  bareNamespace,
   envelope,
   MAX_RESPONSE_BYTES,
   namespaceOf,
@@ -15,6 +19,7 @@ import {
   type AdmissionResponseBody,
   type AdmissionResult,
   type AdmissionReviewRequest,
+  type NamespaceLookup,
 } from './admission.js';
 
 /** group/resource of every workload whose pod template ws-drain judges. */
@@ -29,12 +34,13 @@ const WORKLOAD_RESOURCES: ReadonlySet<string> = new Set([
 ]);
 
 /** One validation review; anything but a workload CREATE/UPDATE is allowed untouched. */
-export function admitWorkload(review: AdmissionReviewRequest, config: WebhookConfig): AdmissionResult {
+export function admitWorkload(review: AdmissionReviewRequest, config: WebhookConfig, namespaces: NamespaceLookup = bareNamespace): AdmissionResult {
   const request = review.request;
   const uid = request.uid;
   const namespace = namespaceOf(request);
   const podName = podNameOf(request);
   const dryRun = request.dryRun === true;
+  if (isNamespaceChange(request)) return admitNamespace(review, config);
   const judged =
     (request.operation === 'CREATE' || request.operation === 'UPDATE') &&
     !request.subResource &&
@@ -42,7 +48,7 @@ export function admitWorkload(review: AdmissionReviewRequest, config: WebhookCon
   if (!judged) {
     return { uid, namespace, podName, dryRun, review: envelope({ uid, allowed: true }), outcome: 'passthrough', graceRaised: false };
   }
-  const v = validateWorkload(request.object, request.operation === 'UPDATE' ? request.oldObject : undefined, namespace, config);
+  const v = validateWorkload(request.object, request.operation === 'UPDATE' ? request.oldObject : undefined, namespaces(namespace), config);
   if (!v.allowed) {
     const status = { code: v.code, message: v.message, reason: v.code === 422 ? 'Invalid' : 'BadRequest' };
     return { uid, namespace, podName, dryRun, review: envelope({ uid, allowed: false, status }), outcome: 'denied', reason: v.message, graceRaised: false };
@@ -52,7 +58,43 @@ export function admitWorkload(review: AdmissionReviewRequest, config: WebhookCon
   return { uid, namespace, podName, dryRun, review: envelope(response), outcome: 'validated', reason: v.reason, graceRaised: false };
 }
 
+function isNamespaceChange(request: AdmissionReviewRequest['request']): boolean {
+  return (request.operation === 'CREATE' || request.operation === 'UPDATE') && !request.subResource && request.resource.group === '' && request.resource.resource === 'namespaces';
+}
+
+const NamespaceObject = z.object({
+  metadata: z.object({
+    name: z.string(),
+    labels: z.record(z.string(), z.string()).nullish(),
+    annotations: z.record(z.string(), z.string()).nullish(),
+  }),
+});
+
+/**
+ * A Namespace applied with ws-drain/ annotations: a change that brings in a
+ * value its pods would ignore is denied, so the namespace owner sees the typo
+ * at `kubectl apply` / `kubectl annotate` instead of in every app team's warnings.
+ */
+function admitNamespace(review: AdmissionReviewRequest, config: WebhookConfig): AdmissionResult {
+  const request = review.request;
+  const uid = request.uid;
+  const base = { uid, namespace: '', podName: request.name, dryRun: request.dryRun === true, graceRaised: false };
+  const now = NamespaceObject.safeParse(request.object);
+  if (!now.success) {
+    return { ...base, review: envelope({ uid, allowed: true }), outcome: 'passthrough' };
+  }
+  const old = request.operation === 'UPDATE' ? NamespaceObject.safeParse(request.oldObject) : undefined;
+  const v = validateNamespace(now.data.metadata, old?.success ? old.data.metadata : undefined, config);
+  if (!v.allowed) {
+    const status = { code: 422, message: v.message, reason: 'Invalid' };
+    return { ...base, review: envelope({ uid, allowed: false, status }), outcome: 'denied', reason: v.message };
+  }
+  const response: AdmissionResponseBody = { uid, allowed: true };
+  if (v.warnings.length > 0) response.warnings = boundedWarnings(v.warnings.map(warning));
+  return { ...base, review: envelope(response), outcome: 'validated', reason: 'namespace' };
+}
+
 /** admitWorkload behind the same safety net as /mutate: total, and bounded in size. */
-export function answerValidation(review: AdmissionReviewRequest, config: WebhookConfig): { result: AdmissionResult; body: string } {
-  return answerReview(review, config, MAX_RESPONSE_BYTES, admitWorkload);
+export function answerValidation(review: AdmissionReviewRequest, config: WebhookConfig, namespaces: NamespaceLookup = bareNamespace): { result: AdmissionResult; body: string } {
+  return answerReview(review, config, MAX_RESPONSE_BYTES, admitWorkload, namespaces);
 }

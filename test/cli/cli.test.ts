@@ -225,7 +225,7 @@ describe('ws-drain', { timeout: SUBPROCESS_TIMEOUT_MS }, () => {
     try {
       expect((await wsDrain(['certs', '--out', out])).code).toBe(0);
       const ca = await readFile(join(out, 'ca.crt'), 'utf8');
-      const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'serve', '--port', '0', '--metrics-port', '0', '--tls-cert', join(out, 'tls.crt'), '--tls-key', join(out, 'tls.key')], { cwd: ROOT, env: { ...process.env, WS_DRAIN_MAX_GRACE: '2h' } });
+      const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'serve', '--port', '0', '--metrics-port', '0', '--tls-cert', join(out, 'tls.crt'), '--tls-key', join(out, 'tls.key')], { cwd: ROOT, env: { ...process.env, WS_DRAIN_MAX_GRACE: '2h', WS_DRAIN_NAMESPACE_SOURCE: 'none' } });
       const lines: Array<Record<string, unknown>> = [];
       let buffered = '';
       const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
@@ -275,5 +275,8 @@ describe('ws-drain', { timeout: SUBPROCESS_TIMEOUT_MS }, () => {
     const missingCert = await wsDrain(['serve', '--tls-cert', '/nonexistent/tls.crt', '--tls-key', '/nonexistent/tls.key']);
     expect(missingCert.code).toBe(2);
     expect(missingCert.stderr).toContain('/nonexistent/tls.crt');
+    const badSource = await wsDrain(['serve', '--namespace-source', 'etcd']);
+    expect(badSource.code).toBe(2);
+    expect(badSource.stderr).toContain('--namespace-source="etcd": expected cluster or none');
   });
 });

@@ -42,7 +42,8 @@ export async function startServe(args: string[] = [], env: Record<string, string
   const child = spawn(
     process.execPath,
     ['--import', 'tsx', MAIN, 'serve', '--port', '0', '--metrics-port', '0', '--tls-cert', join(certDir, 'tls.crt'), '--tls-key', join(certDir, 'tls.key'), ...args],
-    { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] },
+    // No cluster here: no namespace informer (test/e2e/namespaces.test.ts runs one against a real API server).
+    { cwd: ROOT, env: { ...process.env, WS_DRAIN_NAMESPACE_SOURCE: 'none', ...env }, stdio: ['ignore', 'pipe', 'inherit'] },
   );
   const lines: LogLine[] = [];
   const waiters: Array<{ match: (l: LogLine) => boolean; resolve: (l: LogLine) => void }> = [];

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { KNOWN_KEYS } from '../../src/core/annotations.js';
+import { MESH_PROXY_NAMES } from '../../src/core/roles.js';
 
 const POLICY = fileURLToPath(new URL('../../manifests/base/validating-admission-policy.yaml', import.meta.url));
 
@@ -14,11 +15,11 @@ interface Policy {
   spec: { variables?: Array<{ name: string; expression: string }> };
 }
 
-function celKnownKeys(): string[] {
+function celKnownKeys(variable = 'knownKeys'): string[] {
   const docs = YAML.parseAllDocuments(readFileSync(POLICY, 'utf8')).map((d) => d.toJS() as Policy);
   const policy = docs.find((d) => d.kind === 'ValidatingAdmissionPolicy');
-  const expression = policy?.spec.variables?.find((v) => v.name === 'knownKeys')?.expression;
-  if (expression === undefined) throw new Error(`${POLICY}: no variable knownKeys`);
+  const expression = policy?.spec.variables?.find((v) => v.name === variable)?.expression;
+  if (expression === undefined) throw new Error(`${POLICY}: no variable ${variable}`);
   // A CEL list literal of single-quoted strings, nothing else.
   expect(expression.trim()).toMatch(/^\[\s*'[^']+'(\s*,\s*'[^']+')*\s*\]$/);
   return [...expression.matchAll(/'([^']+)'/g)].map((m) => m[1]!);
@@ -35,5 +36,12 @@ describe('known ws-drain/ keys', () => {
     const text = readFileSync(POLICY, 'utf8');
     expect(text).toContain("!(k in variables.knownKeys)");
     expect(text).toContain('size(variables.unknownKeys) == 0');
+  });
+});
+
+describe('mesh proxy names (namespace opt-in)', () => {
+  it('the guard policy meshProxyNames list equals MESH_PROXY_NAMES in the core', () => {
+    expect([...celKnownKeys('meshProxyNames')].sort()).toEqual([...MESH_PROXY_NAMES].sort());
+    expect(readFileSync(POLICY, 'utf8')).toContain('!(c.name in variables.meshProxyNames)');
   });
 });

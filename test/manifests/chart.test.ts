@@ -178,14 +178,18 @@ describe('values', () => {
       },
     };
     const objects = await renderChart({ values });
-    const mutating = one(objects, 'MutatingWebhookConfiguration', MutatingWebhookConfiguration).webhooks[0]!;
-    const validating = one(objects, 'ValidatingWebhookConfiguration', ValidatingWebhookConfiguration).webhooks[0]!;
+    const mutatingEntries = one(objects, 'MutatingWebhookConfiguration', MutatingWebhookConfiguration).webhooks;
+    const validatingEntries = one(objects, 'ValidatingWebhookConfiguration', ValidatingWebhookConfiguration).webhooks;
+    const mutating = mutatingEntries[0]!;
     const binding = one(objects, 'ValidatingAdmissionPolicyBinding', ValidatingAdmissionPolicyBinding).spec.matchResources;
     expect(mutating.namespaceSelector.matchLabels).toEqual({ 'ws-drain.io/inject': 'enabled' });
     expect(mutating.namespaceSelector.matchExpressions?.[0]?.values).toEqual(['kube-system', 'cert-manager', 'ws-drain-system']);
     expect(mutating.objectSelector.matchExpressions?.map((e) => e.key)).toEqual(['ws-drain.io/inject', 'app']);
-    for (const other of [validating, binding]) {
-      expect(other.namespaceSelector).toEqual(mutating.namespaceSelector);
+    // Every entry (one per way of opting in, plus Namespaces) and the binding: the same extra
+    // selectors and exclusions; only the ws-drain.io/inject expression tells the entries apart.
+    const withoutInject = (sel: typeof mutating.namespaceSelector) => ({ ...sel, matchExpressions: sel.matchExpressions?.filter((e) => e.key !== 'ws-drain.io/inject') });
+    for (const other of [...mutatingEntries, ...validatingEntries, binding]) {
+      expect(withoutInject(other.namespaceSelector)).toEqual(withoutInject(mutating.namespaceSelector));
       expect(other.objectSelector).toEqual(mutating.objectSelector);
     }
   });

@@ -74,11 +74,25 @@ beforeAll(async () => {
   }
 });
 
+/** The two entries of the MutatingWebhookConfiguration: by pod annotation, and by namespace label. */
+const ENTRY_NAMES = ['inject.ws-drain.io', 'inject-by-namespace.ws-drain.io'];
+
 function webhookOf(objects: KubeObject[]) {
   const config = one(objects, 'MutatingWebhookConfiguration', MutatingWebhookConfiguration, 'ws-drain');
-  expect(config.webhooks).toHaveLength(1);
-  return { config, webhook: config.webhooks[0]! };
+  expect(config.webhooks.map((w) => w.name)).toEqual(ENTRY_NAMES);
+  return { config, webhook: config.webhooks[0]!, byNamespace: config.webhooks[1]!, webhooks: config.webhooks };
 }
+
+const nsLabels = (name: string, extra: Record<string, string> = {}) => ({ 'kubernetes.io/metadata.name': name, ...extra });
+/** Namespaces of every kind the selectors tell apart. */
+const SAMPLE_NAMESPACES = [
+  nsLabels('kube-system'),
+  nsLabels(NAMESPACE),
+  nsLabels('shop'),
+  nsLabels('shop', { [OPT_OUT_LABEL]: 'disabled' }),
+  nsLabels('shop', { [OPT_OUT_LABEL]: 'enabled' }),
+  nsLabels('shop', { [OPT_OUT_LABEL]: 'yes' }),
+];
 
 function webhookContainer(deployment: Deployment): Container {
   const container = deployment.spec.template.spec.containers.find((c) => c.name === 'webhook');
@@ -141,9 +155,8 @@ function expectRestricted(deployment: Deployment, container: Container): void {
 }
 
 describe.each(TARGETS)('render of %s', (target) => {
-  it('has one MutatingWebhookConfiguration with the admission settings ws-drain relies on', () => {
-    const { webhook } = webhookOf(render(target));
-    expect(webhook.name).toBe('inject.ws-drain.io');
+  it.each(ENTRY_NAMES)('has one MutatingWebhookConfiguration whose entry %s has the admission settings ws-drain relies on', (name) => {
+    const webhook = webhookOf(render(target)).webhooks.find((w) => w.name === name)!;
     expect(webhook.admissionReviewVersions).toEqual(['v1']);
     expect(webhook.sideEffects).toBe('None');
     expect(webhook.timeoutSeconds).toBe(5);
@@ -158,28 +171,35 @@ describe.each(TARGETS)('render of %s', (target) => {
     expect(webhook.clientConfig.url).toBeUndefined();
   });
 
-  it('never sends kube-system, its own namespace or opted-out namespaces and pods to the webhook', () => {
-    const { webhook } = webhookOf(render(target));
-    const nsLabels = (name: string, extra: Record<string, string> = {}) => ({ 'kubernetes.io/metadata.name': name, ...extra });
-    expect(selects(webhook.namespaceSelector, nsLabels('kube-system'))).toBe(false);
-    expect(selects(webhook.namespaceSelector, nsLabels(NAMESPACE))).toBe(false);
-    expect(selects(webhook.namespaceSelector, nsLabels('shop', { [OPT_OUT_LABEL]: 'disabled' }))).toBe(false);
-    expect(selects(webhook.namespaceSelector, nsLabels('shop'))).toBe(true);
-    expect(selects(webhook.namespaceSelector, nsLabels('shop', { [OPT_OUT_LABEL]: 'enabled' }))).toBe(true);
-    expect(selects(webhook.objectSelector, { app: 'chat', [OPT_OUT_LABEL]: 'disabled' })).toBe(false);
-    expect(selects(webhook.objectSelector, { app: 'chat' })).toBe(true);
+  it('never sends kube-system, its own namespace or opted-out namespaces and pods; sends every other pod to exactly one entry', () => {
+    const { webhook, byNamespace, webhooks } = webhookOf(render(target));
+    const entriesFor = (labels: Record<string, string>) => webhooks.filter((w) => selects(w.namespaceSelector, labels)).map((w) => w.name);
+    expect(entriesFor(nsLabels('kube-system'))).toEqual([]);
+    expect(entriesFor(nsLabels(NAMESPACE))).toEqual([]);
+    expect(entriesFor(nsLabels('shop', { [OPT_OUT_LABEL]: 'disabled' }))).toEqual([]);
+    expect(entriesFor(nsLabels('shop'))).toEqual([webhook.name]);
+    expect(entriesFor(nsLabels('shop', { [OPT_OUT_LABEL]: 'yes' }))).toEqual([webhook.name]);
+    expect(entriesFor(nsLabels('shop', { [OPT_OUT_LABEL]: 'enabled' }))).toEqual([byNamespace.name]);
+    for (const w of webhooks) {
+      expect(selects(w.objectSelector, { app: 'chat', [OPT_OUT_LABEL]: 'disabled' })).toBe(false);
+      expect(selects(w.objectSelector, { app: 'chat' })).toBe(true);
+    }
   });
 
-  it('only sends pods that carry a ws-drain/ annotation (matchConditions)', () => {
-    const { webhook } = webhookOf(render(target));
+  it('sends pods that carry a ws-drain/ annotation, and in opted-in namespaces also pods with a TCP port (matchConditions)', () => {
+    const { webhook, byNamespace } = webhookOf(render(target));
     const expressions = (webhook.matchConditions ?? []).map((m) => m.expression);
     expect(expressions).toHaveLength(1);
     expect(expressions[0]).toContain("startsWith('ws-drain/')");
+    const byNs = (byNamespace.matchConditions ?? []).map((m) => m.expression);
+    expect(byNs).toHaveLength(1);
+    expect(byNs[0]).toContain("startsWith('ws-drain/')");
+    expect(byNs[0]).toContain("p.protocol == 'TCP'");
   });
 
-  it('points the webhook at the Service port that reaches the container port the server listens on, path /mutate', () => {
+  it.each(ENTRY_NAMES)('points %s at the Service port that reaches the container port the server listens on, path /mutate', (name) => {
     const objects = render(target);
-    const { webhook } = webhookOf(objects);
+    const webhook = webhookOf(objects).webhooks.find((w) => w.name === name)!;
     const ref = webhook.clientConfig.service;
     expect(ref.path).toBe('/mutate');
     const service = one(objects, 'Service', Service, ref.name);
@@ -255,59 +275,80 @@ describe.each(TARGETS)('render of %s', (target) => {
 
   it('guards opted-in pods with a ValidatingAdmissionPolicy scoped exactly like the webhook', () => {
     const objects = render(target);
-    const { webhook } = webhookOf(objects);
+    const { webhook, webhooks } = webhookOf(objects);
     const policy = one(objects, 'ValidatingAdmissionPolicy', ValidatingAdmissionPolicy);
     const binding = one(objects, 'ValidatingAdmissionPolicyBinding', ValidatingAdmissionPolicyBinding);
     expect(binding.spec.policyName).toBe(policy.metadata.name);
     expect(binding.spec.validationActions).toEqual(['Deny']);
-    expect(policy.spec.matchConstraints.resourceRules).toEqual(webhook.rules);
-    // Where the webhook is never called, a missing ws-drain/injected is expected.
-    expect(binding.spec.matchResources.namespaceSelector).toEqual(webhook.namespaceSelector);
-    expect(binding.spec.matchResources.objectSelector).toEqual(webhook.objectSelector);
+    for (const w of webhooks) expect(policy.spec.matchConstraints.resourceRules).toEqual(w.rules);
+    // Where the webhook is never called, a missing ws-drain/injected is expected:
+    // the binding covers exactly the namespaces some entry covers.
+    for (const labels of SAMPLE_NAMESPACES) {
+      expect(selects(binding.spec.matchResources.namespaceSelector, labels), JSON.stringify(labels)).toBe(webhooks.some((w) => selects(w.namespaceSelector, labels)));
+    }
+    for (const w of webhooks) expect(binding.spec.matchResources.objectSelector).toEqual(w.objectSelector);
+    expect(webhook.objectSelector).toEqual(binding.spec.matchResources.objectSelector);
     const message = policy.spec.validations.map((v) => v.message ?? '').join('\n');
     for (const key of ['ws-drain/session-p95', 'ws-drain/enabled', 'ws-drain/injected']) expect(message).toContain(key);
     const cel = [...(policy.spec.variables ?? []).map((v) => v.expression), ...policy.spec.validations.map((v) => v.expression)].join('\n');
-    for (const key of ['ws-drain/session-p95', 'ws-drain/enabled', 'ws-drain/injected']) expect(cel).toContain(`'${key}'`);
+    for (const key of ['ws-drain/session-p95', 'ws-drain/enabled', 'ws-drain/injected', 'ws-drain.io/inject']) expect(cel).toContain(`'${key}'`);
+    // Namespace opt-in is visible to a policy (not to a webhook's matchConditions).
+    expect(cel).toContain('namespaceObject.metadata.labels');
   });
 
-  it('validates workload templates (POST /validate) with the webhook\'s selectors, fail-open, side-effect free', () => {
+  it('validates workload templates and Namespaces (POST /validate) with the webhook\'s selectors, fail-open, side-effect free', () => {
     const objects = render(target);
-    const { config, webhook } = webhookOf(objects);
+    const { config, webhook, byNamespace } = webhookOf(objects);
     const validating = one(objects, 'ValidatingWebhookConfiguration', ValidatingWebhookConfiguration, 'ws-drain');
-    expect(validating.webhooks).toHaveLength(1);
-    const v = validating.webhooks[0]!;
-    expect(v.sideEffects).toBe('None');
-    expect(v.failurePolicy).toBe('Ignore');
-    expect(v.admissionReviewVersions).toEqual(['v1']);
+    expect(validating.webhooks.map((w) => w.name)).toEqual(['validate.ws-drain.io', 'validate-by-namespace.ws-drain.io', 'validate-namespaces.ws-drain.io']);
+    const [v, vByNamespace, vNamespaces] = validating.webhooks as [typeof validating.webhooks[0], typeof validating.webhooks[0], typeof validating.webhooks[0]];
+    for (const entry of validating.webhooks) {
+      expect(entry.sideEffects).toBe('None');
+      expect(entry.failurePolicy).toBe('Ignore');
+      expect(entry.admissionReviewVersions).toEqual(['v1']);
+      expect(entry.objectSelector).toEqual(webhook.objectSelector);
+      expect(entry.clientConfig.service).toEqual({ ...webhook.clientConfig.service, path: '/validate' });
+    }
+    // Workloads: the same two scopes as the pods' entries.
     expect(v.namespaceSelector).toEqual(webhook.namespaceSelector);
-    expect(v.objectSelector).toEqual(webhook.objectSelector);
-    expect(v.clientConfig.service).toEqual({ ...webhook.clientConfig.service, path: '/validate' });
+    expect(vByNamespace.namespaceSelector).toEqual(byNamespace.namespaceSelector);
     expect(validating.metadata.annotations?.['cert-manager.io/inject-ca-from']).toBe(config.metadata.annotations?.['cert-manager.io/inject-ca-from']);
-    const judged = v.rules.flatMap((r) => r.resources.map((res) => `${r.apiGroups.join('|')}/${res}:${r.operations.join(',')}`)).sort();
-    expect(judged).toEqual(
-      ['apps/daemonsets', 'apps/deployments', 'apps/replicasets', 'apps/statefulsets', 'argoproj.io/rollouts', 'batch/cronjobs', 'batch/jobs'].map((r) => `${r}:CREATE,UPDATE`),
-    );
-    const cel = v.matchConditions.map((m) => m.expression).join('\n');
+    const judged = (entry: typeof v) => entry.rules.flatMap((r) => r.resources.map((res) => `${r.apiGroups.join('|')}/${res}:${r.operations.join(',')}`)).sort();
+    const workloads = ['apps/daemonsets', 'apps/deployments', 'apps/replicasets', 'apps/statefulsets', 'argoproj.io/rollouts', 'batch/cronjobs', 'batch/jobs'].map((r) => `${r}:CREATE,UPDATE`);
+    expect(judged(v)).toEqual(workloads);
+    expect(judged(vByNamespace)).toEqual(workloads);
+    const cel = (v.matchConditions ?? []).map((m) => m.expression).join('\n');
     for (const path of ['object.metadata.annotations', 'object.spec.template.metadata.annotations', 'object.spec.jobTemplate.spec.template.metadata.annotations']) expect(cel).toContain(path);
+    // Namespaces: every one the pods' entries may read defaults from.
+    expect(judged(vNamespaces)).toEqual(['/namespaces:CREATE,UPDATE']);
+    for (const labels of SAMPLE_NAMESPACES) {
+      expect(selects(vNamespaces.namespaceSelector, labels), JSON.stringify(labels)).toBe(selects(webhook.namespaceSelector, labels) || selects(byNamespace.namespaceSelector, labels));
+    }
+    expect((vNamespaces.matchConditions ?? []).map((m) => m.expression).join('\n')).toContain("startsWith('ws-drain/')");
   });
 
   it('excludes the same namespaces in the webhook, the policy binding and the server flags', () => {
     const objects = render(target);
-    const { webhook } = webhookOf(objects);
+    const { webhook, webhooks } = webhookOf(objects);
     const fromSelector = excludedByName(webhook.namespaceSelector);
     expect(fromSelector).toEqual(expect.arrayContaining(['kube-system', NAMESPACE]));
+    for (const w of webhooks) expect(excludedByName(w.namespaceSelector)).toEqual(fromSelector);
+    const validating = one(objects, 'ValidatingWebhookConfiguration', ValidatingWebhookConfiguration, 'ws-drain');
+    for (const w of validating.webhooks) expect(excludedByName(w.namespaceSelector)).toEqual(fromSelector);
     const binding = one(objects, 'ValidatingAdmissionPolicyBinding', ValidatingAdmissionPolicyBinding);
     expect(excludedByName(binding.spec.matchResources.namespaceSelector)).toEqual(fromSelector);
     const config = serveConfig(one(objects, 'Deployment', Deployment));
     expect([...config.excludeNamespaces].sort()).toEqual(fromSelector);
   });
 
-  it('runs the webhook as a restricted, probed, resource-bounded pod without API credentials', () => {
+  it('runs the webhook as a restricted, probed, resource-bounded pod that may read namespaces and nothing else', () => {
     const objects = render(target);
     const deployment = one(objects, 'Deployment', Deployment);
     const pod = deployment.spec.template.spec;
     expect(selects(deployment.spec.selector, deployment.spec.template.metadata.labels)).toBe(true);
-    expect(pod.automountServiceAccountToken).toBe(false);
+    // The namespace informer uses the pod's token; the ServiceAccount does not mount it into other pods.
+    expect(pod.automountServiceAccountToken).toBe(true);
+    expect(argValue(webhookContainer(deployment), 'namespace-source')).toBe('cluster');
     for (const container of [...pod.containers, ...(pod.initContainers ?? [])]) {
       expectRestricted(deployment, container);
       for (const kind of ['requests', 'limits'] as const) {
@@ -319,8 +360,16 @@ describe.each(TARGETS)('render of %s', (target) => {
     expect(container.readinessProbe?.httpGet).toMatchObject({ path: '/readyz', port: 'https', scheme: 'HTTPS' });
     expect(container.livenessProbe?.httpGet).toMatchObject({ path: '/healthz', port: 'https', scheme: 'HTTPS' });
 
-    // The webhook reads nothing from the API, so the install grants nothing.
-    for (const kind of ['Role', 'ClusterRole', 'RoleBinding', 'ClusterRoleBinding']) expect(ofKind(objects, kind)).toEqual([]);
+    // get/list/watch on namespaces, bound to the webhook's ServiceAccount: the whole grant.
+    for (const kind of ['Role', 'RoleBinding']) expect(ofKind(objects, kind)).toEqual([]);
+    const roles = ofKind(objects, 'ClusterRole').map((o) => z.looseObject({ metadata: z.looseObject({ name: z.string() }), rules: z.array(z.unknown()) }).parse(o));
+    expect(roles.map((r) => r.rules)).toEqual([[{ apiGroups: [''], resources: ['namespaces'], verbs: ['get', 'list', 'watch'] }]]);
+    const bindings = ofKind(objects, 'ClusterRoleBinding');
+    expect(bindings).toHaveLength(1);
+    expect(bindings[0]).toMatchObject({
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: roles[0]!.metadata.name },
+      subjects: [{ kind: 'ServiceAccount', name: pod.serviceAccountName, namespace: deployment.metadata.namespace }],
+    });
     const sa = one(objects, 'ServiceAccount', z.looseObject({ automountServiceAccountToken: z.boolean() }), pod.serviceAccountName);
     expect(sa.automountServiceAccountToken).toBe(false);
   });
@@ -335,7 +384,7 @@ describe.each(TARGETS)('render of %s', (target) => {
     expect(grace).toBeGreaterThan((sleep ?? 0) + shutdownTimeout);
   });
 
-  it('lets into the webhook pods only its https and metrics ports, and nothing out', () => {
+  it('lets into the webhook pods only its https and metrics ports, and out only to the API server ports', () => {
     const objects = render(target);
     const deployment = one(objects, 'Deployment', Deployment);
     const policies = ofKind(objects, 'NetworkPolicy').map((o) => NetworkPolicy.parse(o));
@@ -344,7 +393,7 @@ describe.each(TARGETS)('render of %s', (target) => {
     expect(policy.metadata.namespace).toBe(deployment.metadata.namespace);
     expect(selects(policy.spec.podSelector, deployment.spec.template.metadata.labels)).toBe(true);
     expect(policy.spec.policyTypes).toEqual(['Ingress', 'Egress']);
-    expect(policy.spec.egress ?? []).toEqual([]);
+    expect(policy.spec.egress).toEqual([{ ports: [{ port: 443, protocol: 'TCP' }, { port: 6443, protocol: 'TCP' }] }]);
     const container = webhookContainer(deployment);
     const named = new Set((container.ports ?? []).map((p) => p.name));
     const opened = policy.spec.ingress.flatMap((rule) => rule.ports ?? [{ port: '*every port*' }]).map((p) => p.port);
@@ -414,8 +463,8 @@ describe('overlays against the base', () => {
 
   it('fail-closed differs from the base only in failurePolicy: Fail', () => {
     const failClosed = render('manifests/overlays/fail-closed');
-    expect(webhookOf(failClosed).webhook.failurePolicy).toBe('Fail');
-    expect(webhookOf(render('manifests/base')).webhook.failurePolicy).toBe('Ignore');
+    expect(webhookOf(failClosed).webhooks.map((w) => w.failurePolicy)).toEqual(['Fail', 'Fail']);
+    expect(webhookOf(render('manifests/base')).webhooks.map((w) => w.failurePolicy)).toEqual(['Ignore', 'Ignore']);
     const reverted = withReplaced(failClosed, 'MutatingWebhookConfiguration', (o) => {
       const config = MutatingWebhookConfiguration.parse(o);
       for (const w of config.webhooks) w.failurePolicy = 'Ignore';
@@ -452,12 +501,14 @@ describe('overlays against the base', () => {
     const annotations = Object.keys(deployment.spec.template.metadata.annotations ?? {});
     expect(annotations.filter((k) => k.startsWith('prometheus.io/'))).toEqual([]);
 
-    const { webhook } = webhookOf(objects);
+    const { webhooks } = webhookOf(objects);
     const policy = one(objects, 'ValidatingAdmissionPolicy', ValidatingAdmissionPolicy);
     const exprs = one(objects, 'PrometheusRule', PrometheusRule).spec.groups.flatMap((g) => g.rules.map((r) => r.expr));
     expect(exprs.some((e) => e.includes('ws_drain_admission_requests_total{outcome="error"}'))).toBe(true);
-    // Alerts on API server metrics must use the names the API server reports.
-    for (const e of exprs.filter((x) => x.includes('apiserver_admission_webhook'))) expect(e).toMatch(new RegExp(`name=~?"([^"]*\\|)?${webhook.name.replaceAll('.', '\\.')}`));
+    // Alerts on API server metrics must use the names the API server reports: every mutating entry.
+    for (const e of exprs.filter((x) => x.includes('apiserver_admission_webhook'))) {
+      for (const w of webhooks) expect(e).toMatch(new RegExp(`name=~?"([^"]*\\|)?${w.name.replaceAll('.', '\\.')}`));
+    }
     for (const e of exprs.filter((x) => x.includes('apiserver_validating_admission_policy'))) expect(e).toContain(`policy="${policy.metadata.name}"`);
     expect(exprs.some((e) => e.includes('certmanager_certificate_expiration_timestamp_seconds'))).toBe(true);
   });

@@ -163,8 +163,8 @@ export const ValidatingWebhookConfiguration = z.looseObject({
   webhooks: z.array(
     z.looseObject({
       ...webhookFields,
-      rules: z.array(z.looseObject({ operations: z.array(z.string()), apiGroups: z.array(z.string()), resources: z.array(z.string()) })),
-      matchConditions: z.array(MatchCondition),
+      rules: z.array(z.looseObject({ operations: z.array(z.string()), apiGroups: z.array(z.string()), resources: z.array(z.string()), scope: z.string().optional() })),
+      matchConditions: z.array(MatchCondition).optional(),
       clientConfig: z.looseObject({ service: ServiceReference }),
     }),
   ),

@@ -45,7 +45,8 @@ export async function writeInstallOverlay(node: RealNode): Promise<string> {
       // What cainjector would write.
       {
         target: { kind: 'MutatingWebhookConfiguration', name: 'ws-drain' },
-        patch: stringify([{ op: 'add', path: '/webhooks/0/clientConfig/caBundle', value: Buffer.from(certs.caCert).toString('base64') }]),
+        // Every entry (one per way of opting in: pod annotation, namespace label).
+        patch: stringify([0, 1].map((i) => ({ op: 'add', path: `/webhooks/${i}/clientConfig/caBundle`, value: Buffer.from(certs.caCert).toString('base64') }))),
       },
       // The helper image the webhook injects, from the local registry.
       {

@@ -45,18 +45,29 @@ webhook and the guard's binding: the same everywhere, so the guard never denies
 a pod the webhook was never asked about.
 */}}
 {{- define "ws-drain.namespaceSelector" -}}
-{{- with .Values.webhook.namespaceSelector.matchLabels }}
+{{- include "ws-drain.namespaceSelectorWith" (list . "NotIn" "[disabled]") }}
+{{- end }}
+
+{{/*
+The same with another ws-drain.io/inject expression: (list . OPERATOR VALUES).
+The webhooks have one entry for namespaces labelled enabled (In [enabled])
+and one for the rest (NotIn [disabled, enabled]); together they cover what
+"ws-drain.namespaceSelector" (the guard's binding) covers.
+*/}}
+{{- define "ws-drain.namespaceSelectorWith" -}}
+{{- $root := index . 0 -}}
+{{- with $root.Values.webhook.namespaceSelector.matchLabels }}
 matchLabels:
   {{- toYaml . | nindent 2 }}
 {{- end }}
 matchExpressions:
   - key: kubernetes.io/metadata.name
     operator: NotIn
-    values: {{ include "ws-drain.excludedNamespaces" . }}
+    values: {{ include "ws-drain.excludedNamespaces" $root }}
   - key: ws-drain.io/inject
-    operator: NotIn
-    values: [disabled]
-{{- with .Values.webhook.namespaceSelector.matchExpressions }}
+    operator: {{ index . 1 }}
+    values: {{ index . 2 }}
+{{- with $root.Values.webhook.namespaceSelector.matchExpressions }}
   {{- toYaml . | nindent 2 }}
 {{- end }}
 {{- end }}

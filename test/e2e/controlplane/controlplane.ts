@@ -49,14 +49,18 @@ export interface ControlPlane {
   binaries: ControlPlaneBinaries;
   workDir: string;
   pki: ControlPlanePki;
-  /** A KubeConfig for @kubernetes/client-node, built in memory (admin, system:masters). */
-  kubeConfig(): KubeConfig;
+  /** A KubeConfig for @kubernetes/client-node, built in memory (admin, system:masters; or another token's). */
+  kubeConfig(as?: { user: string; token: string }): KubeConfig;
   /** The same identity as a kubeconfig file's YAML, for kubectl; or another token's (a kubelet's). */
   kubeconfigYaml(as?: { user: string; token: string }): string;
   /** Raw HTTPS call as admin; used where client-node hides things (Warning headers, /metrics). */
   request(method: string, path: string, body?: unknown): Promise<ApiResponse>;
   /** Exit status and log tails of etcd and kube-apiserver. */
   describe(): string;
+  /** Stops the kube-apiserver process (etcd keeps running); clients see connection errors until startApiserver(). */
+  stopApiserver(): Promise<void>;
+  /** Starts a new kube-apiserver process with the same flags, port and data; resolves once /readyz answers 200. */
+  startApiserver(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -193,6 +197,49 @@ async function startControlPlaneOnce(opts: ControlPlaneOptions): Promise<Control
     { logPath: join(workDir, 'etcd.log') },
   );
   let apiserver: ManagedProcess | undefined;
+  const apiserverArgs = withOverrides([
+    `--etcd-servers=http://127.0.0.1:${etcdClientPort}`,
+    '--bind-address=127.0.0.1',
+    '--advertise-address=127.0.0.1',
+    `--secure-port=${apiserverPort}`,
+    `--cert-dir=${join(workDir, 'pki')}`,
+    `--tls-cert-file=${pki.tlsCert}`,
+    `--tls-private-key-file=${pki.tlsKey}`,
+    `--token-auth-file=${pki.tokens}`,
+    '--authorization-mode=RBAC',
+    `--service-account-issuer=${SERVICE_ACCOUNT_ISSUER}`,
+    `--service-account-key-file=${pki.saPub}`,
+    `--service-account-signing-key-file=${pki.saKey}`,
+    '--service-cluster-ip-range=10.0.0.0/24',
+    '--allow-privileged=true',
+    '--enable-admission-plugins=NamespaceLifecycle,LimitRanger,PodSecurity,MutatingAdmissionWebhook,ValidatingAdmissionWebhook,ValidatingAdmissionPolicy,ResourceQuota',
+    // No controller-manager runs, so nothing would create the default
+    // ServiceAccount that this plugin insists on.
+    '--disable-admission-plugins=ServiceAccount',
+    '--profiling=false',
+    '--v=1',
+  ], opts.apiserverArgs ?? []);
+  // One process after another on the same port and etcd data (startApiserver/stopApiserver).
+  const startApiserver = async (): Promise<void> => {
+    const started = Date.now();
+    apiserver = new ManagedProcess('kube-apiserver', binaries.kubeApiserver, apiserverArgs, {
+      logPath: join(workDir, 'kube-apiserver.log'),
+      tailLines: 120,
+    });
+    const readyz = async (): Promise<boolean> => {
+      try {
+        return (await rawRequest(url, serving.caCert, token, 'GET', '/readyz')).status === 200;
+      } catch {
+        return false;
+      }
+    };
+    await waitFor('kube-apiserver /readyz', readyz, opts.readyTimeoutMs ?? 120_000, () => {
+      if (apiserver?.exit) return 'kube-apiserver exited before /readyz answered 200';
+      if (etcd.exit) return 'etcd exited while kube-apiserver was starting';
+      return undefined;
+    });
+    process.stderr.write(`[controlplane] kube-apiserver ready at ${url} in ${((Date.now() - started) / 1000).toFixed(1)}s\n`);
+  };
   const describe = (): string => [etcd.describe(), apiserver?.describe() ?? '--- kube-apiserver: not started'].join('\n');
   const stop = async (): Promise<void> => {
     await apiserver?.stop();
@@ -210,47 +257,7 @@ async function startControlPlaneOnce(opts: ControlPlaneOptions): Promise<Control
       opts.readyTimeoutMs ?? 60_000,
       () => (etcd.exit ? 'exited before becoming healthy' : undefined),
     );
-    apiserver = new ManagedProcess(
-      'kube-apiserver',
-      binaries.kubeApiserver,
-      withOverrides([
-        `--etcd-servers=http://127.0.0.1:${etcdClientPort}`,
-        '--bind-address=127.0.0.1',
-        '--advertise-address=127.0.0.1',
-        `--secure-port=${apiserverPort}`,
-        `--cert-dir=${join(workDir, 'pki')}`,
-        `--tls-cert-file=${pki.tlsCert}`,
-        `--tls-private-key-file=${pki.tlsKey}`,
-        `--token-auth-file=${pki.tokens}`,
-        '--authorization-mode=RBAC',
-        `--service-account-issuer=${SERVICE_ACCOUNT_ISSUER}`,
-        `--service-account-key-file=${pki.saPub}`,
-        `--service-account-signing-key-file=${pki.saKey}`,
-        '--service-cluster-ip-range=10.0.0.0/24',
-        '--allow-privileged=true',
-        '--enable-admission-plugins=NamespaceLifecycle,LimitRanger,PodSecurity,MutatingAdmissionWebhook,ValidatingAdmissionWebhook,ValidatingAdmissionPolicy,ResourceQuota',
-        // No controller-manager runs, so nothing would create the default
-        // ServiceAccount that this plugin insists on.
-        '--disable-admission-plugins=ServiceAccount',
-        '--profiling=false',
-        '--v=1',
-      ], opts.apiserverArgs ?? []),
-      { logPath: join(workDir, 'kube-apiserver.log'), tailLines: 120 },
-    );
-    const started = Date.now();
-    const readyz = async (): Promise<boolean> => {
-      try {
-        return (await rawRequest(url, serving.caCert, token, 'GET', '/readyz')).status === 200;
-      } catch {
-        return false;
-      }
-    };
-    await waitFor('kube-apiserver /readyz', readyz, opts.readyTimeoutMs ?? 120_000, () => {
-      if (apiserver?.exit) return 'kube-apiserver exited before /readyz answered 200';
-      if (etcd.exit) return 'etcd exited while kube-apiserver was starting';
-      return undefined;
-    });
-    process.stderr.write(`[controlplane] kube-apiserver ready at ${url} in ${((Date.now() - started) / 1000).toFixed(1)}s\n`);
+    await startApiserver();
   } catch (err) {
     const message = `control plane failed to start: ${(err as Error).message}\n${describe()}`;
     await stop();
@@ -287,12 +294,12 @@ async function startControlPlaneOnce(opts: ControlPlaneOptions): Promise<Control
     binaries,
     workDir,
     pki: { caCert: pki.caCert, saKey: pki.saKey, saPub: pki.saPub },
-    kubeConfig() {
+    kubeConfig(as = { user: 'ws-drain-admin', token }) {
       const kc = new KubeConfig();
       kc.loadFromOptions({
         clusters: [{ name: 'ws-drain-e2e', server: url, caData: Buffer.from(serving.caCert).toString('base64'), skipTLSVerify: false }],
-        users: [{ name: 'ws-drain-admin', token }],
-        contexts: [{ name: 'ws-drain-e2e', cluster: 'ws-drain-e2e', user: 'ws-drain-admin', namespace: 'default' }],
+        users: [{ name: as.user, token: as.token }],
+        contexts: [{ name: 'ws-drain-e2e', cluster: 'ws-drain-e2e', user: as.user, namespace: 'default' }],
         currentContext: 'ws-drain-e2e',
       });
       return kc;
@@ -300,6 +307,10 @@ async function startControlPlaneOnce(opts: ControlPlaneOptions): Promise<Control
     kubeconfigYaml,
     request: (method, path, body) => rawRequest(url, serving.caCert, token, method, path, body),
     describe,
+    stopApiserver: async () => {
+      await apiserver?.stop();
+    },
+    startApiserver,
     stop,
   };
 }

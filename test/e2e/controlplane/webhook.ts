@@ -4,7 +4,7 @@ import { generateDevCerts } from '../../../src/certs/dev-certs.js';
 import { DEFAULT_CONFIG } from '../../../src/core/config.js';
 import type { WebhookConfig } from '../../../src/core/types.js';
 import { createLogger, type LogLevel } from '../../../src/server/logger.js';
-import { startWebhook, type RunningWebhook } from '../../../src/server/serve.js';
+import { startWebhook, type RunningWebhook, type WebhookOptions } from '../../../src/server/serve.js';
 import type { ControlPlane } from './controlplane.js';
 import { applyObjects, deleteObjects, loadMutatingWebhook, type MutatingWebhookConfigurationObject } from './registration.js';
 
@@ -20,11 +20,13 @@ export interface WsDrainWebhook {
 /**
  * Runs the real webhook server (src/server/serve.ts) in this process on
  * 127.0.0.1 with a fresh CA and serving certificate, and registers it with the
- * API server through manifests/base/mutating-webhook.yaml.
+ * API server through manifests/base/mutating-webhook.yaml. Without
+ * `namespaces` it runs as `serve --namespace-source=none`; with it, its
+ * namespace informer reads that cluster (test/e2e/namespaces.test.ts).
  */
 export async function startRegisteredWebhook(
   cp: ControlPlane,
-  opts: { config?: Partial<WebhookConfig>; logLevel?: LogLevel; logFile?: string } = {},
+  opts: { config?: Partial<WebhookConfig>; logLevel?: LogLevel; logFile?: string; namespaces?: WebhookOptions['namespaces'] } = {},
 ): Promise<WsDrainWebhook> {
   const certs = await generateDevCerts({ hosts: ['127.0.0.1'], commonName: 'ws-drain-e2e-webhook' });
   const dir = join(cp.workDir, 'webhook');
@@ -43,6 +45,7 @@ export async function startRegisteredWebhook(
     host: '127.0.0.1',
     logger: createLogger(opts.logLevel ?? 'warn', opts.logFile ?? 2),
     shutdownTimeoutMs: 2_000,
+    ...(opts.namespaces ? { namespaces: opts.namespaces } : {}),
   });
   const url = `https://127.0.0.1:${running.port}/mutate`;
   const registration = await loadMutatingWebhook(url, certs.caCert);
