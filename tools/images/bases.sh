@@ -21,18 +21,9 @@ host_arch="$(go env GOARCH)"
 
 bases_exists() { bh inspect --type image "$1" >/dev/null 2>&1; }
 
-# node_binary ARCH: path of the Node binary of the npm package node-linux-<arch>.
-node_binary() {
-  local arch="$1" npm_arch; npm_arch="$([[ "$1" == amd64 ]] && echo x64 || echo "$1")"
-  local out="$store/downloads/node-$node_version-$arch"
-  if [[ ! -x "$out/bin/node" ]]; then
-    log "fetching the Node $node_version binary (npm package node-linux-$npm_arch)"
-    (cd "$store/downloads" && npm pack --silent "node-linux-$npm_arch@$node_version" >/dev/null)
-    mkdir -p "$out" && tar -xzf "$store/downloads/node-linux-$npm_arch-$node_version.tgz" -C "$out" --strip-components=1 package/bin/node package/LICENSE
-    rm -f "$store/downloads/node-linux-$npm_arch-$node_version.tgz"
-  fi
-  echo "$out/bin/node"
-}
+# node_binary ARCH: path of the Node binary of the npm package node-linux-<arch>,
+# the one tools/nodejs/run.sh fetches and CI's unit tests run on.
+node_binary() { "$repo/tools/nodejs/run.sh" --arch "$1" --print; }
 npm_package() {
   local tgz
   tgz="$(ls "$store/downloads"/npm-"$npm_major".*.tgz 2>/dev/null | tail -1 || true)"

@@ -6,11 +6,15 @@
 # image's runtime is a tested one (docs/release.md):
 #   tools/nodejs/run.sh npx vitest run --project unit      (npm run test:unit:image-node)
 #   tools/nodejs/run.sh --print                            prints the node binary's path
+#   tools/nodejs/run.sh --arch arm64 --print               the same for another architecture
+#                                                          (tools/images/bases.sh puts it in images)
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 version="$(sed -n 's/^ARG NODE_VERSION=//p' "$repo/Dockerfile")"
 [[ -n "$version" ]] || { echo "error: no ARG NODE_VERSION=... in $repo/Dockerfile" >&2; exit 1; }
-case "$(uname -m)" in x86_64) arch=x64 ;; aarch64) arch=arm64 ;; *) echo "error: no node-linux package for $(uname -m)" >&2; exit 1 ;; esac
+machine="$(uname -m)"
+if [[ "${1:-}" == --arch ]]; then machine="${2:?--arch needs amd64 or arm64}"; shift 2; fi
+case "$machine" in x86_64|amd64|x64) arch=x64 ;; aarch64|arm64) arch=arm64 ;; *) echo "error: no node-linux package for $machine" >&2; exit 1 ;; esac
 dir="${WS_DRAIN_CACHE:-$repo/.cache}/nodejs/$version-$arch"
 if [[ ! -x "$dir/bin/node" ]]; then
   echo "nodejs: fetching Node $version (npm package node-linux-$arch) into $dir" >&2
