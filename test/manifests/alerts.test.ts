@@ -2,18 +2,20 @@
 // chart.test.ts) run through promtool, built from the pinned Prometheus module
 // (tools/promtool): the rules load, every case in alerts.promtool.yaml passes,
 // every alert has a case where it fires and one where it must not, a broken
-// expression fails its case, and every runbook_url is a README anchor.
+// expression fails its case, and every runbook_url is an anchor of docs/runbooks.md.
 import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { z } from 'zod';
+import { headingAnchors } from '../docs/markdown.js';
 import { one } from './objects.js';
 import { REPO_ROOT, buildTool, renderKustomize, run, type RunResult } from './render.js';
 
 const PROMTOOL_CASES = join(REPO_ROOT, 'test', 'manifests', 'alerts.promtool.yaml');
-const README_URL = 'https://github.com/ws-drain/ws-drain/blob/main/README.md';
+const RUNBOOKS = 'docs/runbooks.md';
+const RUNBOOKS_URL = `https://github.com/ws-drain/ws-drain/blob/main/${RUNBOOKS}`;
 
 const Rule = z.looseObject({
   alert: z.string(),
@@ -113,36 +115,16 @@ describe('alert rules (promtool)', () => {
   });
 });
 
-/** GitHub's anchor for a Markdown heading: lower case, punctuation dropped, spaces to hyphens. */
-function githubAnchor(heading: string): string {
-  return heading
-    .trim()
-    .toLowerCase()
-    .replace(/[^\p{L}\p{N}\s_-]/gu, '')
-    .replace(/\s/g, '-');
-}
-
 describe('runbooks', () => {
-  it('every alert has a severity and a runbook_url pointing at a README heading that exists', async () => {
-    const readme = await readFile(join(REPO_ROOT, 'README.md'), 'utf8');
-    const anchors = new Set(
-      readme
-        .split('\n')
-        .filter((line) => /^#{1,6} /.test(line))
-        .map((line) => githubAnchor(line.replace(/^#+ /, ''))),
-    );
+  it('every alert has a severity and a runbook_url pointing at a heading of docs/runbooks.md that exists', async () => {
+    const runbooks = await readFile(join(REPO_ROOT, RUNBOOKS), 'utf8');
+    const anchors = headingAnchors(runbooks);
     for (const rule of alerts()) {
       expect(['critical', 'warning', 'info']).toContain(rule.labels['severity']);
       const url = rule.annotations.runbook_url;
-      expect(url.startsWith(`${README_URL}#`), `${rule.alert}: ${url}`).toBe(true);
-      const anchor = url.slice(README_URL.length + 1);
-      expect(anchors.has(anchor), `${rule.alert}: README has no heading with anchor #${anchor}`).toBe(true);
+      expect(url.startsWith(`${RUNBOOKS_URL}#`), `${rule.alert}: ${url}`).toBe(true);
+      const anchor = url.slice(RUNBOOKS_URL.length + 1);
+      expect(anchors.has(anchor), `${rule.alert}: ${RUNBOOKS} has no heading with anchor #${anchor}`).toBe(true);
     }
-  });
-
-  it('the anchor function gives GitHub\'s anchors', () => {
-    expect(githubAnchor('WsDrainWebhookDown')).toBe('wsdrainwebhookdown');
-    expect(githubAnchor('failurePolicy: Ignore + guard (default) or Fail')).toBe('failurepolicy-ignore--guard-default-or-fail');
-    expect(githubAnchor('The `ws-drain` CLI')).toBe('the-ws-drain-cli');
   });
 });
