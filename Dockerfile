@@ -35,7 +35,8 @@ COPY package.json package-lock.json ./
 RUN --mount=type=cache,target=/root/.npm npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
-# npm run build also bundles the CLI into dist/bundle (scripts/bundle.ts), what the image runs.
+# npm run build also bundles the CLI into dist/bundle (scripts/bundle.ts), what the image runs,
+# and writes its compile cache, dist/compile-cache.
 COPY scripts/bundle.ts ./scripts/
 RUN npm run build
 RUN npm prune --omit=dev --no-audit --no-fund
@@ -97,6 +98,13 @@ LABEL org.opencontainers.image.title="ws-drain-webhook" \
       org.opencontainers.image.source="${SOURCE}" \
       org.opencontainers.image.licenses="Apache-2.0"
 ENV NODE_ENV=production
+# V8's code cache of the bundle, written by `npm run build` with this same Node
+# release (scripts/bundle.ts): a start reads compiled code instead of compiling
+# the chunks (docs/performance.md: cold start). Portable: written under /src, used
+# under /app. Node rejects entries another architecture or release wrote (then it
+# compiles as without the cache), and a read-only root filesystem only stops it
+# adding entries.
+ENV NODE_COMPILE_CACHE=/app/dist/compile-cache NODE_COMPILE_CACHE_PORTABLE=1
 COPY --from=node-runtime /node/bin/node /nodejs/bin/node
 COPY --from=node-runtime /node/LICENSE /nodejs/LICENSE
 WORKDIR /app

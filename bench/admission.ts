@@ -10,7 +10,8 @@
 //            --cold-only      only the cold starts
 //
 // Every server runs in its own process, started the way it ships (ws-drain: the
-// bundled CLI, `npm run bundle`), so the load generator (this process) never
+// bundled CLI, `npm run bundle`, with its compile cache, on the image's Node
+// release from tools/nodejs/run.sh), so the load generator (this process) never
 // shares an event loop with it. All traffic: TLS 1.3, keep-alive, the same
 // AdmissionReview body (an opted-in 3-container pod from a ReplicaSet). Per round,
 // the targets take turns (the order rotates each round) through:
@@ -47,7 +48,7 @@ import { generateDevCerts, writeDevCerts } from '../src/certs/dev-certs.js';
 import { DEFAULT_CONFIG } from '../src/core/index.js';
 import { admit, parseAdmissionReview, serializeReview } from '../src/server/admission.js';
 import { admissionReview } from '../test/server/review-fixtures.js';
-import { bundleCli } from '../scripts/bundle.js';
+import { bundleCli, compileCacheDir, compileCacheEnv, writeCompileCache } from '../scripts/bundle.js';
 
 // autocannon ships no types; this is the part of its API the bench uses.
 interface Histogram {
@@ -327,6 +328,10 @@ interface Env {
   cli: string;
   /** The bundled CLI of --baseline. */
   baselineCli: string;
+  /** The Node release the image runs (tools/nodejs/run.sh), which runs every ws-drain target. */
+  node: string;
+  /** The environment that turns the bundle's compile cache on (scripts/bundle.ts), as the image's ENV does. */
+  compileCache: Record<string, string>;
   agnhost: string;
 }
 
@@ -340,14 +345,15 @@ interface TargetSpec {
   coldStart: boolean;
 }
 
-function wsDrain(name: string, extra: string[], baseline = false, nodeOptions?: string): TargetSpec {
+/** `baseline` runs without the compile cache, as it shipped; `compileCache: false` shows what the cache buys. */
+function wsDrain(name: string, extra: string[], baseline = false, nodeOptions?: string, compileCache = !baseline): TargetSpec {
   return {
     name,
     path: '/mutate',
     expected: (env) => env.expected,
     command: (env, port) => ({
-      ...(nodeOptions === undefined ? {} : { env: { NODE_OPTIONS: nodeOptions } }),
-      file: process.execPath,
+      env: { ...(nodeOptions === undefined ? {} : { NODE_OPTIONS: nodeOptions }), ...(compileCache ? env.compileCache : {}) },
+      file: env.node,
       args: [baseline ? env.baselineCli : env.cli, 'serve', '--port', String(port), '--metrics-port', '0', '--tls-cert', env.cert, '--tls-key', env.key, ...extra],
     }),
     coldStart: true,
@@ -363,6 +369,7 @@ const TARGETS: Record<string, TargetSpec> = {
     coldStart: false,
   },
   'ws-drain': wsDrain('ws-drain', []),
+  'ws-drain-no-cache': wsDrain('ws-drain without compile cache', [], false, undefined, false),
   'ws-drain-silent': wsDrain('ws-drain --log-level silent', ['--log-level', 'silent']),
   baseline: wsDrain('ws-drain --baseline', [], true),
   'ws-drain-2-workers': wsDrain('ws-drain --workers 2', ['--workers', '2']),
@@ -436,7 +443,11 @@ async function coldStarts(keys: string[], env: Env, times: number): Promise<Map<
   return out;
 }
 
-/** The CLI of git `ref`, bundled with that commit's own production dependencies. */
+/**
+ * The CLI of git `ref`, bundled with that commit's own production dependencies
+ * by this checkout's scripts/bundle.ts (so the column shows what the sources
+ * changed, not the bundler's settings), run without a compile cache.
+ */
 async function bundleBaseline(ref: string, dir: string): Promise<string> {
   const root = join(dir, 'baseline-src');
   await mkdir(root, { recursive: true });
@@ -514,8 +525,12 @@ async function main(): Promise<void> {
   const stages: Array<{ label: string; child: ChildProcess; port: number }> = [];
   try {
     process.stderr.write('building: the ws-drain bundle (npm run bundle), agnhost (tools/k8s/build.sh --agnhost) ...\n');
+    const node = (await promisify(execFile)(join(ROOT, 'tools/nodejs/run.sh'), ['--print'], { cwd: ROOT })).stdout.trim();
     const [cli, baselineCli, agnhostDir] = await Promise.all([
-      bundleCli(join(dir, 'bundle')),
+      bundleCli(join(dir, 'bundle')).then(async (entry) => {
+        if ((await writeCompileCache(join(dir, 'bundle'), node)) === undefined) throw new Error(`${node}: no portable compile cache`);
+        return entry;
+      }),
       values.baseline === undefined ? Promise.resolve('') : bundleBaseline(values.baseline, dir),
       keys.includes('agnhost') ? promisify(execFile)(join(ROOT, 'tools/k8s/build.sh'), ['--agnhost'], { cwd: ROOT }).then((r) => r.stdout.trim().split('\n').pop()!) : Promise.resolve(''),
     ]);
@@ -528,7 +543,7 @@ async function main(): Promise<void> {
     const expected = serializeReview(admit(parsed.review, DEFAULT_CONFIG).review);
     const responseFile = join(dir, 'response.json');
     await writeFile(responseFile, expected);
-    const env: Env = { dir, cert: files.tlsCert, key: files.tlsKey, ca: pems.caCert, body, expected, responseFile, cli, baselineCli, agnhost: join(agnhostDir, 'agnhost') };
+    const env: Env = { dir, cert: files.tlsCert, key: files.tlsKey, ca: pems.caCert, body, expected, responseFile, cli, baselineCli, agnhost: join(agnhostDir, 'agnhost'), node, compileCache: compileCacheEnv(compileCacheDir(join(dir, 'bundle'))) };
 
     // Cold starts first, on an otherwise idle set of servers.
     const coldKeys = keys.filter((k) => TARGETS[k]!.coldStart);

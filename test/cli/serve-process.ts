@@ -29,22 +29,35 @@ export interface ServeProcess {
   agent: Agent;
   /** Over the keep-alive agent, or over a connection of its own (`newConnection`). */
   request(method: string, path: string, body?: string, opts?: { newConnection?: boolean }): Promise<{ status: number; body: string; headers: Record<string, string | string[] | undefined> }>;
+  /** What it wrote on stderr so far (only with `captureStderr`; else stderr is the test's). */
+  stderr(): string;
   /** Kills the process if still running and removes the certificates. */
   cleanup(): Promise<void>;
 }
 
+export interface ServeCommand {
+  /** The node binary (default: the one running the tests). */
+  node?: string;
+  /** A built CLI entry such as a bundle's main.js, run without tsx (default: src/cli/main.ts under tsx). */
+  entry?: string;
+  captureStderr?: boolean;
+}
+
 /** Starts `ws-drain serve` on loopback with fresh certificates; resolves once it logged that it listens. */
-export async function startServe(args: string[] = [], env: Record<string, string> = {}): Promise<ServeProcess> {
+export async function startServe(args: string[] = [], env: Record<string, string> = {}, command: ServeCommand = {}): Promise<ServeProcess> {
   const certDir = await mkdtemp(join(tmpdir(), 'ws-drain-serve-'));
   const certs = await runProcess(process.execPath, ['--import', 'tsx', MAIN, 'certs', '--out', certDir], { cwd: ROOT });
   if (certs.code !== 0) throw new Error(`ws-drain certs failed: ${certs.stderr}`);
   const ca = await readFile(join(certDir, 'ca.crt'), 'utf8');
+  const cli = command.entry === undefined ? ['--import', 'tsx', MAIN] : [command.entry];
   const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', MAIN, 'serve', '--port', '0', '--metrics-port', '0', '--tls-cert', join(certDir, 'tls.crt'), '--tls-key', join(certDir, 'tls.key'), ...args],
+    command.node ?? process.execPath,
+    [...cli, 'serve', '--port', '0', '--metrics-port', '0', '--tls-cert', join(certDir, 'tls.crt'), '--tls-key', join(certDir, 'tls.key'), ...args],
     // No cluster here: no namespace informer (test/e2e/namespaces.test.ts runs one against a real API server).
-    { cwd: ROOT, env: { ...process.env, WS_DRAIN_NAMESPACE_SOURCE: 'none', ...env }, stdio: ['ignore', 'pipe', 'inherit'] },
+    { cwd: ROOT, env: { ...process.env, WS_DRAIN_NAMESPACE_SOURCE: 'none', ...env }, stdio: ['ignore', 'pipe', command.captureStderr ? 'pipe' : 'inherit'] },
   );
+  let stderr = '';
+  child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
   const lines: LogLine[] = [];
   const waiters: Array<{ match: (l: LogLine) => boolean; resolve: (l: LogLine) => void }> = [];
   let buffered = '';
@@ -98,6 +111,7 @@ export async function startServe(args: string[] = [], env: Record<string, string
     waitForLine,
     agent,
     request,
+    stderr: () => stderr,
     async cleanup() {
       agent.destroy();
       if (child.exitCode === null && child.signalCode === null) {

@@ -6,6 +6,7 @@ import { builtinModules } from 'node:module';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { compileCacheDir, compileCacheEnv } from '../../scripts/bundle.js';
 import { INSTALL_COMMAND } from '../../src/core/helper-argv.js';
 import { execForm, parseCopy, parseDockerfile, type Instruction, type Stage } from './dockerfile.js';
 import { REPO_ROOT } from './render.js';
@@ -151,6 +152,10 @@ describe('Dockerfile', () => {
     const main = argv.findIndex((a) => a.endsWith('dist/bundle/main.js'));
     expect(main).toBeGreaterThanOrEqual(0);
     expect(argv[main + 1]).toBe('serve');
+    // The compile cache `npm run build` writes beside the bundle (compileCacheDir), found where the image copies dist.
+    const cache = all(webhook, 'ENV').find((e) => e.args.includes('NODE_COMPILE_CACHE='))?.args ?? '';
+    const bundleDir = argv[main]!.slice(0, -'/main.js'.length);
+    expect(cache.split(/\s+/).sort()).toEqual(Object.entries(compileCacheEnv(compileCacheDir(bundleDir))).map(([k, v]) => `${k}=${v}`).sort());
   });
 
   it('ships every package the compiled code imports: production dependencies are enough at runtime', () => {

@@ -1,0 +1,70 @@
+// The webhook image runs the esbuild bundle (dist/bundle/main.js) with the
+// compile cache `npm run build` writes beside it (scripts/bundle.ts), on the
+// image's Node release (tools/nodejs/run.sh). Built here the same way, then
+// moved, as the image build moves it from /src to /app: the moved bundle must
+// answer a real AdmissionReview exactly as the TypeScript sources do, and the
+// moved cache must still be the one Node uses.
+import { execFile } from 'node:child_process';
+import { cp, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bundleCli, compileCacheDir, compileCacheEnv, writeCompileCache } from '../../scripts/bundle.js';
+import { DEFAULT_CONFIG } from '../../src/core/index.js';
+import { admit, parseAdmissionReview, serializeReview } from '../../src/server/admission.js';
+import { admissionReview } from '../server/review-fixtures.js';
+import { startServe, type ServeProcess } from './serve-process.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+// Bundling, fetching the image's Node once, and spawning it on a loaded machine: a harness bound.
+const TIMEOUT_MS = 300_000;
+
+describe('the bundle as the image runs it', { timeout: TIMEOUT_MS }, () => {
+  let dir: string;
+  let moved: string;
+  let serve: ServeProcess;
+
+  beforeAll(async () => {
+    const node = (await promisify(execFile)(join(ROOT, 'tools/nodejs/run.sh'), ['--print'], { cwd: ROOT })).stdout.trim();
+    dir = await mkdtemp(join(tmpdir(), 'ws-drain-bundle-'));
+    const built = join(dir, 'src/dist/bundle');
+    await bundleCli(built);
+    expect(await writeCompileCache(built, node)).toBe(compileCacheDir(built));
+    // What the Dockerfile does: COPY --from=build /src/dist ./dist under /app.
+    moved = join(dir, 'app/dist');
+    await cp(join(dir, 'src/dist'), moved, { recursive: true });
+    await rm(join(dir, 'src'), { recursive: true });
+    serve = await startServe([], { ...compileCacheEnv(compileCacheDir(join(moved, 'bundle'))), NODE_DEBUG_NATIVE: 'COMPILE_CACHE' }, { node, entry: join(moved, 'bundle/main.js'), captureStderr: true });
+  }, TIMEOUT_MS);
+
+  afterAll(async () => {
+    await serve?.cleanup();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('answers an opted-in pod with the same AdmissionReview, byte for byte, as the sources', async () => {
+    const body = JSON.stringify(admissionReview({ uid: 'bundle-1' }));
+    const parsed = parseAdmissionReview(JSON.parse(body));
+    if (!parsed.ok) throw new Error(parsed.error);
+    const expected = serializeReview(admit(parsed.review, DEFAULT_CONFIG).review);
+    expect(expected).toContain('"patch"');
+    const res = await serve.request('POST', '/mutate', body);
+    expect(res.status).toBe(200);
+    expect(res.body).toBe(expected);
+  });
+
+  it('denies a malformed review with a clear message rather than failing', async () => {
+    const res = await serve.request('POST', '/mutate', '{"kind":"AdmissionReview"');
+    expect(res.status).toBe(400);
+    expect(res.body.length).toBeGreaterThan(0);
+  });
+
+  it('starts from the moved compile cache: Node accepts the code cache of the serve chunk', () => {
+    const accepted = [...serve.stderr().matchAll(/V8 code cache for ESM file:\/\/(\S+) was accepted/g)].map((m) => m[1]!);
+    expect(accepted).toContain(join(moved, 'bundle/main.js'));
+    expect(accepted.some((f) => /\/bundle\/serve-command-\w+\.js$/.test(f) && f.startsWith(moved))).toBe(true);
+    expect(serve.stderr()).not.toMatch(/was rejected/);
+  });
+});
