@@ -1,5 +1,5 @@
-// The ONLY place the helper's command line is built (contract: README, "The
-// helper's command line"). Every value is its own argv element, `--flag=value`
+// The ONLY place the helper's command line is built (contract: docs/helper.md,
+// "Command line"). Every value is its own argv element, `--flag=value`
 // or a bare element after `--`: never a shell string, never `sh -c`.
 
 import { formatSeconds } from './duration.js';

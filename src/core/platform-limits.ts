@@ -85,7 +85,7 @@ export function platformLimits(pod: Pod, graceSeconds: number): PlatformLimit[] 
     if (graceSeconds <= kind.limitSeconds) continue;
     const match = matchKind(pod, kind);
     if (!match) continue;
-    // Short enough for one warning line (warning() cuts at 120 characters); the README has the why.
+    // Short enough for one warning line (warning() cuts at 120 characters); docs/platform-limits.md has the why.
     const where = match.how === 'requires' ? '' : ', if placed there';
     found.push({
       name: kind.name,

@@ -8,7 +8,7 @@
 // And which of an app's ports are sessions: metrics, admin, debug, health and
 // probe-only ports keep idle keep-alive connections (a Prometheus scrape every
 // 15 s) and would hold every drain for the whole budget. The rules are a short,
-// fixed list, written in the README and docs/drain-behaviour.md; the outcome
+// fixed list, written in docs/drain-behaviour.md; the outcome
 // is shown in ws-drain/plan and in an admission warning.
 
 import type { DrainRequest, PortRef } from './annotations.js';
