@@ -11,9 +11,9 @@ import {
   INJECT_LABEL,
   mergeNamespaceDefaults,
   namespaceOptsIn,
+  namespaceDefaultsOf,
   namespaceView,
   planSources,
-  readNamespaceDefaults,
   type NamespaceView,
 } from './namespace-defaults.js';
 import { boundedMessage, boundedWarnings, MAX_MESSAGE_CHARS, MAX_WARNINGS } from './limits.js';
@@ -118,7 +118,7 @@ function decidePod(input: unknown, ns: NamespaceView, config: WebhookConfig): De
   }
 
   // The pod's own values over the namespace's defaults; a namespace value never causes a denial by itself.
-  const defaults = readNamespaceDefaults(ns, config);
+  const defaults = namespaceDefaultsOf(ns, config);
   const merged = mergeNamespaceDefaults(annotations, ns, defaults);
   const nsWarnings = [...unread, ...merged.warnings.map(warning)];
   const fromNamespace = Object.keys(merged.sources).filter((k) => merged.sources[k] === 'namespace');

@@ -31,6 +31,12 @@ export interface NamespaceView {
   annotations?: Readonly<Record<string, string>> | null;
   /** False when the shell could not read the namespace (not in the webhook's cache yet): no label or default applies. */
   known?: boolean;
+  /**
+   * readNamespaceDefaults of this view, when the shell keeps it: the webhook
+   * reads a namespace's annotations once per change of the namespace
+   * (withNamespaceDefaults), not once per admitted pod. Absent: read here.
+   */
+  defaults?: NamespaceDefaults;
 }
 
 /** Values every plan has (a webhook default when nobody sets them): ws-drain/plan's "from" always names them. */
@@ -90,6 +96,16 @@ export function readNamespaceDefaults(ns: NamespaceView, config: WebhookConfig):
     }
   }
   return { values, ignored };
+}
+
+/** The view with its defaults read now, for a shell that hands the same namespace to many decisions. */
+export function withNamespaceDefaults(ns: NamespaceView, config: WebhookConfig): NamespaceView {
+  return { ...ns, defaults: readNamespaceDefaults(ns, config) };
+}
+
+/** The defaults the shell read with the view, else read now: the same function either way. */
+export function namespaceDefaultsOf(ns: NamespaceView, config: WebhookConfig): NamespaceDefaults {
+  return ns.defaults ?? readNamespaceDefaults(ns, config);
 }
 
 /** True when the namespace's label opts its pods in. */

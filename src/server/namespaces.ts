@@ -4,7 +4,7 @@
 // exponential backoff (counted, logged as JSON); until it is back, admission
 // keeps using the last state it saw. /readyz waits for the first list.
 import type { KubeConfig, V1Namespace } from '@kubernetes/client-node';
-import { readNamespaceDefaults, type NamespaceView } from '../core/namespace-defaults.js';
+import { withNamespaceDefaults, type NamespaceView } from '../core/namespace-defaults.js';
 import type { WebhookConfig } from '../core/types.js';
 import type { Logger } from './logger.js';
 import type { WebhookMetrics } from './metrics.js';
@@ -58,11 +58,24 @@ export async function startNamespaceInformer(opts: InformerOptions): Promise<Nam
   let failedAttempt = false;
   // What was last reported per namespace, so a namespace is logged once per change, not per event.
   const reported = new Map<string, string>();
+  // Each namespace object the cache holds, read once: labels, annotations and
+  // defaults (parsed here, not per admitted pod). The informer replaces the
+  // object on every change, so a changed namespace is read again; a dropped
+  // one is garbage with its entry.
+  const views = new WeakMap<V1Namespace, NamespaceView>();
+  const viewOf = (ns: V1Namespace, name: string): NamespaceView => {
+    let view = views.get(ns);
+    if (view === undefined) {
+      view = withNamespaceDefaults({ name, labels: ns.metadata?.labels ?? {}, annotations: ns.metadata?.annotations ?? {} }, config);
+      views.set(ns, view);
+    }
+    return view;
+  };
 
   const report = (ns: V1Namespace): void => {
     const name = ns.metadata?.name;
     if (!name) return;
-    const ignored = readNamespaceDefaults({ name, annotations: ns.metadata?.annotations ?? {} }, config).ignored;
+    const ignored = viewOf(ns, name).defaults?.ignored ?? [];
     const key = JSON.stringify(ignored);
     if (reported.get(name) === key) return;
     reported.set(name, key);
@@ -129,7 +142,7 @@ export async function startNamespaceInformer(opts: InformerOptions): Promise<Nam
         metrics.namespaceCacheMisses.inc();
         return { name, known: false };
       }
-      return { name, labels: ns.metadata?.labels ?? {}, annotations: ns.metadata?.annotations ?? {} };
+      return viewOf(ns, name);
     },
     synced: () => synced,
     async stop() {

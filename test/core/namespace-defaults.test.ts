@@ -4,7 +4,7 @@
 // through the same decide() the webhook and the CLI call.
 import { describe, expect, it } from 'vitest';
 import { decide } from '../../src/core/decide.js';
-import { mergeNamespaceDefaults, readNamespaceDefaults, validateNamespace, type NamespaceView } from '../../src/core/namespace-defaults.js';
+import { mergeNamespaceDefaults, readNamespaceDefaults, validateNamespace, withNamespaceDefaults, type NamespaceView } from '../../src/core/namespace-defaults.js';
 import { decideWorkload } from '../../src/core/workloads.js';
 import type { Decision, Plan } from '../../src/core/types.js';
 import { CONFIG, container, pod, tcp, type Json } from './pod-builders.js';
@@ -149,6 +149,34 @@ describe('invalid namespace values: ignored with a warning, never a denial', () 
     const m = mergeNamespaceDefaults({ 'ws-drain/cleanup': '5s', 'other/key': 'x' }, bad, readNamespaceDefaults(ns({ 'ws-drain/cleanup': '15s', 'ws-drain/grace-margin': '50%' }), CONFIG));
     expect(m.annotations).toEqual({ 'ws-drain/cleanup': '5s', 'ws-drain/grace-margin': '50%' });
     expect(m.sources).toEqual({ 'ws-drain/cleanup': 'pod', 'ws-drain/grace-margin': 'namespace' });
+  });
+});
+
+describe('defaults read once per namespace (the webhook\'s informer) or per decision (the CLI)', () => {
+  const namespaces: Array<[string, NamespaceView]> = [
+    ['valid defaults', ns({ 'ws-drain/session-p95': '10m', 'ws-drain/mode': 'drain', 'ws-drain/cleanup': '15s' })],
+    ['sleep mode with 0s', ns({ 'ws-drain/mode': 'sleep', 'ws-drain/session-p95': '0s' })],
+    ['ignored values', ns({ 'ws-drain/session-p95': '5 minutes', 'ws-drain/sesion-p95': '1m', 'ws-drain/ports': '8080' })],
+    ['opted in by label', { ...OPTED_IN_NS, annotations: { 'ws-drain/grace-margin': '50%' } }],
+    ['not read yet', { name: 'chat', known: false, annotations: { 'ws-drain/session-p95': '10m' } }],
+  ];
+  const pods: Array<[string, Json]> = [
+    ['opted in', appPod({ 'ws-drain/enabled': 'true' })],
+    ['own values', appPod({ 'ws-drain/session-p95': '1m', 'ws-drain/drain-signal': 'SIGUSR1' })],
+    ['own invalid value', appPod({ 'ws-drain/session-p95': 'soon' })],
+    ['not opted in', appPod(undefined)],
+  ];
+
+  it.each(namespaces)('%s: the same decision for every pod either way', (_, view) => {
+    const read = withNamespaceDefaults(view, CONFIG);
+    expect(read.defaults).toEqual(readNamespaceDefaults(view, CONFIG));
+    for (const [, p] of pods) expect(decide(p, read, CONFIG)).toEqual(decide(p, view, CONFIG));
+  });
+
+  it('decide uses the defaults handed in, not the annotations again', () => {
+    const view = ns({ 'ws-drain/cleanup': '15s' });
+    const handedIn: NamespaceView = { ...view, defaults: { values: { 'ws-drain/cleanup': '40s' }, ignored: [] } };
+    expect(plan(decide(appPod({ 'ws-drain/enabled': 'true' }), handedIn, CONFIG))).toMatchObject({ cleanupSeconds: 40, from: { cleanup: 'namespace' } });
   });
 });
 
