@@ -119,5 +119,6 @@ EXPOSE 8443 9090
 # The entrypoint is the ws-drain CLI, so `docker run IMAGE plan ...` works and
 # the Deployment's args are plain CLI arguments (serve --port=8443 ...). It is the
 # bundle: a third of the start time of dist/cli/main.js (docs/performance.md).
-ENTRYPOINT ["/nodejs/bin/node","/app/dist/bundle/main.js"]
+# --max-semi-space-size=8 caps V8's young generation (scripts/bundle.ts, IMAGE_NODE_FLAGS).
+ENTRYPOINT ["/nodejs/bin/node","--max-semi-space-size=8","/app/dist/bundle/main.js"]
 CMD ["serve"]

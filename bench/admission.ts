@@ -48,7 +48,7 @@ import { generateDevCerts, writeDevCerts } from '../src/certs/dev-certs.js';
 import { DEFAULT_CONFIG } from '../src/core/index.js';
 import { admit, parseAdmissionReview, serializeReview } from '../src/server/admission.js';
 import { admissionReview } from '../test/server/review-fixtures.js';
-import { bundleCli, compileCacheDir, compileCacheEnv, writeCompileCache } from '../scripts/bundle.js';
+import { IMAGE_NODE_FLAGS, bundleCli, compileCacheDir, compileCacheEnv, writeCompileCache } from '../scripts/bundle.js';
 
 // autocannon ships no types; this is the part of its API the bench uses.
 interface Histogram {
@@ -332,6 +332,8 @@ interface Env {
   node: string;
   /** The environment that turns the bundle's compile cache on (scripts/bundle.ts), as the image's ENV does. */
   compileCache: Record<string, string>;
+  /** A kubeconfig whose API server refuses connections: serve's default namespace informer, without a cluster. */
+  kubeconfig: string;
   agnhost: string;
 }
 
@@ -345,16 +347,20 @@ interface TargetSpec {
   coldStart: boolean;
 }
 
-/** `baseline` runs without the compile cache, as it shipped; `compileCache: false` shows what the cache buys. */
-function wsDrain(name: string, extra: string[], baseline = false, nodeOptions?: string, compileCache = !baseline): TargetSpec {
+/**
+ * ws-drain as the image runs it: its Node flags (IMAGE_NODE_FLAGS) and compile
+ * cache. `baseline` runs without either, as it shipped; `nodeFlags` replaces the
+ * image's flags; `compileCache: false` shows what the cache buys.
+ */
+function wsDrain(name: string, extra: string[], baseline = false, nodeFlags: readonly string[] = baseline ? [] : IMAGE_NODE_FLAGS, compileCache = !baseline): TargetSpec {
   return {
     name,
     path: '/mutate',
     expected: (env) => env.expected,
     command: (env, port) => ({
-      env: { ...(nodeOptions === undefined ? {} : { NODE_OPTIONS: nodeOptions }), ...(compileCache ? env.compileCache : {}) },
+      env: compileCache ? env.compileCache : {},
       file: env.node,
-      args: [baseline ? env.baselineCli : env.cli, 'serve', '--port', String(port), '--metrics-port', '0', '--tls-cert', env.cert, '--tls-key', env.key, ...extra],
+      args: [...nodeFlags, baseline ? env.baselineCli : env.cli, 'serve', '--port', String(port), '--metrics-port', '0', '--tls-cert', env.cert, '--tls-key', env.key, ...extra],
     }),
     coldStart: true,
   };
@@ -369,14 +375,24 @@ const TARGETS: Record<string, TargetSpec> = {
     coldStart: false,
   },
   'ws-drain': wsDrain('ws-drain', []),
-  'ws-drain-no-cache': wsDrain('ws-drain without compile cache', [], false, undefined, false),
+  'ws-drain-no-cache': wsDrain('ws-drain without compile cache', [], false, IMAGE_NODE_FLAGS, false),
+  'ws-drain-default-heap': wsDrain('ws-drain, V8 default young generation', [], false, []),
+  // What serve loads in a cluster (--namespace-source=cluster, the default): the Kubernetes
+  // client and the informer, here retrying an API server that refuses connections. Its answer
+  // carries the "namespace not yet read" warning, checked byte for byte from the first one on.
+  'ws-drain-informer': {
+    ...wsDrain('ws-drain, namespace informer', []),
+    expected: undefined,
+    command: (env, port) => ({ ...wsDrain('', ['--namespace-source', 'cluster', '--kubeconfig', env.kubeconfig]).command(env, port) }),
+  },
   'ws-drain-silent': wsDrain('ws-drain --log-level silent', ['--log-level', 'silent']),
   baseline: wsDrain('ws-drain --baseline', [], true),
   'ws-drain-2-workers': wsDrain('ws-drain --workers 2', ['--workers', '2']),
-  // V8's young generation grows to 3 × 16 MiB under a steady allocation rate; these cap it.
-  'ws-drain-semi-1': wsDrain('ws-drain --max-semi-space-size=1', [], false, '--max-semi-space-size=1'),
-  'ws-drain-semi-2': wsDrain('ws-drain --max-semi-space-size=2', [], false, '--max-semi-space-size=2'),
-  'ws-drain-semi-4': wsDrain('ws-drain --max-semi-space-size=4', [], false, '--max-semi-space-size=4'),
+  // V8's young generation grows to 3 × 16 MiB under a steady allocation rate; the image caps it at 8 (IMAGE_NODE_FLAGS), these otherwise.
+  'ws-drain-semi-1': wsDrain('ws-drain --max-semi-space-size=1', [], false, ['--max-semi-space-size=1']),
+  'ws-drain-semi-2': wsDrain('ws-drain --max-semi-space-size=2', [], false, ['--max-semi-space-size=2']),
+  'ws-drain-semi-4': wsDrain('ws-drain --max-semi-space-size=4', [], false, ['--max-semi-space-size=4']),
+  'ws-drain-semi-8': wsDrain('ws-drain --max-semi-space-size=8', [], false, ['--max-semi-space-size=8']),
   agnhost: {
     name: 'agnhost /mutating-pods',
     path: '/mutating-pods',
@@ -542,8 +558,21 @@ async function main(): Promise<void> {
     if (!parsed.ok) throw new Error(parsed.error);
     const expected = serializeReview(admit(parsed.review, DEFAULT_CONFIG).review);
     const responseFile = join(dir, 'response.json');
+    const kubeconfig = join(dir, 'kubeconfig');
+    const refused = await freePort();
+    await writeFile(
+      kubeconfig,
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: [{ name: 'none', cluster: { server: `https://127.0.0.1:${refused}`, 'insecure-skip-tls-verify': true } }],
+        users: [{ name: 'bench', user: { token: 'none' } }],
+        contexts: [{ name: 'bench', context: { cluster: 'none', user: 'bench' } }],
+        'current-context': 'bench',
+      }),
+    );
     await writeFile(responseFile, expected);
-    const env: Env = { dir, cert: files.tlsCert, key: files.tlsKey, ca: pems.caCert, body, expected, responseFile, cli, baselineCli, agnhost: join(agnhostDir, 'agnhost'), node, compileCache: compileCacheEnv(compileCacheDir(join(dir, 'bundle'))) };
+    const env: Env = { dir, cert: files.tlsCert, key: files.tlsKey, ca: pems.caCert, body, expected, responseFile, cli, baselineCli, agnhost: join(agnhostDir, 'agnhost'), node, compileCache: compileCacheEnv(compileCacheDir(join(dir, 'bundle'))), kubeconfig };
 
     // Cold starts first, on an otherwise idle set of servers.
     const coldKeys = keys.filter((k) => TARGETS[k]!.coldStart);

@@ -1,6 +1,6 @@
 // The webhook image runs the esbuild bundle (dist/bundle/main.js) with the
-// compile cache `npm run build` writes beside it (scripts/bundle.ts), on the
-// image's Node release (tools/nodejs/run.sh). Built here the same way, then
+// compile cache `npm run build` writes beside it and its Node flags
+// (scripts/bundle.ts), on the image's Node release (tools/nodejs/run.sh). Built here the same way, then
 // moved, as the image build moves it from /src to /app: the moved bundle must
 // answer a real AdmissionReview exactly as the TypeScript sources do, and the
 // moved cache must still be the one Node uses.
@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bundleCli, compileCacheDir, compileCacheEnv, writeCompileCache } from '../../scripts/bundle.js';
+import { IMAGE_NODE_FLAGS, bundleCli, compileCacheDir, compileCacheEnv, writeCompileCache } from '../../scripts/bundle.js';
 import { DEFAULT_CONFIG } from '../../src/core/index.js';
 import { admit, parseAdmissionReview, serializeReview } from '../../src/server/admission.js';
 import { admissionReview } from '../server/review-fixtures.js';
@@ -36,7 +36,7 @@ describe('the bundle as the image runs it', { timeout: TIMEOUT_MS }, () => {
     moved = join(dir, 'app/dist');
     await cp(join(dir, 'src/dist'), moved, { recursive: true });
     await rm(join(dir, 'src'), { recursive: true });
-    serve = await startServe([], { ...compileCacheEnv(compileCacheDir(join(moved, 'bundle'))), NODE_DEBUG_NATIVE: 'COMPILE_CACHE' }, { node, entry: join(moved, 'bundle/main.js'), captureStderr: true });
+    serve = await startServe([], { ...compileCacheEnv(compileCacheDir(join(moved, 'bundle'))), NODE_DEBUG_NATIVE: 'COMPILE_CACHE' }, { node, nodeFlags: IMAGE_NODE_FLAGS, entry: join(moved, 'bundle/main.js'), captureStderr: true });
   }, TIMEOUT_MS);
 
   afterAll(async () => {

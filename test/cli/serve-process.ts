@@ -40,6 +40,8 @@ export interface ServeCommand {
   node?: string;
   /** A built CLI entry such as a bundle's main.js, run without tsx (default: src/cli/main.ts under tsx). */
   entry?: string;
+  /** Node's own flags before `entry`. */
+  nodeFlags?: readonly string[];
   captureStderr?: boolean;
 }
 
@@ -49,7 +51,7 @@ export async function startServe(args: string[] = [], env: Record<string, string
   const certs = await runProcess(process.execPath, ['--import', 'tsx', MAIN, 'certs', '--out', certDir], { cwd: ROOT });
   if (certs.code !== 0) throw new Error(`ws-drain certs failed: ${certs.stderr}`);
   const ca = await readFile(join(certDir, 'ca.crt'), 'utf8');
-  const cli = command.entry === undefined ? ['--import', 'tsx', MAIN] : [command.entry];
+  const cli = command.entry === undefined ? ['--import', 'tsx', MAIN] : [...(command.nodeFlags ?? []), command.entry];
   const child = spawn(
     command.node ?? process.execPath,
     [...cli, 'serve', '--port', '0', '--metrics-port', '0', '--tls-cert', join(certDir, 'tls.crt'), '--tls-key', join(certDir, 'tls.key'), ...args],

@@ -6,7 +6,7 @@ import { builtinModules } from 'node:module';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { compileCacheDir, compileCacheEnv } from '../../scripts/bundle.js';
+import { IMAGE_NODE_FLAGS, compileCacheDir, compileCacheEnv } from '../../scripts/bundle.js';
 import { INSTALL_COMMAND } from '../../src/core/helper-argv.js';
 import { execForm, parseCopy, parseDockerfile, type Instruction, type Stage } from './dockerfile.js';
 import { REPO_ROOT } from './render.js';
@@ -151,6 +151,8 @@ describe('Dockerfile', () => {
     expect(packageJson.scripts['build']).toContain('scripts/bundle.ts');
     const main = argv.findIndex((a) => a.endsWith('dist/bundle/main.js'));
     expect(main).toBeGreaterThanOrEqual(0);
+    // Node's own flags, the ones the benchmark runs the bundle with.
+    expect(argv.slice(1, main)).toEqual([...IMAGE_NODE_FLAGS]);
     expect(argv[main + 1]).toBe('serve');
     // The compile cache `npm run build` writes beside the bundle (compileCacheDir), found where the image copies dist.
     const cache = all(webhook, 'ENV').find((e) => e.args.includes('NODE_COMPILE_CACHE='))?.args ?? '';
