@@ -95,7 +95,8 @@ export async function bundleCli(outdir: string = BUNDLE_DIR, root: string = ROOT
   // A cache of an older bundle would only be rejected entry by entry.
   await rm(compileCacheDir(outdir), { recursive: true, force: true });
   await build({
-    entryPoints: { main: join(root, 'src/cli/main.ts') },
+    // review-thread-entry: what a review thread runs (src/server/review-pool.ts starts it from beside its own chunk).
+    entryPoints: { main: join(root, 'src/cli/main.ts'), 'review-thread-entry': join(root, 'src/server/review-thread-entry.ts') },
     outdir,
     bundle: true,
     splitting: true,

@@ -30,6 +30,7 @@ export const SERVE_FLAGS: FlagSpec[] = [
   flag('shutdown-delay', 'on SIGTERM, time /readyz reports 503 before the listener closes', 'DURATION', '0s'),
   flag('shutdown-timeout', 'on SIGTERM, how long in-flight requests may take to finish', 'DURATION', '10s'),
   flag('workers', 'processes answering on the HTTPS port (node:cluster), up to the CPUs the pod may use; 1 = one process, no cluster; each worker runs its own namespace informer', 'N', '1'),
+  flag('review-threads', 'threads answering reviews over 64 KiB, so a large review never holds up the others (docs/limits.md); 0 = every review on the main thread', 'N', '1'),
   flag('dev', `local development: use ${DEV_CERT_DIR}/tls.crt and tls.key, generating a dev CA and certificate there if absent; --namespace-source defaults to none`, undefined),
   flag(
     'namespace-source',
@@ -77,6 +78,9 @@ export async function serveCommand(argv: string[]): Promise<number> {
   const workersText = stringFlag(values, 'workers') ?? '1';
   const workers = /^\d{1,2}$/.test(workersText) ? Number(workersText) : NaN;
   if (!(workers >= 1 && workers <= MAX_WORKERS)) throw usageError(`--workers=${JSON.stringify(workersText)}: expected a whole number 1-${MAX_WORKERS}`);
+  const threadsText = stringFlag(values, 'review-threads') ?? '1';
+  const reviewThreads = /^\d{1,2}$/.test(threadsText) ? Number(threadsText) : NaN;
+  if (!(reviewThreads >= 0 && reviewThreads <= MAX_WORKERS)) throw usageError(`--review-threads=${JSON.stringify(threadsText)}: expected a whole number 0-${MAX_WORKERS}`);
   const dev = values['dev'] === true;
   const tlsDir = dev ? DEV_CERT_DIR : DEFAULT_TLS_DIR;
   const tlsCertFile = stringFlag(values, 'tls-cert') ?? join(tlsDir, DEV_CERT_FILES.tlsCert);
@@ -109,6 +113,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     shutdownTimeoutMs: shutdownTimeout * 1000,
     shutdownDelayMs: shutdownDelay * 1000,
     tlsReloadIntervalMs: reloadInterval * 1000,
+    reviewThreads,
     ...(kubeConfig ? { namespaces: { kubeConfig } } : {}),
   };
   // --workers N: this process becomes the primary and runs this same command N

@@ -206,26 +206,40 @@ function errorText(err: unknown): string {
   return text.length > 200 ? `${text.slice(0, 197)}...` : text;
 }
 
-/** A denial for this review that never depends on the pod: it cannot fail or grow. */
-function refusal(
-  review: AdmissionReviewRequest,
-  code: number,
-  reason: string,
-  message: string,
-  outcome: AdmissionOutcome,
-): AdmissionResult {
+/** Who a review is about: enough to answer it (uid) and to log it, without the object. */
+export interface ReviewIdentity {
+  uid: string;
+  namespace: string;
+  podName: string | undefined;
+  dryRun: boolean;
+}
+
+export function identityOf(review: AdmissionReviewRequest): ReviewIdentity {
   const request = review.request;
-  const uid = request.uid;
+  return { uid: request.uid, namespace: namespaceOf(request), podName: podNameOf(request), dryRun: request.dryRun === true };
+}
+
+/** A denial for this review that never depends on the pod: it cannot fail or grow. */
+function refusal(review: AdmissionReviewRequest | ReviewIdentity, code: number, reason: string, message: string, outcome: AdmissionOutcome): AdmissionResult {
+  const who = 'request' in review ? identityOf(review) : review;
+  const uid = who.uid;
   return {
-    uid,
-    namespace: namespaceOf(request),
-    podName: podNameOf(request),
-    dryRun: request.dryRun === true,
+    ...who,
     review: envelope({ uid, allowed: false, status: { code, message, reason } }),
     outcome,
     reason: message,
     graceRaised: false,
   };
+}
+
+/**
+ * The answer to a review whose answering failed outside admit() (the review
+ * thread crashed or ran out of time): the same 500 InternalError denial an
+ * error inside admit() gets.
+ */
+export function internalErrorAnswer(who: ReviewIdentity, message: string): { result: AdmissionResult; body: string } {
+  const result = refusal(who, 500, 'InternalError', `ws-drain webhook internal error: ${message}`, 'error');
+  return { result, body: serializeReview(result.review) };
 }
 
 /**

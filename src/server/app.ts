@@ -9,7 +9,7 @@ import type { Logger } from './logger.js';
 import type { WebhookMetrics } from './metrics.js';
 import { createMutateHandler, reply } from './mutate-handler.js';
 import { noNamespaces, type NamespaceCache } from './namespaces.js';
-import { answerValidation } from './validate.js';
+import type { ReviewPool } from './review-pool.js';
 
 export { MAX_BODY_BYTES } from './mutate-handler.js';
 
@@ -28,6 +28,8 @@ export interface AppDeps {
   lifecycle?: Lifecycle;
   /** Namespace informer cache (namespaces.ts); without one, namespaces have no labels or annotations. */
   namespaces?: NamespaceCache;
+  /** Review threads for large reviews (review-pool.ts); without, every review is answered on the event loop. */
+  reviews?: ReviewPool;
 }
 
 const HEALTHY = '{"status":"ok"}';
@@ -41,7 +43,7 @@ export function createApp(deps: AppDeps): RequestListener {
   const cache = deps.namespaces ?? noNamespaces();
   const handlerDeps = { ...deps, namespaces: (name: string) => cache.view(name) };
   const mutate = createMutateHandler(handlerDeps);
-  const validate = createMutateHandler(handlerDeps, answerValidation);
+  const validate = createMutateHandler(handlerDeps, 'validate');
 
   return (req: IncomingMessage, res: ServerResponse) => {
     // Once the listener has closed (after the shutdown delay, when endpoints no

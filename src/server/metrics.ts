@@ -20,6 +20,9 @@ export interface WebhookMetrics {
   namespaceCacheMisses: Counter;
   namespaceInformerSynced: Gauge;
   namespaceIgnoredAnnotations: Gauge<'namespace_name'>;
+  reviewThreadJobs: Counter<'result'>;
+  reviewThreadPending: Gauge;
+  connectionsClosed: Counter<'reason'>;
 }
 
 /**
@@ -30,7 +33,8 @@ export interface WebhookMetrics {
 export const MAX_DENIAL_NAMESPACES = 500;
 export const OTHER_NAMESPACES = '_other';
 
-export function createMetrics(opts: { defaultMetrics?: boolean } = {}): WebhookMetrics {
+export function createMetrics(opts: { defaultMetrics?: boolean; pendingReviews?: () => number } = {}): WebhookMetrics {
+  const pendingReviews = opts.pendingReviews ?? (() => 0);
   const registry = new Registry();
   if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
   // Shared by /mutate and /validate, so the cap is one for the whole process.
@@ -104,6 +108,26 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): WebhookM
       // Not "namespace": Prometheus would rename it to exported_namespace, clashing with the target's own label.
       help: 'ws-drain/ annotations on a Namespace that its pods ignore (invalid, unknown or not a namespace default), by namespace_name.',
       labelNames: ['namespace_name'],
+      registers: [registry],
+    }),
+    reviewThreadJobs: new Counter({
+      name: 'ws_drain_review_thread_jobs_total',
+      help: 'Large reviews sent to a review thread, by result: answered, invalid (400), busy (queue full: 429), crashed, timed_out (both: an error answer, the thread replaced).',
+      labelNames: ['result'],
+      registers: [registry],
+    }),
+    reviewThreadPending: new Gauge({
+      name: 'ws_drain_review_thread_pending',
+      help: 'Large reviews on a review thread or queued for one, at scrape time.',
+      registers: [registry],
+      collect() {
+        this.set(pendingReviews());
+      },
+    }),
+    connectionsClosed: new Counter({
+      name: 'ws_drain_connections_closed_total',
+      help: 'Connections the webhook closed on a timeout, by reason: handshake, headers, request (body), stalled (no byte either way), unread_answer (answers not taken).',
+      labelNames: ['reason'],
       registers: [registry],
     }),
   };

@@ -1,12 +1,16 @@
 // POST /mutate on plain Node request/response objects. This is the hot path, so
 // it skips the framework: no router, no body-parser, no prototype swapping; one
 // buffer concat, one JSON.parse, one zod pass, one serialisation per request.
+// Bodies over OFFLOAD_MIN_BYTES are answered the same way on a review thread
+// (review-pool.ts), so a large review never holds up the small ones.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { WebhookConfig } from '../core/types.js';
-import { answerReview, bareNamespace, parseAdmissionReview, type AdmissionResult, type AdmissionReviewRequest, type NamespaceLookup } from './admission.js';
+import { bareNamespace, internalErrorAnswer, type NamespaceLookup } from './admission.js';
 import type { Logger } from './logger.js';
 import type { Counter, Histogram } from 'prom-client';
 import type { AdmissionOutcome, WebhookMetrics } from './metrics.js';
+import { OFFLOAD_MIN_BYTES, type Offloaded, type ReviewPool } from './review-pool.js';
+import { answerParsed, parseReviewBody, type AdmissionRecord, type Route } from './review-routes.js';
 
 /** Kubernetes objects are at most ~1.5 MiB in etcd; anything larger is not a real AdmissionReview. */
 export const MAX_BODY_BYTES = 3 * 1024 * 1024;
@@ -20,14 +24,25 @@ export interface MutateDeps {
   metrics: WebhookMetrics;
   /** Namespace labels and annotations from the informer's cache (namespaces.ts); bare names without one. */
   namespaces?: NamespaceLookup;
+  /** Review threads for bodies over OFFLOAD_MIN_BYTES (review-pool.ts); without, every review is answered here. */
+  reviews?: ReviewPool;
 }
 
-export function reply(res: ServerResponse, status: number, body: string): void {
+export function reply(res: ServerResponse, status: number, body: string | Uint8Array, extraHeaders: readonly string[] = []): void {
   if (res.headersSent) return;
   // Flat [name, value, ...] headers: no per-request object for Node to walk.
-  res.writeHead(status, ['content-type', JSON_UTF8, 'content-length', String(Buffer.byteLength(body))]);
+  const length = String(typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength);
+  res.writeHead(status, extraHeaders.length === 0 ? ['content-type', JSON_UTF8, 'content-length', length] : ['content-type', JSON_UTF8, 'content-length', length, ...extraHeaders]);
   res.end(body);
 }
+
+/**
+ * What a busy webhook answers: the API server's client (client-go's rest
+ * client) retries a 429 that carries Retry-After, within the webhook's
+ * timeoutSeconds; if every try is busy, the call fails and the webhook's
+ * failurePolicy decides, as for any other failed call (docs/limits.md).
+ */
+const BUSY_HEADERS = ['retry-after', '1'] as const;
 
 /** prom-client hashes the label object on every inc()/observe(); a child per outcome, made on first use, does not. */
 function outcomeChildren(metrics: WebhookMetrics): (outcome: AdmissionOutcome) => { requests: Counter.Internal; duration: Histogram.Internal<'outcome'> } {
@@ -42,15 +57,8 @@ function outcomeChildren(metrics: WebhookMetrics): (outcome: AdmissionOutcome) =
   };
 }
 
-/**
- * `answerFn` turns a parsed review into the answer: the pod mutation by
- * default; /validate passes its own, and shares everything else here.
- */
-export function createMutateHandler(
-  deps: MutateDeps,
-  answerFn: (review: AdmissionReviewRequest, config: WebhookConfig, namespaces: NamespaceLookup) => { result: AdmissionResult; body: string } = (review, config, namespaces) =>
-    answerReview(review, config, undefined, undefined, namespaces),
-): (req: IncomingMessage, res: ServerResponse) => void {
+/** `route` says which answer a review gets: the pod mutation, or /validate's judgement of a workload. */
+export function createMutateHandler(deps: MutateDeps, route: Route = 'mutate'): (req: IncomingMessage, res: ServerResponse) => void {
   const { config, logger, metrics } = deps;
   const namespaces = deps.namespaces ?? bareNamespace;
   const byOutcome = outcomeChildren(metrics);
@@ -58,13 +66,13 @@ export function createMutateHandler(
   // The unread rest of a refused body is discarded by Node after the response
   // (bounded by the server's requestTimeout), so the client sees the answer
   // rather than a connection reset.
-  function refuse(res: ServerResponse, status: number, error: string): void {
+  function refuse(res: ServerResponse, status: number, error: string, headers?: readonly string[]): void {
     byOutcome('error').requests.inc();
     logger.warn({ status, error }, 'rejected admission request');
-    reply(res, status, JSON.stringify({ error }));
+    reply(res, status, JSON.stringify({ error }), headers);
   }
 
-  function record(result: AdmissionResult, seconds: number): void {
+  function record(result: AdmissionRecord, seconds: number): void {
     const children = byOutcome(result.outcome);
     children.requests.inc();
     children.duration.observe(seconds);
@@ -86,23 +94,43 @@ export function createMutateHandler(
     else logger.info(line, 'admission');
   }
 
+  const seconds = (started: bigint): number => Number(process.hrtime.bigint() - started) / 1e9;
+
   function answer(res: ServerResponse, raw: Buffer): void {
     const started = process.hrtime.bigint();
-    let body: unknown;
-    try {
-      body = JSON.parse(raw.toString('utf8'));
-    } catch {
-      refuse(res, 400, 'request body is not valid JSON');
+    if (deps.reviews !== undefined && raw.byteLength > OFFLOAD_MIN_BYTES) {
+      deps.reviews.submit(route, raw).then((o) => answerOffloaded(res, o, started));
       return;
     }
-    const parsed = parseAdmissionReview(body);
+    const parsed = parseReviewBody(raw);
     if (!parsed.ok) {
       refuse(res, 400, parsed.error);
       return;
     }
-    const { result, body: answer } = answerFn(parsed.review, config, namespaces);
-    reply(res, 200, answer);
-    record(result, Number(process.hrtime.bigint() - started) / 1e9);
+    const { result, body } = answerParsed(route, parsed.review, config, namespaces);
+    reply(res, 200, body);
+    record(result, seconds(started));
+  }
+
+  /** A review thread's outcome, answered as the event loop would have answered it. */
+  function answerOffloaded(res: ServerResponse, o: Offloaded, started: bigint): void {
+    switch (o.kind) {
+      case 'answer':
+        reply(res, 200, o.body);
+        record(o.record, seconds(started));
+        return;
+      case 'invalid':
+        return refuse(res, 400, o.error);
+      case 'busy':
+        return refuse(res, 429, o.error, BUSY_HEADERS);
+      case 'failed': {
+        // Parsed: the uid is known, so the review gets the denial an error inside admission gets.
+        if (o.identity === undefined) return refuse(res, 500, `ws-drain webhook internal error: ${o.error}`);
+        const { result, body } = internalErrorAnswer(o.identity, o.error);
+        reply(res, 200, body);
+        record(result, seconds(started));
+      }
+    }
   }
 
   return (req, res) => {

@@ -9,6 +9,8 @@ import { createApp, type Lifecycle } from './app.js';
 import { createLogger, type LogLevel, type Logger } from './logger.js';
 import { createMetrics, createMetricsServer } from './metrics.js';
 import { noNamespaces, startNamespaceInformer, type InformerOptions } from './namespaces.js';
+import { createReviewPool, type ReviewPool, type ReviewPoolOptions } from './review-pool.js';
+import { countTimeoutCloses } from './timeout-closes.js';
 import { closeUnreadAnswers } from './unread-answers.js';
 import { checkTlsMaterial, readTlsMaterial, secureContextOptions, watchTlsFiles } from './tls.js';
 
@@ -77,6 +79,13 @@ export interface WebhookOptions {
    * every namespace then reads as having no ws-drain label or annotations.
    */
   namespaces?: Pick<InformerOptions, 'kubeConfig' | 'initialBackoffMs' | 'maxBackoffMs'>;
+  /**
+   * Review threads answering reviews over 64 KiB (review-pool.ts); 0 answers
+   * every review on the event loop (default 1).
+   */
+  reviewThreads?: number;
+  /** Overrides of the review pool's bounds (tests). */
+  reviewPool?: Pick<ReviewPoolOptions, 'maxPendingBytes' | 'jobTimeoutMs' | 'resourceLimits' | 'entry'>;
 }
 
 export interface RunningWebhook {
@@ -125,7 +134,8 @@ function closeServer(server: HttpServer | HttpsServer, timeoutMs: number): Promi
 
 export async function startWebhook(opts: WebhookOptions): Promise<RunningWebhook> {
   const logger = opts.logger ?? createLogger(opts.logLevel ?? 'info');
-  const metrics = createMetrics();
+  let reviews: ReviewPool | undefined;
+  const metrics = createMetrics({ pendingReviews: () => reviews?.pending() ?? 0 });
   const lifecycle: Lifecycle = { shuttingDown: false };
   const files = { certFile: opts.tlsCertFile, keyFile: opts.tlsKeyFile };
 
@@ -135,7 +145,19 @@ export async function startWebhook(opts: WebhookOptions): Promise<RunningWebhook
   // Started before listening: /readyz answers 503 until the first list is in.
   const namespaces = opts.namespaces ? await startNamespaceInformer({ ...opts.namespaces, config: opts.config, logger, metrics }) : noNamespaces();
   if (!opts.namespaces) metrics.namespaceInformerSynced.set(1);
-  const app = createApp({ config: opts.config, logger, metrics, lifecycle, namespaces });
+  const threads = opts.reviewThreads ?? 1;
+  reviews =
+    threads > 0
+      ? createReviewPool({
+          ...opts.reviewPool,
+          threads,
+          config: opts.config,
+          namespaces: (name) => namespaces.view(name),
+          logger,
+          onDone: (kind, cause) => metrics.reviewThreadJobs.inc({ result: cause === 'timed-out' ? 'timed_out' : cause ?? (kind === 'answer' ? 'answered' : kind) }),
+        })
+      : undefined;
+  const app = createApp({ config: opts.config, logger, metrics, lifecycle, namespaces, reviews });
   const t: ConnectionTimeouts = { ...CONNECTION_TIMEOUTS, ...opts.timeouts };
   const server = createHttpsServer(
     {
@@ -152,7 +174,8 @@ export async function startWebhook(opts: WebhookOptions): Promise<RunningWebhook
   server.headersTimeout = t.headersMs;
   // Without a 'timeout' listener Node destroys the stalled socket, dropping any unsent answer.
   server.timeout = t.stalledMs;
-  const unread = closeUnreadAnswers(server, t.unreadAnswerMs, logger);
+  const unread = closeUnreadAnswers(server, t.unreadAnswerMs, logger, () => metrics.connectionsClosed.inc({ reason: 'unread_answer' }));
+  countTimeoutCloses(server, (reason) => metrics.connectionsClosed.inc({ reason }));
 
   const metricsServer = createMetricsServer(() => metrics.registry.metrics(), metrics.registry.contentType, logger);
 
@@ -161,6 +184,7 @@ export async function startWebhook(opts: WebhookOptions): Promise<RunningWebhook
     port = await listen(server, opts.port, opts.host);
   } catch (err) {
     unread.stop();
+    await reviews?.close();
     await namespaces.stop();
     throw err;
   }
@@ -174,6 +198,7 @@ export async function startWebhook(opts: WebhookOptions): Promise<RunningWebhook
   } catch (err) {
     unread.stop();
     server.close();
+    await reviews?.close();
     await namespaces.stop();
     throw err;
   }
@@ -191,6 +216,9 @@ export async function startWebhook(opts: WebhookOptions): Promise<RunningWebhook
     reloader.stop();
     lifecycle.endingConnections = true;
     await Promise.all([closeServer(server, opts.shutdownTimeoutMs ?? 10_000), metricsPort === undefined ? undefined : closeServer(metricsServer, 1_000)]);
+    // Every connection has ended; a review thread still answering one (after
+    // --shutdown-timeout) finishes it, bounded by the job timeout, before the threads stop.
+    await reviews?.close();
     unread.stop();
     await namespaces.stop();
     logger.info('shutdown complete');

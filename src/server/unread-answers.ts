@@ -18,7 +18,7 @@ interface Pending {
  * `timeoutMs`, the connection is destroyed and its unsent answers freed.
  * Cost: one pass over the open connections per tick, no per-write work.
  */
-export function closeUnreadAnswers(server: HttpsServer, timeoutMs: number, logger: Logger): { stop(): void } {
+export function closeUnreadAnswers(server: HttpsServer, timeoutMs: number, logger: Logger, onClose: () => void = () => {}): { stop(): void } {
   const open = new Set<Socket>();
   const pending = new Map<Socket, Pending>();
   server.on('secureConnection', (socket: Socket) => {
@@ -40,6 +40,7 @@ export function closeUnreadAnswers(server: HttpsServer, timeoutMs: number, logge
       } else if (now - seen.since >= timeoutMs) {
         logger.warn({ remote: socket.remoteAddress, unsentBytes: bytes, timeoutMs }, 'closed a connection that did not read its answers');
         socket.destroy();
+        onClose();
       } else {
         seen.bytes = bytes; // a new answer queued behind an unread one is not progress
       }

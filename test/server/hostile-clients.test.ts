@@ -9,7 +9,7 @@ import { connect as tlsConnect } from 'node:tls';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { generateDevCerts, writeDevCerts, type DevCertPems } from '../../src/certs/dev-certs.js';
 import { startWebhook, type RunningWebhook, type WebhookOptions } from '../../src/server/serve.js';
-import { admissionReview, capturingLogger, localWebhookOptions } from './review-fixtures.js';
+import { admissionReview, capturingLogger, getMetrics, localWebhookOptions } from './review-fixtures.js';
 import { rolloutUnderLoad } from './rollout-load.js';
 
 let dir: string;
@@ -69,6 +69,7 @@ describe('clients that hold connections', () => {
     socket.on('error', () => {});
     await closed(socket);
     expect(socket.bytesWritten).toBe(0);
+    expect(await closedFor(w, 'handshake')).toBe(1);
   });
 
   it('drops a TLS connection that never sends a request', async () => {
@@ -77,6 +78,8 @@ describe('clients that hold connections', () => {
     socket.on('error', () => {});
     await new Promise((r) => socket.once('secureConnect', r));
     await closed(socket);
+    expect(await closedFor(w, 'idle')).toBe(1);
+    expect(await closedFor(w, 'stalled')).toBe(0);
   });
 
   it('drops a client that sends headers and never the body it announced', async () => {
@@ -92,6 +95,7 @@ describe('clients that hold connections', () => {
     await closed(socket);
     clearInterval(trickle);
     expect(answer === '' || answer.startsWith('HTTP/1.1 408')).toBe(true);
+    expect(await closedFor(w, 'request')).toBe(1);
   });
 
   it('closes a client that pipelines big reviews and never reads its answers, and answers other clients', async () => {
@@ -116,6 +120,7 @@ describe('clients that hold connections', () => {
     }
     expect(unreadClosed()).toMatchObject({ level: 40, timeoutMs: 500 });
     expect(unreadClosed()!['unsentBytes']).toBeGreaterThan(0);
+    expect(await closedFor(w, 'unread_answer')).toBe(1);
     // The client sees the answers the kernel had taken, then the end: the server has closed it.
     flood.resume();
     await closed(flood);
@@ -135,6 +140,12 @@ describe('clients that hold connections', () => {
     flood.destroy();
   }, 60_000);
 });
+
+/** ws_drain_connections_closed_total for one reason. */
+async function closedFor(w: RunningWebhook, reason: string): Promise<number> {
+  const line = (await getMetrics(w.metricsPort!)).split('\n').find((l) => l.startsWith(`ws_drain_connections_closed_total{reason="${reason}"} `));
+  return line === undefined ? 0 : Number(line.split(' ')[1]);
+}
 
 /** A pod admitted with an answer near the caps (~0.7 MiB): 1,000 ports on 80 containers. */
 function nearCapPod(): Record<string, unknown> {
