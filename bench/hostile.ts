@@ -116,7 +116,7 @@ async function runCase(root: string, name: string): Promise<void> {
   const answer = once();
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
   const maxRssMb = process.resourceUsage().maxRSS / 1024; // of the one cold answer, before the repeats
-  const warmCpuMs = ms < 2_000 ? medianCpuMs(once, 15) : undefined;
+  const warmCpuMs = ms < 2_000 ? medianMs(once, 15) : undefined;
   const response = (JSON.parse(answer) as { response: { allowed: boolean; patch?: string; status?: { message: string } } }).response;
   const outcome = response.patch ? 'mutated' : response.allowed ? 'allowed' : `denied (${response.status?.message.length ?? 0}-char message)`;
   const result: CaseResult = { ms, warmCpuMs, answerBytes: Buffer.byteLength(answer), maxRssMb, outcome };
@@ -396,16 +396,25 @@ const BIG: Record<string, { label: string; pod: () => Json }> = {
   mutate900: { label: '900 containers, mutated (~0.46 MiB answer)', pod: () => pod({}, Array.from({ length: 900 }, (_, i) => container(`c${i}`, { ports: [{ containerPort: 8080 }] }))) },
 };
 
-/** Median CPU ms (user + system) of `f` over `n` warm runs: steadier than wall time on a shared machine. */
-function medianCpuMs(f: () => unknown, n = 21): number {
-  for (let i = 0; i < 3; i++) f();
-  const t: number[] = [];
-  for (let i = 0; i < n; i++) {
+/** Milliseconds `f` took by `clock`: CPU (user + system; steadier than wall time on a shared machine), or wall. */
+const CLOCKS = {
+  cpu: (f: () => unknown): number => {
     const a = process.cpuUsage();
     f();
     const u = process.cpuUsage(a);
-    t.push((u.user + u.system) / 1000);
-  }
+    return (u.user + u.system) / 1000;
+  },
+  wall: (f: () => unknown): number => {
+    const a = performance.now();
+    f();
+    return performance.now() - a;
+  },
+};
+
+/** Median ms of `f` over `n` warm runs. */
+function medianMs(f: () => unknown, n = 21, clock: keyof typeof CLOCKS = 'cpu'): number {
+  for (let i = 0; i < 3; i++) f();
+  const t = Array.from({ length: n }, () => CLOCKS[clock](f));
   return t.sort((x, y) => x - y)[Math.floor(n / 2)]!;
 }
 
@@ -452,9 +461,9 @@ async function concurrentTable(): Promise<void> {
   console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const c of Object.values(BIG)) {
     const body = JSON.stringify(admissionReview({ uid: 'big', object: c.pod() }));
-    const parseMs = medianCpuMs(() => JSON.parse(body));
+    const parseMs = medianMs(() => JSON.parse(body));
     const parsed = JSON.parse(body) as unknown;
-    const coreMs = medianCpuMs(() => {
+    const coreMs = medianMs(() => {
       const r = parseAdmissionReview(parsed);
       if (r.ok) answerReview(r.review, DEFAULT_CONFIG);
     });
@@ -498,10 +507,14 @@ async function thresholdTable(): Promise<void> {
   console.log('| --- | --- | --- | --- | --- |');
   for (const n of [25, 100, 250, 500, 800, 1000, 2500, 5000]) {
     const body = Buffer.from(JSON.stringify(admissionReview({ uid: 'size', object: pod({}, Array.from({ length: n }, (_, i) => container(`c${i}`, { ports: [{ containerPort: 8080 + (i % 100) }] }))) })));
-    const inlineMs = medianWallMs(() => {
-      const r = parseReviewBody(body);
-      if (r.ok) answerParsed('mutate', r.review, DEFAULT_CONFIG, bareNamespace);
-    });
+    const inlineMs = medianMs(
+      () => {
+        const r = parseReviewBody(body);
+        if (r.ok) answerParsed('mutate', r.review, DEFAULT_CONFIG, bareNamespace);
+      },
+      31,
+      'wall',
+    );
     for (let i = 0; i < 5; i++) await pool.submit('mutate', Buffer.from(body));
     const runs = 40;
     const elu = perfHooks.eventLoopUtilization();
@@ -512,17 +525,6 @@ async function thresholdTable(): Promise<void> {
     console.log(`| ${n} | ${(body.byteLength / 1024).toFixed(0)} KiB | ${inlineMs.toFixed(2)} ms | ${(used.active / runs).toFixed(2)} ms | ${wall.toFixed(2)} ms |`);
   }
   await pool.close();
-}
-
-function medianWallMs(f: () => unknown, n = 31): number {
-  for (let i = 0; i < 5; i++) f();
-  const t: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const a = performance.now();
-    f();
-    t.push(performance.now() - a);
-  }
-  return t.sort((x, y) => x - y)[Math.floor(n / 2)]!;
 }
 
 /**
