@@ -22,7 +22,7 @@ import {
   ofKind,
   one,
 } from './objects.js';
-import { REPO_ROOT, buildTool, renderKustomize, type KubeObject } from './render.js';
+import { REPO_ROOT, buildKubectl, buildTool, renderKustomize, type KubeObject } from './render.js';
 
 // What a chart sets differently from kustomize's `labels:` by convention; the
 // equivalence compares everything else.
@@ -85,7 +85,7 @@ let defaults: KubeObject[];
 let base: KubeObject[];
 
 beforeAll(async () => {
-  await Promise.all([buildTool('helm'), buildTool('kustomize')]);
+  await Promise.all([buildTool('helm'), buildKubectl()]);
   scratch = await mkdtemp(join(tmpdir(), 'ws-drain-chart-'));
   [defaults, base] = await Promise.all([renderChart(), renderKustomize('manifests/base')]);
 });

@@ -33,7 +33,7 @@ import {
   type LabelSelector,
 } from './objects.js';
 import { renderChart } from './helm.js';
-import { REPO_ROOT, buildKustomize, renderKustomize, type KubeObject } from './render.js';
+import { REPO_ROOT, buildKubectl, renderKustomize, type KubeObject } from './render.js';
 
 const OVERLAYS = readdirSync(join(REPO_ROOT, 'manifests', 'overlays'), { withFileTypes: true })
   .filter((d) => d.isDirectory())
@@ -67,7 +67,7 @@ function render(target: string): KubeObject[] {
 }
 
 beforeAll(async () => {
-  await buildKustomize();
+  await buildKubectl();
   for (const target of TARGETS) {
     const values = CHART_VALUE_SETS[target];
     renders.set(target, values === undefined ? await renderKustomize(target) : await renderChart({ values }));

@@ -4,12 +4,12 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildKustomize, renderKustomize } from './render.js';
+import { buildKubectl, renderKustomize } from './render.js';
 
 describe('renderKustomize', () => {
   let scratch: string;
   beforeAll(async () => {
-    await buildKustomize();
+    await buildKubectl();
     scratch = await mkdtemp(join(tmpdir(), 'ws-drain-render-'));
   });
   afterAll(async () => {
@@ -24,7 +24,7 @@ describe('renderKustomize', () => {
     const dir = join(scratch, 'missing-resource');
     await mkdir(dir);
     await writeFile(join(dir, 'kustomization.yaml'), 'resources:\n  - does-not-exist.yaml\n');
-    await expect(renderKustomize(dir)).rejects.toThrow(/kustomize build .*missing-resource failed[\s\S]*does-not-exist\.yaml/);
+    await expect(renderKustomize(dir)).rejects.toThrow(/kubectl kustomize .*missing-resource failed[\s\S]*does-not-exist\.yaml/);
   });
 
   it('rejects an object without a name instead of returning it', async () => {
@@ -32,7 +32,7 @@ describe('renderKustomize', () => {
     await mkdir(dir);
     await writeFile(join(dir, 'thing.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  labels:\n    a: b\n');
     await writeFile(join(dir, 'kustomization.yaml'), 'resources:\n  - thing.yaml\n');
-    await expect(renderKustomize(dir)).rejects.toThrow(/kustomize build .*no-name failed[\s\S]*missing metadata\.name/);
+    await expect(renderKustomize(dir)).rejects.toThrow(/kubectl kustomize .*no-name failed[\s\S]*missing metadata\.name/);
   });
 
   it('returns every document of a valid render as a named object, in order', async () => {

@@ -1,5 +1,6 @@
-// Renders a kustomize directory with the kustomize pinned in tools/kustomize
-// (built on first use into ${WS_DRAIN_CACHE:-.cache}/kustomize/<version>/).
+// Renders a kustomize directory with `kubectl kustomize`: the kustomize built
+// into the kubectl of tools/k8s (the one the e2e and real-node suites run, and
+// what users' `kubectl apply -k` uses), so no separate kustomize is built.
 // Used by the manifests tests and by the e2e suite, which dry-runs the result
 // against a real kube-apiserver.
 import { spawn } from 'node:child_process';
@@ -8,9 +9,9 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { z } from 'zod';
+import { ensureBinaries } from '../e2e/controlplane/binaries.js';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const BUILD_SCRIPT = resolve(REPO_ROOT, 'tools', 'kustomize', 'build.sh');
 
 /** The part of every Kubernetes object that the render guarantees; the rest is kept as is. */
 export const KubeObjectSchema = z.looseObject({
@@ -53,10 +54,10 @@ export function run(file: string, args: string[], opts: { cwd: string; echoStder
 const toolBinaries = new Map<string, Promise<string>>();
 
 /**
- * Path of a tool built by tools/<name>/build.sh (kustomize, helm, promtool),
- * building it once per process; the scripts reuse earlier builds from the cache.
+ * Path of a tool built by tools/<name>/build.sh (helm, promtool), building it
+ * once per process; the scripts reuse earlier builds from the cache.
  */
-export function buildTool(name: 'kustomize' | 'helm' | 'promtool'): Promise<string> {
+export function buildTool(name: 'helm' | 'promtool'): Promise<string> {
   let binary = toolBinaries.get(name);
   if (binary === undefined) {
     binary = (async () => {
@@ -75,9 +76,16 @@ export function buildTool(name: 'kustomize' | 'helm' | 'promtool'): Promise<stri
   return binary;
 }
 
-/** Path of the pinned kustomize binary. */
-export function buildKustomize(): Promise<string> {
-  return buildTool('kustomize');
+let kubectl: Promise<string> | undefined;
+
+/** Path of the kubectl pinned in tools/k8s, whose `kubectl kustomize` renders; built once per process. */
+export function buildKubectl(): Promise<string> {
+  if (kubectl === undefined) {
+    kubectl = ensureBinaries().then((binaries) => binaries.kubectl);
+    // A failed build is not cached, so a later call can retry.
+    kubectl.catch(() => (kubectl = undefined));
+  }
+  return kubectl;
 }
 
 /** Parses a multi-document render into objects; `what` names the render in errors. */
@@ -99,7 +107,7 @@ export function parseObjects(yamlText: string, what: string): KubeObject[] {
 }
 
 /**
- * `kustomize build DIR`, parsed into objects. DIR is absolute or relative to
+ * `kubectl kustomize DIR`, parsed into objects. DIR is absolute or relative to
  * the repository root (e.g. "manifests/overlays/ha").
  */
 export async function renderKustomize(dir: string): Promise<KubeObject[]> {
@@ -107,11 +115,10 @@ export async function renderKustomize(dir: string): Promise<KubeObject[]> {
   const info = await stat(target).catch(() => undefined);
   if (!info?.isDirectory()) throw new Error(`renderKustomize: ${dir} is not a directory (resolved to ${target})`);
 
-  const kustomize = await buildKustomize();
-  const result = await run(kustomize, ['build', target], { cwd: REPO_ROOT, echoStderr: false });
+  const result = await run(await buildKubectl(), ['kustomize', target], { cwd: REPO_ROOT, echoStderr: false });
   if (result.code !== 0) {
-    throw new Error(`kustomize build ${dir} failed (exit ${result.code ?? result.signal}):\n${result.stderr.trim()}`);
+    throw new Error(`kubectl kustomize ${dir} failed (exit ${result.code ?? result.signal}):\n${result.stderr.trim()}`);
   }
 
-  return parseObjects(result.stdout, `kustomize build ${dir}`);
+  return parseObjects(result.stdout, `kubectl kustomize ${dir}`);
 }

@@ -9,7 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { runProcess } from '../e2e/controlplane/run.js';
-import { REPO_ROOT, buildKustomize, renderKustomize } from './render.js';
+import { REPO_ROOT, buildKubectl, renderKustomize } from './render.js';
 
 const PackageJson = z.object({ version: z.string() });
 const PackageLock = z.object({ version: z.string(), packages: z.object({ '': z.object({ version: z.string() }) }) });
@@ -51,7 +51,7 @@ const expectAll = (found: Record<string, string | undefined>, version: string) =
 describe('release version', () => {
   let version: string;
   beforeAll(async () => {
-    await buildKustomize();
+    await buildKubectl();
     version = PackageJson.parse(JSON.parse(await readFile(join(REPO_ROOT, 'package.json'), 'utf8'))).version;
   });
 

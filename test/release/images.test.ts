@@ -18,7 +18,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { runProcess } from '../e2e/controlplane/run.js';
 import { renderChart } from '../manifests/helm.js';
-import { REPO_ROOT, buildKustomize, renderKustomize } from '../manifests/render.js';
+import { REPO_ROOT, buildKubectl, renderKustomize } from '../manifests/render.js';
 
 const cacheRoot = process.env['WS_DRAIN_CACHE'] ?? join(REPO_ROOT, '.cache');
 const PLATFORMS = ['amd64', 'arm64'];
@@ -195,7 +195,7 @@ describe('tools/release/build.sh: release images in a local registry', () => {
   });
 
   it('tools/release/pin.sh pins the kustomize install and the chart values to the printed digests', async () => {
-    await buildKustomize();
+    await buildKubectl();
     const out = join(work, 'pinned');
     await must(join(REPO_ROOT, 'tools/release/pin.sh'), ['--out', out, join(work, 'out/images.env')]);
     const deployment = DeploymentSchema.parse((await renderKustomize(out)).find((o) => o.kind === 'Deployment'));

@@ -1,5 +1,6 @@
 # Sourced by tools/<tool>/build.sh: builds one command of a Go module pinned in
-# that directory's go.mod into
+# that directory's go.mod (or in $GO_TOOL_MODULE_DIR's, for a tool that shares
+# another tool's module) into
 #   ${WS_DRAIN_CACHE:-<repo>/.cache}/<name>/<version>/<name>
 # and reuses it on later runs. Progress goes to stderr; the binary's path is
 # the last stdout line, so callers can do: BIN=$(tools/<tool>/build.sh | tail -n1)
@@ -11,7 +12,7 @@
 build_go_tool() {
   local name="$1" module="$2" package="$3" ldflags_template="${4:-}" tags="${5:-}"
   local here repo cache version out_dir bin
-  here="$(cd "$(dirname "${BASH_SOURCE[1]}")" && pwd)"
+  here="$(cd "${GO_TOOL_MODULE_DIR:-$(dirname "${BASH_SOURCE[1]}")}" && pwd)"
   repo="$(cd "$here/../.." && pwd)"
   cache="${WS_DRAIN_CACHE:-$repo/.cache}"
 
