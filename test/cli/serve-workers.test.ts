@@ -1,5 +1,6 @@
 // `ws-drain serve --workers 2` as a real process tree (src/server/cluster.ts):
-// both workers answer, /metrics sums them, a certificate change reaches every
+// both workers answer (large reviews on their own review threads), /metrics
+// sums them, a certificate change reaches every
 // worker, a dead worker is replaced, and SIGTERM drains all of them (readyz 503
 // on every worker first, every admission line written, exit 0).
 import { X509Certificate } from 'node:crypto';
@@ -60,8 +61,18 @@ describe('ws-drain serve --workers 2', { timeout: TIMEOUT_MS }, () => {
       expect(res.status).toBe(200);
       uids.push(uid);
     }
+    // Reviews over 64 KiB: answered on each worker's own review thread.
+    const containers = Array.from({ length: 1200 }, (_, i) => ({ name: `c${i}`, image: 'registry.example/app:1', ports: [{ containerPort: 8080 }] }));
+    const big = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'big', namespace: 'apps', annotations: { 'ws-drain/session-p95': '5m', 'ws-drain/containers': 'c1' } }, spec: { containers } };
+    for (let i = 0; i < 2; i++) {
+      const uid = `workers-big-${i}`;
+      const res = await s.request('POST', '/mutate', JSON.stringify(admissionReview({ uid, object: big })), { newConnection: true });
+      expect(res.status).toBe(200);
+      uids.push(uid);
+    }
     const metrics = await getMetrics(s.metricsPort);
-    expect(metrics).toMatch(/^ws_drain_admission_requests_total\{outcome="mutated"\} 6$/m);
+    expect(metrics).toMatch(/^ws_drain_admission_requests_total\{outcome="mutated"\} 8$/m);
+    expect(metrics).toMatch(/^ws_drain_review_thread_jobs_total\{result="answered"\} 2$/m);
 
     s.child.kill('SIGTERM');
     // Both workers start their shutdown; during the delay, readyz is 503 whichever worker answers.
