@@ -1,6 +1,6 @@
 // Issue 12 figures, side by side in one run:
 //
-//   npx tsx bench/hostile.ts [--before <git-rev>] [--clients 150] [--skip-reviews] [--skip-shutdown] [--skip-slow] [--skip-concurrent]
+//   npx tsx bench/hostile.ts [--before <git-rev>] [--clients 150] [--skip-reviews] [--skip-shutdown] [--skip-slow] [--skip-concurrent] [--skip-isolation] [--rounds 2]
 //
 // 1. Shutdown under keep-alive load: rolloutUnderLoad (test/server/rollout-load.ts)
 //    against ws-drain's serve.ts, and against the peer "Node https + http.Server.close()"
@@ -16,7 +16,12 @@
 //    timeout. Open connections and server memory, before, during and after.
 // 4. One big review beside small ones: a small review's latency alone (the peer)
 //    and while another connection sends a big review back to back, in one
-//    server process, with the big review's own parse and core times.
+//    server process answering everything on its event loop (--review-threads 0),
+//    with the big review's own parse and core times.
+// 5. Review threads: the event loop's time per review inline vs on a thread, by
+//    size (where OFFLOAD_MIN_BYTES comes from); small reviews' p50/p99/max while
+//    big ones (1,000 and 5,000 containers) are in flight, with review threads
+//    and without (the peer: --review-threads 0), alternated in rounds.
 //
 // Timings are for reading, not asserting: the machine is shared.
 import { execFileSync, spawn } from 'node:child_process';
@@ -26,11 +31,14 @@ import type { AddressInfo } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
+import { performance as perfHooks } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { generateDevCerts, writeDevCerts, type DevCertPems } from '../src/certs/dev-certs.js';
 import { DEFAULT_CONFIG } from '../src/core/index.js';
-import { parseAdmissionReview, answerReview } from '../src/server/admission.js';
+import { bareNamespace, parseAdmissionReview, answerReview } from '../src/server/admission.js';
+import { createReviewPool } from '../src/server/review-pool.js';
+import { answerParsed, parseReviewBody } from '../src/server/review-routes.js';
 import { createApp, type Lifecycle } from '../src/server/app.js';
 import { createLogger } from '../src/server/logger.js';
 import { createMetrics } from '../src/server/metrics.js';
@@ -108,7 +116,7 @@ async function runCase(root: string, name: string): Promise<void> {
   const answer = once();
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
   const maxRssMb = process.resourceUsage().maxRSS / 1024; // of the one cold answer, before the repeats
-  const warmCpuMs = ms < 2_000 ? medianCpuMs(once, 15) : undefined;
+  const warmCpuMs = ms < 2_000 ? medianMs(once, 15) : undefined;
   const response = (JSON.parse(answer) as { response: { allowed: boolean; patch?: string; status?: { message: string } } }).response;
   const outcome = response.patch ? 'mutated' : response.allowed ? 'allowed' : `denied (${response.status?.message.length ?? 0}-char message)`;
   const result: CaseResult = { ms, warmCpuMs, answerBytes: Buffer.byteLength(answer), maxRssMb, outcome };
@@ -183,8 +191,8 @@ async function certs(): Promise<{ dir: string; pems: DevCertPems }> {
   return { dir, pems };
 }
 
-async function wsDrain(dir: string, delayMs: number, timeouts: WebhookOptions['timeouts'] = {}): Promise<Replica> {
-  const w = await startWebhook(localWebhookOptions(dir, { logLevel: 'silent', shutdownDelayMs: delayMs, shutdownTimeoutMs: 10_000, timeouts }));
+async function wsDrain(dir: string, delayMs: number, timeouts: WebhookOptions['timeouts'] = {}, extra: Partial<WebhookOptions> = {}): Promise<Replica> {
+  const w = await startWebhook(localWebhookOptions(dir, { logLevel: 'silent', shutdownDelayMs: delayMs, shutdownTimeoutMs: 10_000, timeouts, ...extra }));
   return { port: w.port, close: () => w.close() };
 }
 
@@ -254,7 +262,11 @@ async function serveChild(kind: string, dir: string, code: string | undefined): 
   // The peer answers with the request listener of `code` (the --before tree): serve.ts as it was.
   const before = code ? ((await import(pathToFileURL(join(code, 'src/server/app.ts')).href)) as { createApp: typeof createApp }).createApp : createApp;
   // 'no-unread': serve.ts with the unread-answer timeout out of the way (as before it existed).
-  const server = kind === 'peer' ? await nodeClose(pems, 0, before) : await wsDrain(dir, 0, kind === 'no-unread' ? { unreadAnswerMs: 3_600_000 } : {});
+  // 'inline': every review on the event loop (serve --review-threads 0), as before review threads.
+  const server =
+    kind === 'peer'
+      ? await nodeClose(pems, 0, before)
+      : await wsDrain(dir, 0, kind === 'no-unread' ? { unreadAnswerMs: 3_600_000 } : {}, kind === 'inline' ? { reviewThreads: 0 } : {});
   process.stdout.write(`${server.port}\n`);
   // Heap + buffers every 500 ms (after a GC when --expose-gc): what the process really holds, unlike RSS.
   setInterval(() => {
@@ -384,16 +396,25 @@ const BIG: Record<string, { label: string; pod: () => Json }> = {
   mutate900: { label: '900 containers, mutated (~0.46 MiB answer)', pod: () => pod({}, Array.from({ length: 900 }, (_, i) => container(`c${i}`, { ports: [{ containerPort: 8080 }] }))) },
 };
 
-/** Median CPU ms (user + system) of `f` over `n` warm runs: steadier than wall time on a shared machine. */
-function medianCpuMs(f: () => unknown, n = 21): number {
-  for (let i = 0; i < 3; i++) f();
-  const t: number[] = [];
-  for (let i = 0; i < n; i++) {
+/** Milliseconds `f` took by `clock`: CPU (user + system; steadier than wall time on a shared machine), or wall. */
+const CLOCKS = {
+  cpu: (f: () => unknown): number => {
     const a = process.cpuUsage();
     f();
     const u = process.cpuUsage(a);
-    t.push((u.user + u.system) / 1000);
-  }
+    return (u.user + u.system) / 1000;
+  },
+  wall: (f: () => unknown): number => {
+    const a = performance.now();
+    f();
+    return performance.now() - a;
+  },
+};
+
+/** Median ms of `f` over `n` warm runs. */
+function medianMs(f: () => unknown, n = 21, clock: keyof typeof CLOCKS = 'cpu'): number {
+  for (let i = 0; i < 3; i++) f();
+  const t = Array.from({ length: n }, () => CLOCKS[clock](f));
   return t.sort((x, y) => x - y)[Math.floor(n / 2)]!;
 }
 
@@ -427,11 +448,12 @@ async function smallLatencies(port: number, ca: string, body: string, count: num
 async function concurrentTable(): Promise<void> {
   const { dir, pems } = await certs();
   // Without --expose-gc: the memory sampler's forced full GC every 500 ms would stall the server here.
-  const child = spawn(process.execPath, ['--import', 'tsx', SELF, '--serve', 'ws-drain', '--root', dir], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  // On the event loop (--review-threads 0): what one review costs the loop that answers all the others.
+  const child = spawn(process.execPath, ['--import', 'tsx', SELF, '--serve', 'inline', '--root', dir], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise<number>((resolve) => child.stdout.once('data', (c: Buffer) => resolve(Number(c.toString().trim()))));
   const small = JSON.stringify(admissionReview({ uid: 'small' }));
   const count = 200;
-  console.log('\n## One big review beside small ones (one server process; small = the normal 3-container review)\n');
+  console.log('\n## One big review beside small ones, all on the event loop (one server process, --review-threads 0; small = the normal 3-container review)\n');
   console.log(`Big review costs: warm median CPU time in this process (JSON.parse of the body; zod envelope + decide + serialisation). Load average ${loadavg()[0]!.toFixed(1)} on ${cpus().length} CPUs.`);
   console.log(`Server CPU: the server process's /proc CPU time over 40 big (400 small) reviews, divided. On a machine with a free core, the longest a small review can wait behind a big one is the big one's server CPU.`);
   console.log(`Small review: ${count} sequential requests on one keep-alive connection, alone (peer) and while a second connection sends the big review back to back (wall time: on a loaded machine it includes waiting for a CPU).\n`);
@@ -439,9 +461,9 @@ async function concurrentTable(): Promise<void> {
   console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const c of Object.values(BIG)) {
     const body = JSON.stringify(admissionReview({ uid: 'big', object: c.pod() }));
-    const parseMs = medianCpuMs(() => JSON.parse(body));
+    const parseMs = medianMs(() => JSON.parse(body));
     const parsed = JSON.parse(body) as unknown;
-    const coreMs = medianCpuMs(() => {
+    const coreMs = medianMs(() => {
       const r = parseAdmissionReview(parsed);
       if (r.ok) answerReview(r.review, DEFAULT_CONFIG);
     });
@@ -474,6 +496,117 @@ async function concurrentTable(): Promise<void> {
   child.kill('SIGKILL');
 }
 
+// ---------------------------------------------------------------- review threads: isolation
+
+/** Event-loop time per review answered inline vs sent to a review thread, by body size: where OFFLOAD_MIN_BYTES comes from. */
+async function thresholdTable(): Promise<void> {
+  const pool = createReviewPool({ config: DEFAULT_CONFIG, namespaces: bareNamespace, logger: createLogger('silent') });
+  console.log('\n## Event-loop time per review: answered inline vs sent to a review thread (in this process; warm)\n');
+  console.log('Inline: median wall time of parse + answer. Thread: the event loop\'s active time (performance.eventLoopUtilization) per review, 40 reviews one after another: posting the body, the namespace round trip, receiving the answer.\n');
+  console.log('| containers | body | inline | on a thread: event-loop time | thread wall time per review |');
+  console.log('| --- | --- | --- | --- | --- |');
+  for (const n of [25, 100, 250, 500, 800, 1000, 2500, 5000]) {
+    const body = Buffer.from(JSON.stringify(admissionReview({ uid: 'size', object: pod({}, Array.from({ length: n }, (_, i) => container(`c${i}`, { ports: [{ containerPort: 8080 + (i % 100) }] }))) })));
+    const inlineMs = medianMs(
+      () => {
+        const r = parseReviewBody(body);
+        if (r.ok) answerParsed('mutate', r.review, DEFAULT_CONFIG, bareNamespace);
+      },
+      31,
+      'wall',
+    );
+    for (let i = 0; i < 5; i++) await pool.submit('mutate', Buffer.from(body));
+    const runs = 40;
+    const elu = perfHooks.eventLoopUtilization();
+    const started = performance.now();
+    for (let i = 0; i < runs; i++) await pool.submit('mutate', Buffer.from(body));
+    const wall = (performance.now() - started) / runs;
+    const used = perfHooks.eventLoopUtilization(elu);
+    console.log(`| ${n} | ${(body.byteLength / 1024).toFixed(0)} KiB | ${inlineMs.toFixed(2)} ms | ${(used.active / runs).toFixed(2)} ms | ${wall.toFixed(2)} ms |`);
+  }
+  await pool.close();
+}
+
+/**
+ * Small reviews' latency while big ones are in flight, the same server code
+ * with review threads (the default) and without (--review-threads 0, the
+ * peer: every review on the event loop), alternated in rounds.
+ */
+async function isolationTable(rounds: number): Promise<void> {
+  const { dir, pems } = await certs();
+  const small = JSON.stringify(admissionReview({ uid: 'small' }));
+  const bigs: Array<[string, string]> = [1000, 5000].map((n) => [
+    `${n.toLocaleString('en')} containers`,
+    JSON.stringify(admissionReview({ uid: 'big', object: pod({}, Array.from({ length: n }, (_, i) => container(`c${i}`, { ports: [{ containerPort: 8080 + (i % 100) }] }))) })),
+  ]);
+  const modes = [
+    ['event loop only (--review-threads 0; peer)', 'inline'],
+    ['review thread (default: 1 thread)', 'ws-drain'],
+  ] as const;
+  const count = 200;
+  const bigClients = 2;
+  const load = [loadavg()[0]!];
+  type Row = { small: number[]; big: number[]; bigAlone: number[]; busy: number };
+  const rows = new Map<string, Row>();
+  for (let round = 0; round < rounds; round++) {
+    for (const [bigLabel, bigBody] of bigs) {
+      for (const [, kind] of modes) {
+        const child = spawn(process.execPath, ['--import', 'tsx', SELF, '--serve', kind, '--root', dir], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+        const port = await new Promise<number>((resolve) => child.stdout.once('data', (c: Buffer) => resolve(Number(c.toString().trim()))));
+        const row = rows.get(`${bigLabel}|${kind}`) ?? { small: [], big: [], bigAlone: [], busy: 0 };
+        rows.set(`${bigLabel}|${kind}`, row);
+        // Warm: the big review answered 20 times (the thread started and its code compiled), small ones in smallLatencies.
+        const warm = new Agent({ keepAlive: true, maxSockets: 1 });
+        for (let i = 0; i < 20; i++) await postStatus(warm, port, pems.caCert, bigBody);
+        // The big review alone, one after another: what the thread hop costs the big review itself.
+        for (let i = 0; i < 20; i++) row.bigAlone.push((await postStatus(warm, port, pems.caCert, bigBody)).ms);
+        warm.destroy();
+        let stop = false;
+        const floods = Array.from({ length: bigClients }, async () => {
+          const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+          while (!stop) {
+            const r = await postStatus(agent, port, pems.caCert, bigBody);
+            if (r.status === 429) row.busy++;
+            else row.big.push(r.ms);
+          }
+          agent.destroy();
+        });
+        row.small.push(...(await smallLatencies(port, pems.caCert, small, count)));
+        stop = true;
+        await Promise.all(floods);
+        child.kill('SIGKILL');
+        load.push(loadavg()[0]!);
+      }
+    }
+  }
+  const f = (x: number): string => x.toFixed(1);
+  const stats = (xs: number[]): string => `${f(pct(xs, 50))} / ${f(pct(xs, 99))} / ${f(Math.max(...xs))}`;
+  console.log(`\n## Small reviews while big ones are in flight: review threads vs the event loop alone (${rounds} round(s), alternated)\n`);
+  console.log(`${count} small reviews (the normal 3-container review) per round, one after another on a keep-alive connection, while ${bigClients} other connections send the big review back to back. Same server code, a fresh process per row and round. Load average ${load.map((l) => l.toFixed(1)).join(' → ')} on ${cpus().length} CPUs: wall times include waiting for a CPU.\n`);
+  console.log('| big reviews in flight | server | small p50 / p99 / max | big p50 / p99 (beside small ones) | big alone p50 | big answered 429 (busy) | small p99: threads / event loop |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- |');
+  for (const [bigLabel, bigBody] of bigs) {
+    const inline = rows.get(`${bigLabel}|inline`)!;
+    for (const [label, kind] of modes) {
+      const r = rows.get(`${bigLabel}|${kind}`)!;
+      const ratio = kind === 'inline' ? '' : `${(pct(r.small, 99) / pct(inline.small, 99)).toFixed(2)}× (p50 ${(pct(r.small, 50) / pct(inline.small, 50)).toFixed(2)}×)`;
+      console.log(`| ${bigLabel} (${(Buffer.byteLength(bigBody) / 1024).toFixed(0)} KiB) | ${label} | ${stats(r.small)} ms | ${f(pct(r.big, 50))} / ${f(pct(r.big, 99))} ms | ${f(pct(r.bigAlone, 50))} ms | ${r.busy} of ${r.busy + r.big.length} | ${ratio} |`);
+    }
+  }
+}
+
+function postStatus(agent: Agent, port: number, ca: string, body: string): Promise<{ status: number; ms: number }> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const req = httpsRequest({ host: '127.0.0.1', port, path: '/mutate', method: 'POST', ca, agent, headers: { 'content-type': 'application/json' } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, ms: performance.now() - started }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
 // ---------------------------------------------------------------- main
 
 const { values } = parseArgs({
@@ -488,6 +621,8 @@ const { values } = parseArgs({
     'skip-shutdown': { type: 'boolean', default: false },
     'skip-slow': { type: 'boolean', default: false },
     'skip-concurrent': { type: 'boolean', default: false },
+    'skip-isolation': { type: 'boolean', default: false },
+    rounds: { type: 'string', default: '2' },
   },
 });
 
@@ -502,5 +637,9 @@ if (values.case !== undefined) {
   if (!values['skip-slow']) await slowClientsTable(values.before);
   if (!values['skip-reviews']) await reviewTable(values.before);
   if (!values['skip-concurrent']) await concurrentTable();
+  if (!values['skip-isolation']) {
+    await thresholdTable();
+    await isolationTable(Number(values.rounds));
+  }
   process.exit(0);
 }

@@ -22,6 +22,11 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 /** Two levels below package.json, like dist/cli/main.js (the version is inlined from package.json by the bundle). */
 export const BUNDLE_DIR = join(ROOT, 'dist/bundle');
 export const BUNDLE_ENTRY = 'main.js';
+/**
+ * The bundle's entry points, by output name. review-thread-entry: what a
+ * review thread runs (src/server/review-pool.ts starts it from beside its own chunk).
+ */
+const ENTRY_POINTS: Record<string, string> = { main: 'src/cli/main.ts', 'review-thread-entry': 'src/server/review-thread-entry.ts' };
 
 /**
  * Node's built-in modules through require(), not as ES imports: importing a
@@ -72,7 +77,7 @@ export function hasPortableCompileCache(version: string = process.versions.node)
  * Fills the compile cache by loading every chunk once (every command's, the
  * Kubernetes client's too: serve loads it for the namespace informer).
  * Loading runs each chunk's top level only, which has no side effects; the
- * entry itself is run as `--version`. `node`: the release that will run the
+ * CLI's entry itself is run as `--version`. `node`: the release that will run the
  * bundle (its cache is only valid for itself). Returns the cache directory, or
  * undefined when that Node cannot write a portable cache.
  */
@@ -81,7 +86,9 @@ export async function writeCompileCache(bundleDir: string, node: string = proces
   if (!hasPortableCompileCache(version)) return undefined;
   const cacheDir = compileCacheDir(bundleDir);
   await rm(cacheDir, { recursive: true, force: true });
-  const chunks = (await readdir(bundleDir)).filter((f) => f.endsWith('.js') && f !== BUNDLE_ENTRY);
+  // Entry points are run, not imported: their top level acts (main.js runs the CLI, a review thread's entry serves its port).
+  const entries = new Set(Object.keys(ENTRY_POINTS).map((name) => `${name}.js`));
+  const chunks = (await readdir(bundleDir)).filter((f) => f.endsWith('.js') && !entries.has(f));
   const env = { ...process.env, ...compileCacheEnv(cacheDir), NODE_NO_WARNINGS: '1' };
   const load = `for (const f of ${JSON.stringify(chunks)}) await import(${JSON.stringify(bundleDir)} + '/' + f);`;
   await promisify(execFile)(node, ['--input-type=module', '-e', load], { env });
@@ -95,8 +102,7 @@ export async function bundleCli(outdir: string = BUNDLE_DIR, root: string = ROOT
   // A cache of an older bundle would only be rejected entry by entry.
   await rm(compileCacheDir(outdir), { recursive: true, force: true });
   await build({
-    // review-thread-entry: what a review thread runs (src/server/review-pool.ts starts it from beside its own chunk).
-    entryPoints: { main: join(root, 'src/cli/main.ts'), 'review-thread-entry': join(root, 'src/server/review-thread-entry.ts') },
+    entryPoints: Object.fromEntries(Object.entries(ENTRY_POINTS).map(([name, source]) => [name, join(root, source)])),
     outdir,
     bundle: true,
     splitting: true,

@@ -2,7 +2,8 @@
 // compile cache `npm run build` writes beside it and its Node flags
 // (scripts/bundle.ts), on the image's Node release (tools/nodejs/run.sh). Built here the same way, then
 // moved, as the image build moves it from /src to /app: the moved bundle must
-// answer a real AdmissionReview exactly as the TypeScript sources do, and the
+// answer a real AdmissionReview exactly as the TypeScript sources do (a large
+// one too, on a review thread the bundle starts from its own files), and the
 // moved cache must still be the one Node uses.
 import { execFile } from 'node:child_process';
 import { cp, mkdtemp, rm } from 'node:fs/promises';
@@ -14,7 +15,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IMAGE_NODE_FLAGS, bundleCli, compileCacheDir, compileCacheEnv, writeCompileCache } from '../../scripts/bundle.js';
 import { DEFAULT_CONFIG } from '../../src/core/index.js';
 import { admit, parseAdmissionReview, serializeReview } from '../../src/server/admission.js';
-import { admissionReview } from '../server/review-fixtures.js';
+import { OFFLOAD_MIN_BYTES } from '../../src/server/review-pool.js';
+import { admissionReview, getMetrics } from '../server/review-fixtures.js';
 import { startServe, type ServeProcess } from './serve-process.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -53,6 +55,19 @@ describe('the bundle as the image runs it', { timeout: TIMEOUT_MS }, () => {
     const res = await serve.request('POST', '/mutate', body);
     expect(res.status).toBe(200);
     expect(res.body).toBe(expected);
+  });
+
+  it('answers a review over 64 KiB on a review thread, started from the moved bundle, byte for byte like the sources', async () => {
+    const containers = Array.from({ length: 900 }, (_, i) => ({ name: `c${i}`, image: 'registry.example.com/app:1', ports: [{ containerPort: 8080 }] }));
+    const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'big', namespace: 'apps', annotations: { 'ws-drain/session-p95': '5m' } }, spec: { containers } };
+    const body = JSON.stringify(admissionReview({ uid: 'bundle-big', object: pod }));
+    expect(body.length).toBeGreaterThan(OFFLOAD_MIN_BYTES);
+    const parsed = parseAdmissionReview(JSON.parse(body));
+    if (!parsed.ok) throw new Error(parsed.error);
+    const res = await serve.request('POST', '/mutate', body);
+    expect(res.status).toBe(200);
+    expect(res.body).toBe(serializeReview(admit(parsed.review, DEFAULT_CONFIG).review));
+    expect(await getMetrics(serve.metricsPort)).toMatch(/^ws_drain_review_thread_jobs_total\{result="answered"\} 1$/m);
   });
 
   it('denies a malformed review with a clear message rather than failing', async () => {
