@@ -99,9 +99,9 @@ LABEL org.opencontainers.image.title="ws-drain-webhook" \
       org.opencontainers.image.licenses="Apache-2.0"
 ENV NODE_ENV=production
 # V8's code cache of the bundle, written by `npm run build` with this same Node
-# release (scripts/bundle.ts): a start reads compiled code instead of compiling
-# the chunks (docs/performance.md: cold start). Portable: written under /src, used
-# under /app. Node rejects entries another architecture or release wrote (then it
+# release (scripts/bundle.ts), as the USER below (Node keeps a directory of
+# entries per uid): a start reads compiled code instead of compiling the chunks
+# (docs/performance.md: cold start). Portable: written under /src, used under /app. Node rejects entries another architecture or release wrote (then it
 # compiles as without the cache), and a read-only root filesystem only stops it
 # adding entries.
 ENV NODE_COMPILE_CACHE=/app/dist/compile-cache NODE_COMPILE_CACHE_PORTABLE=1

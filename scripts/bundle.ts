@@ -12,7 +12,7 @@
 // cache on); bench/admission.ts measures the same files.
 import { build, type Plugin } from 'esbuild';
 import { execFile } from 'node:child_process';
-import { readdir, rm } from 'node:fs/promises';
+import { chown, mkdir, readdir, rm } from 'node:fs/promises';
 import { builtinModules } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -55,6 +55,9 @@ const builtinsByRequire: Plugin = {
  */
 export const IMAGE_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=8'];
 
+/** The user the webhook image runs as (the Dockerfile's USER; test/manifests checks it): its compile cache is written for it. */
+export const IMAGE_USER = { uid: 65532, gid: 65532 } as const;
+
 /**
  * How a process finds the compile cache (the Dockerfile's ENV says the same):
  * portable, so a cache written under /src/dist in the build stage is used
@@ -81,18 +84,21 @@ export function hasPortableCompileCache(version: string = process.versions.node)
  * bundle (its cache is only valid for itself). Returns the cache directory, or
  * undefined when that Node cannot write a portable cache.
  */
-export async function writeCompileCache(bundleDir: string, node: string = process.execPath): Promise<string | undefined> {
+export async function writeCompileCache(bundleDir: string, node: string = process.execPath, user?: { uid: number; gid: number }): Promise<string | undefined> {
   const version = (await promisify(execFile)(node, ['--version'])).stdout.trim().replace(/^v/, '');
   if (!hasPortableCompileCache(version)) return undefined;
   const cacheDir = compileCacheDir(bundleDir);
   await rm(cacheDir, { recursive: true, force: true });
+  // Node keeps each user's entries apart (a directory per uid): the cache is written as the user who will read it.
+  await mkdir(cacheDir, { recursive: true });
+  if (user !== undefined) await chown(cacheDir, user.uid, user.gid);
   // Entry points are run, not imported: their top level acts (main.js runs the CLI, a review thread's entry serves its port).
   const entries = new Set(Object.keys(ENTRY_POINTS).map((name) => `${name}.js`));
   const chunks = (await readdir(bundleDir)).filter((f) => f.endsWith('.js') && !entries.has(f));
   const env = { ...process.env, ...compileCacheEnv(cacheDir), NODE_NO_WARNINGS: '1' };
   const load = `for (const f of ${JSON.stringify(chunks)}) await import(${JSON.stringify(bundleDir)} + '/' + f);`;
-  await promisify(execFile)(node, ['--input-type=module', '-e', load], { env });
-  await promisify(execFile)(node, [join(bundleDir, BUNDLE_ENTRY), '--version'], { env });
+  await promisify(execFile)(node, ['--input-type=module', '-e', load], { env, ...user });
+  await promisify(execFile)(node, [join(bundleDir, BUNDLE_ENTRY), '--version'], { env, ...user });
   return cacheDir;
 }
 
@@ -122,6 +128,7 @@ export async function bundleCli(outdir: string = BUNDLE_DIR, root: string = ROOT
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const entry = await bundleCli();
-  const cache = await writeCompileCache(BUNDLE_DIR);
+  // As root (the image's build stage), for the user the image runs as; else for whoever builds.
+  const cache = await writeCompileCache(BUNDLE_DIR, process.execPath, process.getuid?.() === 0 ? IMAGE_USER : undefined);
   process.stdout.write(`${entry}\n${cache ?? `no compile cache: Node ${process.versions.node} has no portable one (24.12+)`}\n`);
 }

@@ -6,7 +6,7 @@ import { builtinModules } from 'node:module';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { IMAGE_NODE_FLAGS, compileCacheDir, compileCacheEnv } from '../../scripts/bundle.js';
+import { IMAGE_NODE_FLAGS, IMAGE_USER, compileCacheDir, compileCacheEnv } from '../../scripts/bundle.js';
 import { INSTALL_COMMAND } from '../../src/core/helper-argv.js';
 import { execForm, parseCopy, parseDockerfile, type Instruction, type Stage } from './dockerfile.js';
 import { REPO_ROOT } from './render.js';
@@ -157,6 +157,8 @@ describe('Dockerfile', () => {
     // The compile cache `npm run build` writes beside the bundle (compileCacheDir), found where the image copies dist.
     const cache = all(webhook, 'ENV').find((e) => e.args.includes('NODE_COMPILE_CACHE='))?.args ?? '';
     const bundleDir = argv[main]!.slice(0, -'/main.js'.length);
+    // Written for the image's user: Node keeps a directory of entries per uid.
+    expect(last(webhook, 'USER').args.trim()).toBe(`${IMAGE_USER.uid}:${IMAGE_USER.gid}`);
     expect(cache.split(/\s+/).sort()).toEqual(Object.entries(compileCacheEnv(compileCacheDir(bundleDir))).map(([k, v]) => `${k}=${v}`).sort());
   });
 

@@ -157,13 +157,20 @@ describe('tools/release/build.sh: release images in a local registry', () => {
   it('the amd64 webhook runs the tested Node release and prints the version; the arm64 one carries an arm64 Node', async () => {
     const rootfs = await unpack(printed.get('ws-drain-webhook')!, 'amd64', work);
     const config = z
-      .object({ config: z.object({ Entrypoint: z.array(z.string()).min(1), User: z.string() }) })
+      .object({ config: z.object({ Entrypoint: z.array(z.string()).min(1), User: z.string(), Env: z.array(z.string()).optional() }) })
       .parse(JSON.parse(await must('skopeo', ['inspect', '--config', '--tls-verify=false', '--override-arch', 'amd64', `docker://${byDigest(printed.get('ws-drain-webhook')!)}`]))).config;
     expect(config.User).toBe('65532:65532');
     const asImage = (argv: string[]) => must('chroot', [`--userspec=${config.User}`, rootfs, ...argv]);
     expect((await asImage([config.Entrypoint[0]!, '--version'])).trim()).toBe(`v${nodeVersion}`);
     // What the container runs (its ENTRYPOINT), asked for the version.
     expect((await asImage([...config.Entrypoint, '--version'])).trim()).toBe(`ws-drain ${pkg.version}`);
+    // The compile cache the build stage wrote with this same Node (scripts/bundle.ts) is the one Node uses,
+    // under the image's ENV, as the image's user (who cannot write there). PATH: this machine's, to find chroot.
+    const env = Object.fromEntries((config.Env ?? []).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
+    expect(env['NODE_COMPILE_CACHE']).toBe('/app/dist/compile-cache');
+    const traced = await runProcess('chroot', [`--userspec=${config.User}`, rootfs, ...config.Entrypoint, '--version'], { env: { ...env, PATH: process.env['PATH'], NODE_DEBUG_NATIVE: 'COMPILE_CACHE' } });
+    expect(traced.code).toBe(0);
+    expect(traced.stderr).toContain('V8 code cache for ESM file:///app/dist/bundle/main.js was accepted');
     const arm = await unpack(printed.get('ws-drain-webhook')!, 'arm64', work);
     expect(await elfMachine(join(arm, 'nodejs/bin/node'))).toBe('arm64');
     expect(existsSync(join(arm, 'lib/ld-linux-aarch64.so.1'))).toBe(true);
