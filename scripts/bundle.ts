@@ -12,6 +12,7 @@
 // cache on); bench/admission.ts measures the same files.
 import { build, type Plugin } from 'esbuild';
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { chown, mkdir, readdir, rm } from 'node:fs/promises';
 import { builtinModules } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -108,7 +109,8 @@ export async function bundleCli(outdir: string = BUNDLE_DIR, root: string = ROOT
   // A cache of an older bundle would only be rejected entry by entry.
   await rm(compileCacheDir(outdir), { recursive: true, force: true });
   await build({
-    entryPoints: Object.fromEntries(Object.entries(ENTRY_POINTS).map(([name, source]) => [name, join(root, source)])),
+    // An older checkout (bench --baseline) may predate an entry point.
+    entryPoints: Object.fromEntries(Object.entries(ENTRY_POINTS).flatMap(([name, source]) => (existsSync(join(root, source)) ? [[name, join(root, source)]] : []))),
     outdir,
     bundle: true,
     splitting: true,
