@@ -26,7 +26,7 @@ export interface WsDrainWebhook {
  */
 export async function startRegisteredWebhook(
   cp: ControlPlane,
-  opts: { config?: Partial<WebhookConfig>; logLevel?: LogLevel; logFile?: string; namespaces?: WebhookOptions['namespaces'] } = {},
+  opts: { config?: Partial<WebhookConfig>; logLevel?: LogLevel; logFile?: string; namespaces?: WebhookOptions['namespaces']; reviewPool?: WebhookOptions['reviewPool'] } = {},
 ): Promise<WsDrainWebhook> {
   const certs = await generateDevCerts({ hosts: ['127.0.0.1'], commonName: 'ws-drain-e2e-webhook' });
   const dir = join(cp.workDir, 'webhook');
@@ -46,6 +46,7 @@ export async function startRegisteredWebhook(
     logger: createLogger(opts.logLevel ?? 'warn', opts.logFile ?? 2),
     shutdownTimeoutMs: 2_000,
     ...(opts.namespaces ? { namespaces: opts.namespaces } : {}),
+    ...(opts.reviewPool ? { reviewPool: opts.reviewPool } : {}),
   });
   const url = `https://127.0.0.1:${running.port}/mutate`;
   const registration = await loadMutatingWebhook(url, certs.caCert);
