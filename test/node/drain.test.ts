@@ -10,6 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { summarise, type FleetReport } from '../../examples/ws-client/fleet.js';
 import { REPO_ROOT } from '../e2e/controlplane/binaries.js';
 import { leftovers, NODE } from './host.js';
+import { expectCleanDrain } from './expect-drain.js';
+import { helmTests } from './helm.js';
 import { installWsDrain } from './install.js';
 import { nodeStateDir, startNode, type RealNode } from './node.js';
 import { podShapeTests } from './pod-shapes.js';
@@ -91,30 +93,16 @@ describe('ws-drain on a real node (kubelet, containerd, kube-proxy, registry)', 
       await n().kubectl(['-n', NS, 'rollout', 'restart', 'deployment/ws-echo']);
       return pods;
     });
-    expect(run.report.refused).toEqual([]);
-    expect(code1006(run.report)).toBe(0);
-    expect(run.report.lost).toEqual([]);
+    expectCleanDrain(run);
     expect(run.report.closes.length).toBeGreaterThanOrEqual(CLIENTS);
-    expect(run.report.closes.filter((c) => c.code !== 1001)).toEqual([]);
-    for (const [pod, lines] of run.oldPodLogs) {
-      // The preStop's lines reach the container's stdout (/proc/1/fd/1), so `kubectl logs` shows them.
-      const phases = lines.filter((l) => l['component'] === 'ws-drain-helper').map((l) => l['phase']);
-      expect(phases, `helper JSON lines in kubectl logs ${pod}`).toContain('start');
-      expect(phases, `helper JSON lines in kubectl logs ${pod}`).toContain('exit');
-      // The app got the drain signal from the helper.
-      expect(lines.some((l) => l['app'] === 'ws-server' && l['event'] === 'drain-start')).toBe(true);
-    }
   });
 
-  it('kubectl delete pod: the same; the pod is gone soon after its last connection closed (printed)', async () => {
+  it('kubectl delete pod: the same, helper lines included; the pod is gone soon after its last connection closed (printed)', async () => {
     const run = await drainRun('ws-echo', async (pods) => {
       await n().kubectl(['-n', NS, 'delete', 'pod', pods[0]!.metadata.name, '--wait=false']);
       return [pods[0]!];
     });
-    expect(run.report.refused).toEqual([]);
-    expect(code1006(run.report)).toBe(0);
-    expect(run.report.lost).toEqual([]);
-    expect(run.report.closes.filter((c) => c.code !== 1001)).toEqual([]);
+    expectCleanDrain(run);
     const pod = run.oldPods[0]!.metadata.name;
     const lastClose = Math.max(...run.report.closes.filter((c) => c.pod === pod).map((c) => c.t));
     console.log(`[delete pod] ${pod} gone from the API ${((run.goneAt.get(pod)! - lastClose) / 1000).toFixed(1)}s after its last connection closed`);
@@ -173,6 +161,9 @@ describe('ws-drain on a real node (kubelet, containerd, kube-proxy, registry)', 
   });
 
   podShapeTests(n);
+
+  // Last before the teardown: it replaces the kustomize install.
+  helmTests(n);
 
   it('teardown leaves no process, mount, interface, iptables chain, cgroup or sysctl behind', async () => {
     // "Before" is what the node recorded once it held the machine lock: another

@@ -11,6 +11,7 @@
 // earlier run is cleaned up before starting (test/node/host.ts).
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ensureBinaries, REPO_ROOT } from '../e2e/controlplane/binaries.js';
@@ -140,6 +141,43 @@ async function kubeletClientPki(dir: string): Promise<{ ca: string; cert: string
   return p;
 }
 
+/**
+ * The address pods reach the API server at: kube-proxy sends the `kubernetes`
+ * Service (its first ClusterIP) to the advertised address, the node IP, where
+ * this forwards to the API server on loopback. The API server itself stays on
+ * 127.0.0.1; only pods on the node's bridge (and this machine) can reach the
+ * node IP. Without it the webhook's namespace informer could never list.
+ */
+async function forwardNodeIpToApiserver(port: number): Promise<{ close(): Promise<void> }> {
+  const open = new Set<Socket>();
+  const server: Server = createServer((client) => {
+    const upstream = connect(port, '127.0.0.1');
+    for (const s of [client, upstream]) {
+      open.add(s);
+      s.once('close', () => open.delete(s));
+      s.on('error', () => {
+        client.destroy();
+        upstream.destroy();
+      });
+    }
+    client.pipe(upstream).pipe(client);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, NODE.ip, () => resolve());
+  });
+  return {
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of open) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** The first address of the Service range: the `kubernetes` Service's ClusterIP, which pods dial. */
+export const KUBERNETES_SERVICE_IP = NODE.serviceCidr.replace(/\.0\/\d+$/, '.1');
+
 async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs: number, failedEarly: () => string | undefined): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -181,11 +219,12 @@ export async function startNode(opts: NodeOptions = {}): Promise<RealNode> {
   };
   const processes: ManagedProcess[] = [];
   let cp: ControlPlane | undefined;
+  let apiForward: { close(): Promise<void> } | undefined;
   const describe = (): string => [cp?.describe() ?? '', ...processes.map((p) => p.describe())].join('\n');
   const stop = async (): Promise<void> => {
     const started = Date.now();
     // All at once: the teardown below kills what is left (pods included) anyway.
-    await Promise.all([...processes.map((p) => p.stop(2_000)), cp?.stop()]);
+    await Promise.all([...processes.map((p) => p.stop(2_000)), cp?.stop(), apiForward?.close()]);
     teardownHost(stateDir);
     lock.release();
     process.stderr.write(`[node] stopped and cleaned up in ${((Date.now() - started) / 1000).toFixed(1)}s\n`);
@@ -233,7 +272,11 @@ export async function startNode(opts: NodeOptions = {}): Promise<RealNode> {
       workDir: join(stateDir, 'controlplane'),
       ...(opts.apiserverPort === undefined ? {} : { apiserverPort: opts.apiserverPort }),
       extraTokens: [`${kubeletToken},system:node:${NODE.name},kubelet,"system:nodes"`],
+      // Pods verify the API server at the `kubernetes` Service's ClusterIP (in-cluster config).
+      servingHosts: [KUBERNETES_SERVICE_IP, NODE.ip, 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc', 'kubernetes.default.svc.cluster.local'],
       apiserverArgs: [
+        // The `kubernetes` Service's endpoint: the node IP, forwarded to loopback below.
+        `--advertise-address=${NODE.ip}`,
         '--authorization-mode=Node,RBAC',
         '--enable-admission-plugins=NamespaceLifecycle,LimitRanger,ServiceAccount,NodeRestriction,PodSecurity,MutatingAdmissionWebhook,ValidatingAdmissionWebhook,ValidatingAdmissionPolicy,ResourceQuota',
         // A controller-manager runs here, so ServiceAccount admission can stay on.
@@ -244,6 +287,7 @@ export async function startNode(opts: NodeOptions = {}): Promise<RealNode> {
         '--kubelet-preferred-address-types=InternalIP',
       ],
     });
+    apiForward = await forwardNodeIpToApiserver(Number(new URL(cp.url).port));
     phase('control plane');
     const adminKubeconfig = join(stateDir, 'kubeconfig');
     await writeFile(adminKubeconfig, cp.kubeconfigYaml(), { mode: 0o600 });
