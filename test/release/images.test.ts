@@ -3,8 +3,13 @@
 // with the version, revision and source; the printed digests are the ones the
 // registry serves (skopeo); the arm64 helper is a static arm64 ELF; the amd64
 // webhook runs (chroot into its layers) on the Node release CI tests and prints
-// the version; the SBOM lists exactly the npm packages in the image; and
-// tools/release/pin.sh pins the kustomize render and the chart values to the digests.
+// the version; the arm64 images run too, under qemu-user (qemu-aarch64-static,
+// no binfmt needed): the helper's version and its parse-only check of the argv
+// the webhook injects, the arm64 Node's version and the bundle's --help; the
+// SBOM lists exactly the npm packages in the image;
+// tools/release/attach-sbom.mjs attaches each SBOM to its index as an OCI
+// referrer; and tools/release/pin.sh pins the kustomize render and the chart
+// values to the digests.
 // The base images are built locally (--local-bases): CI cannot pull public ones.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -16,6 +21,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { DEFAULT_CONFIG } from '../../src/core/config.js';
+import { decide } from '../../src/core/decide.js';
+import { HELPER_BINARY } from '../../src/core/types.js';
 import { runProcess } from '../e2e/controlplane/run.js';
 import { renderChart } from '../manifests/helm.js';
 import { REPO_ROOT, buildKubectl, renderKustomize } from '../manifests/render.js';
@@ -154,6 +162,55 @@ describe('tools/release/build.sh: release images in a local registry', () => {
     expect((await readFile(binary)).includes(Buffer.from(pkg.version))).toBe(true);
   });
 
+  it('the arm64 helper runs under qemu-aarch64-static: its version, and --check accepts every argv the webhook injects', async () => {
+    const binary = join(await unpack(printed.get('ws-drain-helper')!, 'arm64', work), 'ws-drain-helper');
+    const arm64 = (args: string[]) => runProcess('qemu-aarch64-static', [binary, ...args], { env: { PATH: '/usr/bin:/bin' } });
+    const version = await arm64(['version']);
+    expect({ code: version.code, stdout: version.stdout.trim() }).toEqual({ code: 0, stdout: pkg.version });
+    // A pod that takes most of the helper's flags: an app with an HTTP drain
+    // trigger and its own httpGet hook (with a header), and a mesh proxy.
+    const pod = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'arm64', annotations: { 'ws-drain/session-p95': '5m', 'ws-drain/prestop-delay': '15s', 'ws-drain/drain-http': 'POST :8080/drain' } },
+      spec: {
+        containers: [
+          { name: 'app', image: 'app', ports: [{ name: 'ws', containerPort: 8080 }], lifecycle: { preStop: { httpGet: { path: '/stop', port: 8080, httpHeaders: [{ name: 'X-Reason', value: 'drain' }] } } } },
+          { name: 'istio-proxy', image: 'proxy', ports: [{ containerPort: 15090 }] },
+        ],
+      },
+    };
+    const decision = decide(pod, 'default', { ...DEFAULT_CONFIG, helperImage: 'helper', helperVersion: pkg.version });
+    expect(decision.kind).toBe('mutate');
+    const argvs = ((decision as { pod: { spec: { containers: Array<{ lifecycle?: { preStop?: { exec?: { command: string[] } } } }> } } }).pod.spec.containers)
+      .map((c) => c.lifecycle?.preStop?.exec?.command ?? [])
+      .filter((argv) => argv[0] === HELPER_BINARY);
+    expect(argvs).toHaveLength(2);
+    expect(argvs.flat()).toEqual(expect.arrayContaining(['--role=proxy', expect.stringMatching(/^--drain-url=/), expect.stringMatching(/^--hook-url=/), expect.stringMatching(/^--hook-header=/)]));
+    for (const argv of argvs) {
+      const check = await arm64([...argv.slice(1, 2), '--check', ...argv.slice(2)]);
+      expect({ argv, code: check.code, stderr: check.stderr }).toEqual({ argv, code: 0, stderr: '' });
+    }
+    // The check can fail: an unusable flag is named, exit 2.
+    const bad = await arm64(['prestop', '--check', '--delay=20s', '--drain-url=http://127.0.0.1:8080/drain', '--drain-method=BREW']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--drain-method "BREW" ignored');
+  });
+
+  it('the arm64 webhook runs under qemu-aarch64-static: its Node prints the tested version, the bundle its --help', async () => {
+    const ref = byDigest(printed.get('ws-drain-webhook')!);
+    const rootfs = await unpack(printed.get('ws-drain-webhook')!, 'arm64', work);
+    const config = z
+      .object({ config: z.object({ Entrypoint: z.array(z.string()).min(2) }) })
+      .parse(JSON.parse(await must('skopeo', ['inspect', '--config', '--tls-verify=false', '--override-arch', 'arm64', `docker://${ref}`]))).config;
+    // -L: the image's root for the dynamic loader and every absolute path the program opens.
+    const arm64 = (args: string[]) => must('qemu-aarch64-static', ['-L', rootfs, join(rootfs, config.Entrypoint[0]!), ...args], { env: { PATH: '/usr/bin:/bin' } });
+    expect((await arm64(['--version'])).trim()).toBe(`v${nodeVersion}`);
+    const help = await arm64([...config.Entrypoint.slice(1), '--help']);
+    expect(help).toMatch(/serve/);
+    expect(help).toMatch(/plan/);
+  });
+
   it('the amd64 webhook runs the tested Node release and prints the version; the arm64 one carries an arm64 Node', async () => {
     const rootfs = await unpack(printed.get('ws-drain-webhook')!, 'amd64', work);
     const config = z
@@ -199,6 +256,37 @@ describe('tools/release/build.sh: release images in a local registry', () => {
     const helper = JSON.parse(await readFile(join(work, 'out/ws-drain-helper.spdx.json'), 'utf8')) as { spdxVersion: string; packages: { name: string }[] };
     expect(helper.spdxVersion).toBe('SPDX-2.3');
     expect(helper.packages.map((p) => p.name)).toContain('stdlib');
+  });
+
+  it('tools/release/attach-sbom.mjs attaches each SBOM to its index as an OCI referrer (artifactType, empty config, the SPDX file, subject = the index)', async () => {
+    const out = await must('node', [join(REPO_ROOT, 'tools/release/attach-sbom.mjs'), '--tls-verify=false', join(work, 'out')]);
+    const attached = new Map(out.trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+    expect([...attached.keys()].sort()).toEqual(['ws-drain-helper.spdx', 'ws-drain-webhook.spdx']);
+    const Descriptor = z.object({ mediaType: z.string(), digest: z.string(), size: z.number() });
+    const Referrer = z.object({ mediaType: z.string(), artifactType: z.string(), config: Descriptor, layers: z.array(Descriptor.extend({ annotations: z.record(z.string(), z.string()) })), subject: Descriptor });
+    for (const name of ['ws-drain-helper', 'ws-drain-webhook']) {
+      const [indexRef, indexDigest] = printed.get(name)!.split('@') as [string, string];
+      const repository = indexRef.replace(/:[^:/]+$/, '');
+      const [tagged, digest] = attached.get(`${name}.spdx`)!.split('@') as [string, string];
+      // Found by the name a client derives from the index digest.
+      expect(tagged).toBe(`${repository}:${indexDigest.replace(':', '-')}.spdx`);
+      const raw = await must('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${tagged}`]);
+      expect(`sha256:${createHash('sha256').update(raw).digest('hex')}`).toBe(digest);
+      const referrer = Referrer.parse(JSON.parse(raw));
+      const index = await must('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${repository}@${indexDigest}`]);
+      expect(referrer).toMatchObject({
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        artifactType: 'application/spdx+json',
+        config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: `sha256:${createHash('sha256').update('{}').digest('hex')}`, size: 2 },
+        subject: { mediaType: 'application/vnd.oci.image.index.v1+json', digest: indexDigest, size: Buffer.byteLength(index) },
+      });
+      expect(referrer.layers).toHaveLength(1);
+      expect(referrer.layers[0]).toMatchObject({ mediaType: 'application/spdx+json', annotations: { 'org.opencontainers.image.title': `${name}.spdx.json` } });
+      // The blob the registry serves is the SBOM file build.sh wrote.
+      const blob = await fetch(`http://${prefix.split('/')[0]}/v2/${repository.slice(repository.indexOf('/') + 1)}/blobs/${referrer.layers[0]!.digest}`);
+      expect(blob.status).toBe(200);
+      expect(Buffer.from(await blob.arrayBuffer()).equals(await readFile(join(work, 'out', `${name}.spdx.json`)))).toBe(true);
+    }
   });
 
   it('tools/release/pin.sh pins the kustomize install and the chart values to the printed digests', async () => {
