@@ -204,10 +204,11 @@ describe('tools/release/build.sh: release images in a local registry', () => {
       .object({ config: z.object({ Entrypoint: z.array(z.string()).min(2) }) })
       .parse(JSON.parse(await must('skopeo', ['inspect', '--config', '--tls-verify=false', '--override-arch', 'arm64', `docker://${ref}`]))).config;
     // -L: the image's root for the dynamic loader and its libraries. Node's module
-    // resolution does not go through qemu's path prefix: the bundle is given by its path here.
+    // resolution does not go through qemu's path prefix: the bundle is given by its path here
+    // (the ENTRYPOINT's other arguments, Node flags, as they are).
     const arm64 = (args: string[]) => must('qemu-aarch64-static', ['-L', rootfs, join(rootfs, config.Entrypoint[0]!), ...args], { env: { PATH: '/usr/bin:/bin' } });
     expect((await arm64(['--version'])).trim()).toBe(`v${nodeVersion}`);
-    const help = await arm64([join(rootfs, config.Entrypoint[1]!), '--help']);
+    const help = await arm64([...config.Entrypoint.slice(1).map((a) => (a.startsWith('/') ? join(rootfs, a) : a)), '--help']);
     expect(help).toMatch(/serve/);
     expect(help).toMatch(/plan/);
   });
