@@ -1,7 +1,7 @@
 // ws-drain installed with Helm on the real node (issue 13: "where the real
 // node exists, an install there"), in place of the kustomize install, on the
-// suite's one node: the chart from charts/ws-drain, the Helm built from its Go
-// module (tools/helm), the images of the node's registry pinned by digest, and
+// suite's one node: the chart from charts/ws-drain, the Helm that
+// tools/helm/build.sh builds, the images of the node's registry pinned by digest, and
 // the chart's path for clusters without cert-manager (a serving-certificate
 // Secret created first, its CA in tls.caBundle). Then:
 // - a Deployment in a namespace opted in by label, with namespace defaults and
