@@ -99,7 +99,11 @@ export function createMutateHandler(deps: MutateDeps, route: Route = 'mutate'): 
   function answer(res: ServerResponse, raw: Buffer): void {
     const started = process.hrtime.bigint();
     if (deps.reviews !== undefined && raw.byteLength > OFFLOAD_MIN_BYTES) {
-      deps.reviews.submit(route, raw).then((o) => answerOffloaded(res, o, started));
+      deps.reviews
+        .submit(route, raw)
+        .then((o) => answerOffloaded(res, o, started))
+        // Answering is total; should that ever break, this request fails, not the process.
+        .catch((err: unknown) => refuse(res, 500, `ws-drain webhook internal error: ${String(err).slice(0, 200)}`));
       return;
     }
     const parsed = parseReviewBody(raw);
