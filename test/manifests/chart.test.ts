@@ -15,6 +15,7 @@ import {
   ConfigMap,
   Deployment,
   MutatingWebhookConfiguration,
+  NetworkPolicy,
   PrometheusRule,
   ServiceMonitor,
   ValidatingAdmissionPolicyBinding,
@@ -213,6 +214,14 @@ describe('values', () => {
     expect(mutating.metadata.annotations?.['cert-manager.io/inject-ca-from']).toBeUndefined();
     const volumes = one(objects, 'Deployment', Deployment).spec.template.spec.volumes ?? [];
     expect(volumes.find((v) => v.name === 'tls')?.secret?.secretName).toBe('my-webhook-tls');
+  });
+
+  it('networkPolicy.apiServerPorts: egress opens exactly the ports given (an API server on another port)', async () => {
+    const egressPorts = (objects: KubeObject[]) =>
+      one(objects, 'NetworkPolicy', NetworkPolicy).spec.egress?.flatMap((rule) => (rule.ports ?? []).map((p) => p.port));
+    expect(egressPorts(await renderChart({}))).toEqual([443, 6443]);
+    expect(egressPorts(await renderChart({ values: { networkPolicy: { apiServerPorts: [8443] } } }))).toEqual([8443]);
+    expect(ofKind(await renderChart({ values: { networkPolicy: { enabled: false } } }), 'NetworkPolicy')).toEqual([]);
   });
 
   it('commonLabels and the Prometheus labels land on the objects', async () => {

@@ -114,7 +114,7 @@ export const NetworkPolicy = z.looseObject({
     podSelector: LabelSelector,
     policyTypes: z.array(z.string()),
     ingress: z.array(z.looseObject({ from: z.array(z.unknown()).optional(), ports: z.array(PolicyPort).optional() })),
-    egress: z.array(z.unknown()).optional(),
+    egress: z.array(z.looseObject({ to: z.array(z.unknown()).optional(), ports: z.array(PolicyPort).optional() })).optional(),
   }),
 });
 
