@@ -4,7 +4,7 @@ import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { DEV_CERT_FILES } from '../certs/dev-cert-files.js';
-import { LOG_LEVELS, createLogger, type LogLevel } from '../server/logger.js';
+import { LOG_LEVELS, createLogger, logProcessWarnings, type LogLevel } from '../server/logger.js';
 import { startWebhook, type WebhookOptions } from '../server/serve.js';
 import { usageError } from './cli-error.js';
 import { CONFIG_FLAGS, configFromFlags, durationFlag, envName, formatFlagHelp, parseFlags, portFlag, stringFlag, type FlagSpec } from './flags.js';
@@ -90,6 +90,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
   if (namespaceSource !== 'cluster' && namespaceSource !== 'none') throw usageError(`--namespace-source=${JSON.stringify(namespaceSource)}: expected cluster or none`);
 
   const logger = createLogger(logLevel as LogLevel);
+  logProcessWarnings(logger);
   if (dev && !(await exists(tlsCertFile)) && !(await exists(tlsKeyFile))) {
     // Loaded only here: the x509 library is a third of what `serve` would otherwise load at start.
     const { generateDevCerts, writeDevCerts } = await import('../certs/dev-certs.js');

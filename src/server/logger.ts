@@ -59,3 +59,15 @@ export function createLogger(level: LogLevel = 'info', dest: number | string = 1
     }),
   );
 }
+
+/**
+ * Node's process warnings as JSON log lines instead of its plain-text stderr
+ * lines, so everything the webhook prints parses as one JSON object per line.
+ * Node 22+ reports dependencies' deprecations (client-node's punycode and
+ * url.parse) for bundled code, which no longer sits under node_modules.
+ * Replaces Node's own printer (the only default 'warning' listener).
+ */
+export function logProcessWarnings(logger: Logger): void {
+  process.removeAllListeners('warning');
+  process.on('warning', (w: Error & { code?: string }) => logger.warn({ warning: { name: w.name, code: w.code } }, w.message));
+}

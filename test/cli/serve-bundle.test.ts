@@ -6,7 +6,7 @@
 // one too, on a review thread the bundle starts from its own files), and the
 // moved cache must still be the one Node uses.
 import { execFile } from 'node:child_process';
-import { cp, mkdtemp, rm } from 'node:fs/promises';
+import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,8 +28,10 @@ describe('the bundle as the image runs it', { timeout: TIMEOUT_MS }, () => {
   let moved: string;
   let serve: ServeProcess;
 
+  let node: string;
+
   beforeAll(async () => {
-    const node = (await promisify(execFile)(join(ROOT, 'tools/nodejs/run.sh'), ['--print'], { cwd: ROOT })).stdout.trim();
+    node = (await promisify(execFile)(join(ROOT, 'tools/nodejs/run.sh'), ['--print'], { cwd: ROOT })).stdout.trim();
     dir = await mkdtemp(join(tmpdir(), 'ws-drain-bundle-'));
     const built = join(dir, 'src/dist/bundle');
     await bundleCli(built);
@@ -81,5 +83,31 @@ describe('the bundle as the image runs it', { timeout: TIMEOUT_MS }, () => {
     expect(accepted).toContain(join(moved, 'bundle/main.js'));
     expect(accepted.some((f) => /\/bundle\/serve-command-\w+\.js$/.test(f) && f.startsWith(moved))).toBe(true);
     expect(serve.stderr()).not.toMatch(/was rejected/);
+  });
+
+  it("logs the dependencies' deprecation warnings as JSON lines, not as Node's plain text on stderr", async () => {
+    // serve's default namespace source loads client-node, whose punycode and url.parse Node 24 warns about in bundled code.
+    const kubeconfig = join(dir, 'kubeconfig');
+    await writeFile(
+      kubeconfig,
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: [{ name: 'c', cluster: { server: 'https://127.0.0.1:1' } }],
+        users: [{ name: 'u', user: { token: 'unused' } }],
+        contexts: [{ name: 'c', context: { cluster: 'c', user: 'u' } }],
+        'current-context': 'c',
+      }),
+    );
+    const informed = await startServe(['--namespace-source=cluster', '--kubeconfig', kubeconfig], {}, { node, nodeFlags: IMAGE_NODE_FLAGS, entry: join(moved, 'bundle/main.js'), captureStderr: true });
+    try {
+      // startServe parses every stdout line as JSON: a plain-text line fails the test there.
+      const line = await informed.waitForLine((l) => (l['warning'] as { code?: string } | undefined)?.code === 'DEP0040');
+      expect(line['level']).toBe(40);
+      expect(line['msg']).toMatch(/punycode/);
+      expect(informed.stderr()).not.toMatch(/Warning/);
+    } finally {
+      await informed.cleanup();
+    }
   });
 });
