@@ -334,6 +334,8 @@ interface Env {
   compileCache: Record<string, string>;
   /** A kubeconfig whose API server refuses connections: serve's default namespace informer, without a cluster. */
   kubeconfig: string;
+  /** The same refused API server as a pod sees it: KUBERNETES_SERVICE_HOST/PORT and a service account directory (token, ca.crt). */
+  inCluster: { env: Record<string, string>; serviceAccountDir: string };
   agnhost: string;
 }
 
@@ -377,13 +379,28 @@ const TARGETS: Record<string, TargetSpec> = {
   'ws-drain': wsDrain('ws-drain', []),
   'ws-drain-no-cache': wsDrain('ws-drain without compile cache', [], false, IMAGE_NODE_FLAGS, false),
   'ws-drain-default-heap': wsDrain('ws-drain, V8 default young generation', [], false, []),
-  // What serve loads in a cluster (--namespace-source=cluster, the default): the Kubernetes
-  // client and the informer, here retrying an API server that refuses connections. Its answer
-  // carries the "namespace not yet read" warning, checked byte for byte from the first one on.
+  // What serve loads in a cluster (--namespace-source=cluster, the default): the namespace
+  // informer with the pod's service account (no kubeconfig: client-node is not loaded), here
+  // retrying an API server that refuses connections. Its answer carries the "namespace not
+  // yet read" warning, checked byte for byte from the first one on.
   'ws-drain-informer': {
     ...wsDrain('ws-drain, namespace informer', []),
     expected: undefined,
-    command: (env, port) => ({ ...wsDrain('', ['--namespace-source', 'cluster', '--kubeconfig', env.kubeconfig]).command(env, port) }),
+    command: (env, port) => {
+      const c = wsDrain('', ['--namespace-source', 'cluster', '--service-account-dir', env.inCluster.serviceAccountDir]).command(env, port);
+      return { ...c, env: { ...c.env, ...env.inCluster.env } };
+    },
+  },
+  // The same informer reading a kubeconfig (--kubeconfig: client-node loads it), and as main before issue 14's own client (--baseline).
+  'ws-drain-informer-kubeconfig': {
+    ...wsDrain('ws-drain, informer, --kubeconfig', []),
+    expected: undefined,
+    command: (env, port) => wsDrain('', ['--namespace-source', 'cluster', '--kubeconfig', env.kubeconfig]).command(env, port),
+  },
+  'baseline-informer': {
+    ...wsDrain('ws-drain --baseline, informer, --kubeconfig', [], true),
+    expected: undefined,
+    command: (env, port) => wsDrain('', ['--namespace-source', 'cluster', '--kubeconfig', env.kubeconfig], true).command(env, port),
   },
   'ws-drain-silent': wsDrain('ws-drain --log-level silent', ['--log-level', 'silent']),
   baseline: wsDrain('ws-drain --baseline', [], true),
@@ -532,7 +549,8 @@ async function main(): Promise<void> {
   if (values.baseline !== undefined) {
     TARGETS['baseline']!.name = `ws-drain @ ${values.baseline}`;
     if (!keys.includes('baseline')) keys.splice(keys.indexOf('ws-drain') + 1, 0, 'baseline');
-  } else if (keys.includes('baseline')) throw new Error('--targets baseline needs --baseline REF');
+    TARGETS['baseline-informer']!.name = `ws-drain @ ${values.baseline}, informer, --kubeconfig`;
+  } else if (keys.includes('baseline') || keys.includes('baseline-informer')) throw new Error('--targets baseline needs --baseline REF');
   for (const k of keys) if (!TARGETS[k]) throw new Error(`--targets: unknown target ${k} (known: ${Object.keys(TARGETS).join(', ')})`);
   const loadAtStart = load();
 
@@ -571,8 +589,14 @@ async function main(): Promise<void> {
         'current-context': 'bench',
       }),
     );
+    const serviceAccountDir = join(dir, 'serviceaccount');
+    await mkdir(serviceAccountDir, { recursive: true });
+    await writeFile(join(serviceAccountDir, 'token'), 'bench');
+    await writeFile(join(serviceAccountDir, 'ca.crt'), pems.caCert);
+    // KUBECONFIG empty: the informer must not find a kubeconfig and take the pod's path.
+    const inCluster = { env: { KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: String(refused), KUBECONFIG: '' }, serviceAccountDir };
     await writeFile(responseFile, expected);
-    const env: Env = { dir, cert: files.tlsCert, key: files.tlsKey, ca: pems.caCert, body, expected, responseFile, cli, baselineCli, agnhost: join(agnhostDir, 'agnhost'), node, compileCache: compileCacheEnv(compileCacheDir(join(dir, 'bundle'))), kubeconfig };
+    const env: Env = { dir, cert: files.tlsCert, key: files.tlsKey, ca: pems.caCert, body, expected, responseFile, cli, baselineCli, agnhost: join(agnhostDir, 'agnhost'), node, compileCache: compileCacheEnv(compileCacheDir(join(dir, 'bundle'))), kubeconfig, inCluster };
 
     // Cold starts first, on an otherwise idle set of servers.
     const coldKeys = keys.filter((k) => TARGETS[k]!.coldStart);

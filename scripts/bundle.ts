@@ -79,7 +79,7 @@ export function hasPortableCompileCache(version: string = process.versions.node)
 
 /**
  * Fills the compile cache by loading every chunk once (every command's, the
- * Kubernetes client's too: serve loads it for the namespace informer).
+ * Kubernetes client's too: check and inject load it, and serve with a kubeconfig).
  * Loading runs each chunk's top level only, which has no side effects; the
  * CLI's entry itself is run as `--version`. `node`: the release that will run the
  * bundle (its cache is only valid for itself). Returns the cache directory, or

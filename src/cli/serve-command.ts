@@ -2,8 +2,10 @@
 import cluster from 'node:cluster';
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { KubeConfig } from '@kubernetes/client-node';
 import { DEV_CERT_FILES } from '../certs/dev-cert-files.js';
+import { connectToCluster } from '../kube/connect.js';
+import type { KubeConnection } from '../kube/connection.js';
+import { SERVICE_ACCOUNT_DIR } from '../kube/in-cluster.js';
 import { LOG_LEVELS, createLogger, logProcessWarnings, type LogLevel } from '../server/logger.js';
 import { startWebhook, type WebhookOptions } from '../server/serve.js';
 import { usageError } from './cli-error.js';
@@ -39,6 +41,7 @@ export const SERVE_FLAGS: FlagSpec[] = [
     'cluster, none with --dev',
   ),
   flag('kubeconfig', 'kubeconfig for --namespace-source=cluster (default: $KUBECONFIG, ~/.kube/config, then the pod\'s service account)', 'FILE'),
+  flag('service-account-dir', 'without a kubeconfig: the pod\'s service account mount (token, ca.crt), read again for every request to the API server', 'DIR', SERVICE_ACCOUNT_DIR),
   ...CONFIG_FLAGS,
 ];
 
@@ -103,7 +106,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     }
   }
 
-  const kubeConfig = namespaceSource === 'cluster' ? await loadServeKubeConfig(stringFlag(values, 'kubeconfig')) : undefined;
+  const connection = namespaceSource === 'cluster' ? await connectServe(stringFlag(values, 'kubeconfig'), stringFlag(values, 'service-account-dir')) : undefined;
   const options: WebhookOptions = {
     config,
     tlsCertFile,
@@ -115,7 +118,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     shutdownDelayMs: shutdownDelay * 1000,
     tlsReloadIntervalMs: reloadInterval * 1000,
     reviewThreads,
-    ...(kubeConfig ? { namespaces: { kubeConfig } } : {}),
+    ...(connection ? { namespaces: { connection } } : {}),
   };
   // --workers N: this process becomes the primary and runs this same command N
   // times as workers (src/server/cluster.ts).
@@ -167,21 +170,11 @@ export async function serveCommand(argv: string[]): Promise<number> {
   });
 }
 
-/** --kubeconfig, else $KUBECONFIG, ~/.kube/config, then the pod's service account (in a cluster). */
-async function loadServeKubeConfig(file: string | undefined): Promise<KubeConfig> {
-  // Loaded only here: --dev and --namespace-source=none never pay for the Kubernetes client.
-  const { KubeConfig } = await import('@kubernetes/client-node');
-  const kc = new KubeConfig();
+/** --kubeconfig, else $KUBECONFIG, ~/.kube/config, then the pod's service account (src/kube/connect.ts). */
+async function connectServe(kubeconfig: string | undefined, serviceAccountDir: string | undefined): Promise<KubeConnection> {
   try {
-    if (file !== undefined) kc.loadFromFile(file);
-    else kc.loadFromDefault();
+    return await connectToCluster({ kubeconfig, ...(serviceAccountDir === undefined ? {} : { serviceAccountDir }) });
   } catch (err) {
-    throw usageError(`--namespace-source=cluster: cannot load the kubeconfig${file ? ` ${file}` : ''}: ${(err as Error).message}`);
+    throw usageError(`--namespace-source=cluster: ${(err as Error).message}; pass --kubeconfig, or --namespace-source=none`);
   }
-  // With nothing to load, client-node falls back to http://localhost:8080: not a cluster anyone meant.
-  const server = kc.getCurrentCluster()?.server;
-  if (server === undefined || (file === undefined && server === 'http://localhost:8080')) {
-    throw usageError('--namespace-source=cluster: no cluster to read namespaces from (no service account, no kubeconfig); pass --kubeconfig, or --namespace-source=none');
-  }
-  return kc;
 }

@@ -1,11 +1,14 @@
 // The namespaces admission reads (opt-in label, ws-drain/* defaults), from an
-// informer: one list, then a watch, kept in memory. Admission reads only this
-// cache and never calls the API server. A lost watch is retried with
-// exponential backoff (counted, logged as JSON); until it is back, admission
-// keeps using the last state it saw. /readyz waits for the first list.
-import type { KubeConfig, V1Namespace } from '@kubernetes/client-node';
+// informer: one list, then a watch, kept in memory (src/kube/list-watch.ts).
+// Admission reads only this cache and never calls the API server. A lost
+// watch is retried with exponential backoff (counted, logged as JSON); until
+// it is back, admission keeps using the last state it saw. /readyz waits for
+// the first list.
+import { z } from 'zod';
 import { withNamespaceDefaults, type NamespaceView } from '../core/namespace-defaults.js';
 import type { WebhookConfig } from '../core/types.js';
+import type { KubeConnection } from '../kube/connection.js';
+import { startListWatch } from '../kube/list-watch.js';
 import type { Logger } from './logger.js';
 import type { WebhookMetrics } from './metrics.js';
 
@@ -30,7 +33,8 @@ export function noNamespaces(): NamespaceCache {
 }
 
 export interface InformerOptions {
-  kubeConfig: KubeConfig;
+  /** The API server (src/kube/connect.ts: the pod's service account, or a kubeconfig). */
+  connection: KubeConnection;
   config: WebhookConfig;
   logger: Logger;
   metrics: WebhookMetrics;
@@ -39,43 +43,45 @@ export interface InformerOptions {
   maxBackoffMs?: number;
 }
 
+/**
+ * The only fields admission reads; zod drops the rest (managedFields, spec,
+ * status), so the cache holds little more than the labels and annotations.
+ */
+const NamespaceSchema = z.object({
+  metadata: z.object({
+    name: z.string().min(1),
+    resourceVersion: z.string().optional(),
+    labels: z.record(z.string(), z.string()).optional(),
+    annotations: z.record(z.string(), z.string()).optional(),
+  }),
+});
+type Namespace = z.infer<typeof NamespaceSchema>;
+
 const NAMESPACES_PATH = '/api/v1/namespaces';
 
 /** Starts the informer and returns at once: synced() turns true after the first list. */
-export async function startNamespaceInformer(opts: InformerOptions): Promise<NamespaceCache> {
-  // Loaded only with an informer: serve --dev never pays for the Kubernetes client.
-  const { CoreV1Api, ListWatch, Watch } = await import('@kubernetes/client-node');
+export function startNamespaceInformer(opts: InformerOptions): NamespaceCache {
   const { logger, metrics, config } = opts;
-  const core = opts.kubeConfig.makeApiClient(CoreV1Api);
-  // ListWatch is client-node's informer with its cache (get/list); autoStart off: attempt() starts it.
-  const informer = new ListWatch<V1Namespace>(NAMESPACES_PATH, new Watch(opts.kubeConfig), () => core.listNamespace(), false);
-  const initialBackoff = opts.initialBackoffMs ?? 1_000;
-  const maxBackoff = opts.maxBackoffMs ?? 30_000;
-  let backoff = initialBackoff;
   let synced = false;
-  let stopped = false;
-  let retry: NodeJS.Timeout | undefined;
-  let failedAttempt = false;
   // What was last reported per namespace, so a namespace is logged once per change, not per event.
   const reported = new Map<string, string>();
   // Each namespace object the cache holds, read once: labels, annotations and
-  // defaults (parsed here, not per admitted pod). The informer replaces the
-  // object on every change, so a changed namespace is read again; a dropped
-  // one is garbage with its entry.
-  const views = new WeakMap<V1Namespace, NamespaceView>();
-  const viewOf = (ns: V1Namespace, name: string): NamespaceView => {
+  // defaults (parsed here, not per admitted pod). Every event and list brings
+  // a new object, so a changed namespace is read again; a dropped one is
+  // garbage with its entry.
+  const views = new WeakMap<Namespace, NamespaceView>();
+  const viewOf = (ns: Namespace): NamespaceView => {
     let view = views.get(ns);
     if (view === undefined) {
-      view = withNamespaceDefaults({ name, labels: ns.metadata?.labels ?? {}, annotations: ns.metadata?.annotations ?? {} }, config);
+      view = withNamespaceDefaults({ name: ns.metadata.name, labels: ns.metadata.labels ?? {}, annotations: ns.metadata.annotations ?? {} }, config);
       views.set(ns, view);
     }
     return view;
   };
 
-  const report = (ns: V1Namespace): void => {
-    const name = ns.metadata?.name;
-    if (!name) return;
-    const ignored = viewOf(ns, name).defaults?.ignored ?? [];
+  const report = (ns: Namespace): void => {
+    const name = ns.metadata.name;
+    const ignored = viewOf(ns).defaults?.ignored ?? [];
     const key = JSON.stringify(ignored);
     if (reported.get(name) === key) return;
     reported.set(name, key);
@@ -86,54 +92,44 @@ export async function startNamespaceInformer(opts: InformerOptions): Promise<Nam
       metrics.namespaceIgnoredAnnotations.remove({ namespace_name: name });
     }
   };
-  informer.on('add', report);
-  informer.on('update', report);
-  informer.on('delete', (ns) => {
-    const name = ns.metadata?.name;
-    if (!name) return;
-    reported.delete(name);
-    metrics.namespaceIgnoredAnnotations.remove({ namespace_name: name });
-  });
-  informer.on('error', (err: unknown) => {
-    failedAttempt = true;
-    if (stopped) return;
-    metrics.namespaceWatchErrors.inc();
-    // Jitter, so replicas that lost the API server together do not come back in step.
-    const delay = Math.round(backoff * (0.8 + Math.random() * 0.4));
-    logger.warn({ err: errorText(err), retryInMs: delay, synced }, 'namespace watch lost; admission keeps the last known namespaces');
-    backoff = Math.min(backoff * 2, maxBackoff);
-    clearTimeout(retry);
-    retry = setTimeout(() => void attempt(), delay);
-  });
 
-  async function attempt(): Promise<void> {
-    if (stopped) return;
-    failedAttempt = false;
-    try {
-      await informer.start();
-    } catch (err) {
-      // start() reports through 'error'; anything thrown is a bug in the chain: retry the same way.
-      failedAttempt = true;
-      logger.error({ err: errorText(err) }, 'namespace informer failed to start');
-      metrics.namespaceWatchErrors.inc();
-      retry = setTimeout(() => void attempt(), backoff);
-      return;
-    }
-    if (stopped) return;
-    // Listed once: the cache holds every namespace, even if the watch after it failed (it is retried).
-    const firstSync = !synced && informer.latestResourceVersion() !== '';
-    if (firstSync) {
-      synced = true;
-      metrics.namespaceInformerSynced.set(1);
-      logger.info({ namespaces: informer.list().length }, 'namespace informer synced');
-    }
-    // A resolved start() without an 'error' on the way: watching again.
-    if (failedAttempt) return;
-    if (!firstSync && backoff !== initialBackoff) logger.info('namespace watch re-established');
-    backoff = initialBackoff;
-  }
   metrics.namespaceInformerSynced.set(0);
-  void attempt();
+  const informer = startListWatch({
+    connection: opts.connection,
+    path: NAMESPACES_PATH,
+    schema: NamespaceSchema,
+    ...(opts.initialBackoffMs === undefined ? {} : { initialBackoffMs: opts.initialBackoffMs }),
+    ...(opts.maxBackoffMs === undefined ? {} : { maxBackoffMs: opts.maxBackoffMs }),
+    handlers: {
+      add: report,
+      update: report,
+      delete(ns) {
+        reported.delete(ns.metadata.name);
+        metrics.namespaceIgnoredAnnotations.remove({ namespace_name: ns.metadata.name });
+      },
+      listed(count) {
+        if (synced) {
+          logger.info({ namespaces: count }, 'namespaces listed again');
+          return;
+        }
+        // Listed once: the cache holds every namespace, even if the watch after it fails (it is retried).
+        synced = true;
+        metrics.namespaceInformerSynced.set(1);
+        logger.info({ namespaces: count, server: opts.connection.server }, 'namespace informer synced');
+      },
+      error(err, retryInMs) {
+        metrics.namespaceWatchErrors.inc();
+        logger.warn({ err: err.message.slice(0, 300), retryInMs, synced }, 'namespace watch lost; admission keeps the last known namespaces');
+      },
+      recovered() {
+        logger.info('namespace watch re-established');
+      },
+      expired(resourceVersion) {
+        // Not an error: the API server compacted past the watch's position (after a long disconnection, say).
+        logger.info({ resourceVersion }, 'namespace watch expired (410 Gone); listing again');
+      },
+    },
+  });
 
   return {
     view(name) {
@@ -142,31 +138,9 @@ export async function startNamespaceInformer(opts: InformerOptions): Promise<Nam
         metrics.namespaceCacheMisses.inc();
         return { name, known: false };
       }
-      return viewOf(ns, name);
+      return viewOf(ns);
     },
     synced: () => synced,
-    async stop() {
-      stopped = true;
-      clearTimeout(retry);
-      await informer.stop();
-    },
+    stop: () => informer.stop(),
   };
-}
-
-/** One short line: client-node's ApiException carries the whole response (headers too) in its message. */
-function errorText(err: unknown): string {
-  if (!(err instanceof Error)) return String(err);
-  const e = err as Error & { code?: number | string; statusCode?: number; body?: unknown };
-  if (typeof e.code === 'number' && e.body !== undefined) {
-    let reason = '';
-    try {
-      const status: unknown = typeof e.body === 'string' ? JSON.parse(e.body) : e.body;
-      if (typeof status === 'object' && status !== null && 'message' in status) reason = String(status.message);
-    } catch {
-      // not a Status: the code says enough
-    }
-    return `HTTP ${e.code}${reason ? `: ${reason}` : ''}`.slice(0, 300);
-  }
-  const code = e.statusCode ?? e.code;
-  return (code === undefined ? e.message : `${e.message} (${String(code)})`).slice(0, 300);
 }

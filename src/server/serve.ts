@@ -78,7 +78,7 @@ export interface WebhookOptions {
    * cluster (needs get/list/watch on namespaces), or none (`serve --dev`):
    * every namespace then reads as having no ws-drain label or annotations.
    */
-  namespaces?: Pick<InformerOptions, 'kubeConfig' | 'initialBackoffMs' | 'maxBackoffMs'>;
+  namespaces?: Pick<InformerOptions, 'connection' | 'initialBackoffMs' | 'maxBackoffMs'>;
   /**
    * Review threads answering reviews over 64 KiB (review-pool.ts); 0 answers
    * every review on the event loop (default 1).
@@ -143,7 +143,7 @@ export async function startWebhook(opts: WebhookOptions): Promise<RunningWebhook
   const certInfo = checkTlsMaterial(material);
 
   // Started before listening: /readyz answers 503 until the first list is in.
-  const namespaces = opts.namespaces ? await startNamespaceInformer({ ...opts.namespaces, config: opts.config, logger, metrics }) : noNamespaces();
+  const namespaces = opts.namespaces ? startNamespaceInformer({ ...opts.namespaces, config: opts.config, logger, metrics }) : noNamespaces();
   if (!opts.namespaces) metrics.namespaceInformerSynced.set(1);
   const threads = opts.reviewThreads ?? 1;
   reviews =

@@ -6,7 +6,7 @@
 // one too, on a review thread the bundle starts from its own files), and the
 // moved cache must still be the one Node uses.
 import { execFile } from 'node:child_process';
-import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +17,7 @@ import { DEFAULT_CONFIG } from '../../src/core/index.js';
 import { admit, parseAdmissionReview, serializeReview } from '../../src/server/admission.js';
 import { OFFLOAD_MIN_BYTES } from '../../src/server/review-pool.js';
 import { admissionReview, getMetrics } from '../server/review-fixtures.js';
+import { freePort } from '../e2e/controlplane/controlplane.js';
 import { startServe, type ServeProcess } from './serve-process.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -83,6 +84,41 @@ describe('the bundle as the image runs it', { timeout: TIMEOUT_MS }, () => {
     expect(accepted).toContain(join(moved, 'bundle/main.js'));
     expect(accepted.some((f) => /\/bundle\/serve-command-\w+\.js$/.test(f) && f.startsWith(moved))).toBe(true);
     expect(serve.stderr()).not.toMatch(/was rejected/);
+  });
+
+  it('in a pod (a service account, no kubeconfig) serve never loads the Kubernetes client; with --kubeconfig it does', async () => {
+    const bundleDir = join(moved, 'bundle');
+    const chunks = await readdir(bundleDir);
+    const client: string[] = [];
+    for (const f of chunks.filter((c) => c.endsWith('.js'))) if ((await readFile(join(bundleDir, f), 'utf8')).includes('KubeConfig=class')) client.push(join(bundleDir, f));
+    expect(client).toHaveLength(1);
+    // Every chunk a process imports goes through the compile cache, which names it (NODE_DEBUG_NATIVE=COMPILE_CACHE).
+    const loaded = (p: ServeProcess): string[] => [...p.stderr().matchAll(/V8 code cache for ESM file:\/\/(\S+) was accepted/g)].map((m) => m[1]!);
+    const sa = join(dir, 'serviceaccount');
+    await mkdir(sa, { recursive: true });
+    await writeFile(join(sa, 'token'), 'unused');
+    await writeFile(join(sa, 'ca.crt'), serve.ca);
+    const refused = String(await freePort());
+    const env = { ...compileCacheEnv(compileCacheDir(bundleDir)), NODE_DEBUG_NATIVE: 'COMPILE_CACHE', KUBECONFIG: '', HOME: sa };
+    const inPod = await startServe(['--namespace-source=cluster', '--service-account-dir', sa], { ...env, KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: refused }, { node, nodeFlags: IMAGE_NODE_FLAGS, entry: join(bundleDir, 'main.js'), captureStderr: true });
+    try {
+      // The informer ran: its first list went to the pod's API server address (refused here).
+      const lost = await inPod.waitForLine((l) => l['msg'] === 'namespace watch lost; admission keeps the last known namespaces');
+      expect(String(lost['err'])).toContain(`127.0.0.1:${refused}`);
+      expect(loaded(inPod).some((f) => f.includes('serve-command'))).toBe(true);
+      expect(loaded(inPod)).not.toContain(client[0]);
+    } finally {
+      await inPod.cleanup();
+    }
+    const kubeconfig = join(dir, 'client.kubeconfig');
+    await writeFile(kubeconfig, JSON.stringify({ apiVersion: 'v1', kind: 'Config', clusters: [{ name: 'c', cluster: { server: `https://127.0.0.1:${refused}` } }], users: [{ name: 'u', user: { token: 'unused' } }], contexts: [{ name: 'c', context: { cluster: 'c', user: 'u' } }], 'current-context': 'c' }));
+    const withKubeconfig = await startServe(['--namespace-source=cluster', '--kubeconfig', kubeconfig], env, { node, nodeFlags: IMAGE_NODE_FLAGS, entry: join(bundleDir, 'main.js'), captureStderr: true });
+    try {
+      await withKubeconfig.waitForLine((l) => l['msg'] === 'namespace watch lost; admission keeps the last known namespaces');
+      expect(loaded(withKubeconfig)).toContain(client[0]);
+    } finally {
+      await withKubeconfig.cleanup();
+    }
   });
 
   it("logs the dependencies' deprecation warnings as JSON lines, not as Node's plain text on stderr", async () => {

@@ -5,10 +5,16 @@
 //
 // The tests run in order and share the cluster: /readyz before the first
 // sync comes first (the binding is applied by that test), the API server
-// restart and the guard (which takes the webhook down) come last. Waiting is
+// restarts and the guard (which takes the webhook down) come last. Waiting is
 // by polling with generous deadlines; the seconds each change took to be
 // picked up are printed, never asserted.
-import { writeFile } from 'node:fs/promises';
+//
+// The webhook reads through a kubeconfig (src/kube/connect.ts, as `serve
+// --kubeconfig` does); a second informer reads as in a pod: the API server's
+// address from KUBERNETES_SERVICE_HOST/PORT, the CA and a bound token from a
+// directory standing for the service account mount, through a TCP relay the
+// test can cut.
+import { mkdtemp, rename, writeFile } from 'node:fs/promises';
 import { get as httpGet } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
@@ -16,11 +22,18 @@ import { readFile } from 'node:fs/promises';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_CONFIG } from '../../src/core/config.js';
+import { kubeConfigConnection } from '../../src/kube/connection.js';
+import { inClusterConnection } from '../../src/kube/in-cluster.js';
+import { createMetrics } from '../../src/server/metrics.js';
+import { startNamespaceInformer, type NamespaceCache } from '../../src/server/namespaces.js';
+import { capturingLogger } from '../server/review-fixtures.js';
 import { REPO_ROOT } from './controlplane/binaries.js';
 import { startControlPlane, type ControlPlane } from './controlplane/controlplane.js';
 import { createNamespace, createPod, eventually, optedInPod, waitForInjectionActive, type PodCreateResult } from './controlplane/pods.js';
 import { applyObjects, loadValidatingPolicy, loadValidatingWebhook } from './controlplane/registration.js';
 import { runProcess, type Run } from './controlplane/run.js';
+import { startTcpRelay, type TcpRelay } from './controlplane/tcp-relay.js';
 import { startRegisteredWebhook, type WsDrainWebhook } from './controlplane/webhook.js';
 
 const SA = { namespace: 'ws-drain-system', name: 'ws-drain-webhook' };
@@ -116,7 +129,7 @@ beforeAll(async () => {
   saKubeconfig = join(cp.workDir, 'sa.kubeconfig');
   await writeFile(saKubeconfig, cp.kubeconfigYaml({ user: SA_USER, token }), { mode: 0o600 });
   webhook = await startRegisteredWebhook(cp, {
-    namespaces: { kubeConfig: cp.kubeConfig({ user: SA_USER, token }), initialBackoffMs: 200, maxBackoffMs: 2_000 },
+    namespaces: { connection: kubeConfigConnection(cp.kubeConfig({ user: SA_USER, token })), initialBackoffMs: 200, maxBackoffMs: 2_000 },
   });
   await applyObjects(cp, await loadValidatingPolicy());
 }, 300_000);
@@ -246,6 +259,107 @@ describe('namespace informer', () => {
     const pod = await tryPod('team-reject');
     expect(pod.response.status).toBe(422);
     expect(pod.message).toContain('(defaults from namespace team-reject: ws-drain/enforce)');
+  });
+});
+
+/** A token of the webhook's ServiceAccount bound to a Secret of its own: deleting the Secret revokes it. */
+async function boundToken(secret: string): Promise<string> {
+  const created = await cp.request('POST', `/api/v1/namespaces/${SA.namespace}/secrets`, { apiVersion: 'v1', kind: 'Secret', metadata: { name: secret } });
+  expect(created.status, created.body).toBe(201);
+  const uid = (JSON.parse(created.body) as { metadata: { uid: string } }).metadata.uid;
+  const tr = await cp.request('POST', `/api/v1/namespaces/${SA.namespace}/serviceaccounts/${SA.name}/token`, {
+    apiVersion: 'authentication.k8s.io/v1',
+    kind: 'TokenRequest',
+    spec: { expirationSeconds: 3600, boundObjectRef: { apiVersion: 'v1', kind: 'Secret', name: secret, uid } },
+  });
+  expect(tr.status, tr.body).toBe(201);
+  return (JSON.parse(tr.body) as { status: { token: string } }).status.token;
+}
+
+/** The HTTP status the API server answers a GET with, as `token`. */
+function statusAs(token: string, path: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    httpsRequest(new URL(path, cp.url), { ca: cp.caPem, agent: false, headers: { authorization: `Bearer ${token}` } }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    })
+      .on('error', reject)
+      .end();
+  });
+}
+
+describe('the informer as in a pod (service account files, a rotated token, 410 Gone)', () => {
+  let relay: TcpRelay;
+  let informer: NamespaceCache | undefined;
+  let saDir = '';
+  let tokenA = '';
+  const { logger, lines } = capturingLogger();
+  const logged = (msg: string): boolean => lines.some((l) => l['msg'] === msg);
+  const prestopDelay = (ns: string): string | undefined => informer?.view(ns).annotations?.['ws-drain/prestop-delay'];
+  /** As the kubelet does: the new file appears whole (it swaps a symlink; a rename is the same to a reader). */
+  const writeToken = async (token: string): Promise<void> => {
+    await writeFile(join(saDir, '.token.new'), token);
+    await rename(join(saDir, '.token.new'), join(saDir, 'token'));
+  };
+
+  afterAll(async () => {
+    await informer?.stop();
+    await relay?.close();
+  });
+
+  it('reads the API server from KUBERNETES_SERVICE_HOST/PORT and the CA and token from the service account directory', async () => {
+    relay = await startTcpRelay(Number(new URL(cp.url).port));
+    saDir = await mkdtemp(join(cp.workDir, 'serviceaccount-'));
+    await writeFile(join(saDir, 'ca.crt'), cp.caPem);
+    tokenA = await boundToken('informer-token-a');
+    await writeToken(tokenA);
+    await createNamespace(cp, 'pod-keep');
+    await ok(['annotate', 'namespace', 'pod-keep', 'ws-drain/prestop-delay=41s']);
+    await createNamespace(cp, 'pod-gone');
+    const env = { KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: String(relay.port) };
+    const connection = inClusterConnection({ env, dir: saDir });
+    expect(connection.server).toBe(`https://127.0.0.1:${relay.port}`);
+    informer = startNamespaceInformer({ connection, config: DEFAULT_CONFIG, logger, metrics: createMetrics({ defaultMetrics: false }), initialBackoffMs: 200, maxBackoffMs: 2_000 });
+    await eventually('in-cluster informer synced', async () => (informer?.synced() ? true : undefined), PICKUP_MS);
+    expect(prestopDelay('pod-keep')).toBe('41s');
+    expect(informer.view('pod-gone').known).not.toBe(false);
+    expect(lines.find((l) => l['msg'] === 'namespace informer synced')).toMatchObject({ server: `https://127.0.0.1:${relay.port}` });
+  });
+
+  it('reads the token file again for each request: once the old token is revoked and the file rewritten, the watch comes back with the new one', async () => {
+    const tokenB = await boundToken('informer-token-b');
+    const revoked = await cp.request('DELETE', `/api/v1/namespaces/${SA.namespace}/secrets/informer-token-a`);
+    expect(revoked.status, revoked.body).toBe(200);
+    // The API server caches a token's review for a few seconds: wait until it refuses token A.
+    await eventually('token A refused', async () => ((await statusAs(tokenA, '/api/v1/namespaces?limit=1')) === 401 ? true : undefined), PICKUP_MS);
+    expect(await statusAs(tokenB, '/api/v1/namespaces?limit=1')).toBe(200);
+    await writeToken(tokenB);
+    const connections = relay.accepted();
+    relay.cut();
+    // Made after the cut: only a new watch, authenticated with token B, can bring it.
+    await ok(['annotate', 'namespace', 'pod-keep', 'ws-drain/prestop-delay=42s', '--overwrite']);
+    await eventually('change seen through a new watch', async () => (prestopDelay('pod-keep') === '42s' ? true : undefined), PICKUP_MS);
+    expect(relay.accepted()).toBeGreaterThan(connections);
+  });
+
+  it('lists again after 410 Gone: a namespace deleted while the watch was cut off is dropped, one changed is updated', async () => {
+    relay.hold(true);
+    relay.cut();
+    // No namespace controller runs here to empty a deleted namespace and remove its finalizer: done by hand.
+    expect((await cp.request('DELETE', '/api/v1/namespaces/pod-gone')).status).toBe(200);
+    const finalized = await cp.request('PUT', '/api/v1/namespaces/pod-gone/finalize', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'pod-gone' }, spec: { finalizers: [] } });
+    expect(finalized.status, finalized.body).toBe(200);
+    await eventually('pod-gone deleted', async () => ((await cp.request('GET', '/api/v1/namespaces/pod-gone')).status === 404 ? true : undefined), PICKUP_MS);
+    await ok(['annotate', 'namespace', 'pod-keep', 'ws-drain/prestop-delay=43s', '--overwrite']);
+    // A new API server's watch cache starts at the resourceVersion it lists: the informer's
+    // is older than that (the changes above came after it), so its next watch gets 410 Gone.
+    await cp.stopApiserver();
+    await cp.startApiserver();
+    expect(informer?.view('pod-gone').known).not.toBe(false);
+    relay.hold(false);
+    await eventually('re-listed', async () => (informer?.view('pod-gone').known === false && prestopDelay('pod-keep') === '43s' ? true : undefined), PICKUP_MS);
+    expect(logged('namespace watch expired (410 Gone); listing again')).toBe(true);
+    expect(logged('namespaces listed again')).toBe(true);
   });
 });
 
