@@ -289,7 +289,7 @@ function estimateInjectedBytes(targets: Plan['containers']): number {
 function annotationsSize(existing: Record<string, string> | null | undefined, written: Record<string, string>): number {
   let bytes = 0;
   const add = (k: string, v: string): void => {
-    bytes += UTF8.encode(k).length + UTF8.encode(v).length;
+    bytes += utf8Length(k) + utf8Length(v);
   };
   for (const [k, v] of Object.entries(existing ?? {})) if (!(k in written)) add(k, v);
   for (const [k, v] of Object.entries(written)) add(k, v);
@@ -297,6 +297,16 @@ function annotationsSize(existing: Record<string, string> | null | undefined, wr
 }
 
 const UTF8 = new TextEncoder();
+const NON_ASCII = /[^\x00-\x7f]/;
+
+/**
+ * Bytes of `text` as UTF-8. Annotations are nearly always ASCII, whose length
+ * is its byte count: encoding every one just to count it was a tenth of
+ * decide()'s time (docs/performance.md).
+ */
+export function utf8Length(text: string): number {
+  return NON_ASCII.test(text) ? UTF8.encode(text).length : text.length;
+}
 
 /** Something else already uses our volume name or mount path: deny rather than guess. */
 function findConflicts(spec: PodSpec, errors: string[]): void {

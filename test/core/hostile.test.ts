@@ -2,6 +2,7 @@
 // and pods that would make the answer huge. Each gets a clear, bounded answer.
 import { describe, expect, it } from 'vitest';
 import { decide } from '../../src/core/decide.js';
+import { utf8Length } from '../../src/core/inject.js';
 import { boundedMessage, MAX_MESSAGE_CHARS, MAX_WARNINGS } from '../../src/core/limits.js';
 import { CONFIG, container, pod, tcp, webPod } from './pod-builders.js';
 
@@ -106,6 +107,21 @@ describe('bounded answers', () => {
     const d = decide(webPod({ ...OPT_IN, 'example.com/big': 'x'.repeat(256 * 1024 - 200) }), 'default', CONFIG);
     expect(d.kind).toBe('deny');
     expect(d.kind === 'deny' && d.message).toMatch(/annotations would take \d+ bytes, over Kubernetes' limit of 262144/);
+  });
+
+  it('counts the annotations in UTF-8 bytes, as the API server does, not in characters', () => {
+    // 100,000 characters, 200,000 bytes: with ws-drain/plan under the limit in characters, over it in bytes.
+    const accented = decide(webPod({ ...OPT_IN, 'example.com/big': 'é'.repeat(100_000), 'example.com/more': 'x'.repeat(63 * 1024) }), 'default', CONFIG);
+    expect(accented.kind === 'deny' && accented.message).toMatch(/annotations would take \d+ bytes, over Kubernetes' limit of 262144/);
+    const ascii = decide(webPod({ ...OPT_IN, 'example.com/big': 'e'.repeat(100_000), 'example.com/more': 'x'.repeat(63 * 1024) }), 'default', CONFIG);
+    expect(ascii.kind).toBe('mutate');
+  });
+
+  it('utf8Length is the UTF-8 encoding\'s length for ASCII, accents, CJK, emoji and lone surrogates', () => {
+    const encoder = new TextEncoder();
+    for (const text of ['', 'ws-drain/plan', '{"mode":"drain"}', 'é', 'café', '日本語', '👋 hi', 'a\ud800b', '\udc00', 'x\ud83d', '\u007f\u0080\u07ff\u0800\uffff']) {
+      expect(utf8Length(text), JSON.stringify(text)).toBe(encoder.encode(text).length);
+    }
   });
 
   it('many warnings become the first few and a count', () => {
