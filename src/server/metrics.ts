@@ -101,6 +101,8 @@ export function createMetrics(opts: { defaultMetrics?: boolean; pendingReviews?:
     namespaceInformerSynced: new Gauge({
       name: 'ws_drain_namespace_informer_synced',
       help: '1 once the namespace informer has listed all namespaces (without an informer: 1).',
+      // serve --workers: each worker has its own informer; the pod is synced once every worker is (a sum would read N).
+      aggregator: 'min',
       registers: [registry],
     }),
     namespaceIgnoredAnnotations: new Gauge({
@@ -108,6 +110,8 @@ export function createMetrics(opts: { defaultMetrics?: boolean; pendingReviews?:
       // Not "namespace": Prometheus would rename it to exported_namespace, clashing with the target's own label.
       help: 'ws-drain/ annotations on a Namespace that its pods ignore (invalid, unknown or not a namespace default), by namespace_name.',
       labelNames: ['namespace_name'],
+      // Every worker sees the same namespaces: the count, not N times it.
+      aggregator: 'max',
       registers: [registry],
     }),
     reviewThreadJobs: new Counter({

@@ -73,6 +73,8 @@ describe('ws-drain serve --workers 2', { timeout: TIMEOUT_MS }, () => {
     const metrics = await getMetrics(s.metricsPort);
     expect(metrics).toMatch(/^ws_drain_admission_requests_total\{outcome="mutated"\} 8$/m);
     expect(metrics).toMatch(/^ws_drain_review_thread_jobs_total\{result="answered"\} 2$/m);
+    // Per-process state, not summed: each worker reads the namespaces itself (1 once every worker has), not 2.
+    expect(metrics).toMatch(/^ws_drain_namespace_informer_synced 1$/m);
 
     s.child.kill('SIGTERM');
     // Both workers start their shutdown; during the delay, readyz is 503 whichever worker answers.
