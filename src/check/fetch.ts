@@ -7,6 +7,7 @@ import { request } from 'node:https';
 import { request as httpRequest } from 'node:http';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { z } from 'zod';
+import { kubeConfigConnection, type KubeConnection } from '../kube/connection.js';
 import * as O from './objects.js';
 import { ingressNginxConfigMapRefs } from './path-rules.js';
 import { probeWebhook } from './probe.js';
@@ -29,18 +30,21 @@ export class ApiError extends Error {
 
 /** A GET-only client over a KubeConfig's current context. */
 export class KubeReader {
-  constructor(private readonly kc: KubeConfig) {}
+  // The same URL and credential building as serve's informer (src/kube): a
+  // server URL with a path prefix (a cluster behind Rancher's proxy) keeps it.
+  private readonly connection: KubeConnection;
+
+  constructor(kc: KubeConfig) {
+    this.connection = kubeConfigConnection(kc);
+  }
 
   get server(): string {
-    const c = this.kc.getCurrentCluster();
-    if (!c) throw new Error('the kubeconfig has no current cluster');
-    return c.server;
+    return this.connection.server;
   }
 
   async get(path: string): Promise<{ status: number; body: string }> {
-    const url = new URL(path, this.server);
-    const opts: import('node:https').RequestOptions = { method: 'GET', headers: { accept: 'application/json' }, timeout: REQUEST_TIMEOUT_MS };
-    await this.kc.applyToHTTPSOptions(opts);
+    const { url, options } = await this.connection.requestFor(path);
+    const opts: import('node:https').RequestOptions = { ...options, method: 'GET', headers: { ...options.headers, accept: 'application/json' }, timeout: REQUEST_TIMEOUT_MS };
     const send = url.protocol === 'http:' ? httpRequest : request;
     return new Promise((resolve, reject) => {
       const req = send(url, opts, (res) => {

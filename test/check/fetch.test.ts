@@ -59,3 +59,18 @@ describe('fetchSnapshot', () => {
     expect(new Set(requests.map((r) => r.method))).toEqual(new Set(['GET']));
   });
 });
+
+describe('KubeReader', () => {
+  it('keeps the path prefix of a server URL (an API server behind a proxy, as Rancher serves clusters)', async () => {
+    const kc = new KubeConfig();
+    kc.loadFromOptions({
+      clusters: [{ name: 'c', server: `http://127.0.0.1:${(server.address() as AddressInfo).port}/k8s/clusters/c-1/`, skipTLSVerify: true }],
+      users: [{ name: 'u', token: 't' }],
+      contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+      currentContext: 'x',
+    });
+    const before = requests.length;
+    await new KubeReader(kc).list('/api/v1/namespaces/a/pods');
+    expect(requests.slice(before).map((r) => r.url)).toEqual(['/k8s/clusters/c-1/api/v1/namespaces/a/pods?limit=500']);
+  });
+});
