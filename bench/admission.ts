@@ -8,6 +8,8 @@
 //            --targets floor,ws-drain,agnhost,... (see TARGETS) --breakdown
 //            --baseline REF   adds ws-drain as of git REF (e.g. main) as a column, to measure a change
 //            --cold-only      only the cold starts
+//            --server-cpus L  runs every server under `taskset -c L`; with the bench itself under
+//                             `taskset -c` on the other CPUs, the load generator no longer takes the servers' cores
 //
 // Every server runs in its own process, started the way it ships (ws-drain: the
 // bundled CLI, `npm run bundle`, with its compile cache, on the image's Node
@@ -317,6 +319,8 @@ async function paced(t: RunningTarget, ca: string, body: string, opts: { connect
 
 interface Env {
   dir: string;
+  /** --server-cpus: the CPU list every server is pinned to (taskset), or undefined. */
+  serverCpus: string | undefined;
   cert: string;
   key: string;
   ca: string;
@@ -437,7 +441,9 @@ async function startTarget(key: string, env: Env, label: string): Promise<{ chil
   const { file, args, env: extraEnv } = spec.command(env, port);
   const startedAt = process.hrtime.bigint();
   // No cluster in a benchmark: serve without the namespace informer (a baseline that predates it ignores the variable).
-  const child = spawn(file, args, { cwd: ROOT, stdio: ['ignore', log.fd, log.fd], env: { ...process.env, WS_DRAIN_NAMESPACE_SOURCE: 'none', ...extraEnv } });
+  const [command, argv] = env.serverCpus === undefined ? [file, args] : ['taskset', ['-c', env.serverCpus, file, ...args]];
+  // taskset execs the server: the child's pid is the server's.
+  const child = spawn(command, argv, { cwd: ROOT, stdio: ['ignore', log.fd, log.fd], env: { ...process.env, WS_DRAIN_NAMESPACE_SOURCE: 'none', ...extraEnv } });
   return { child, port, log, startedAt };
 }
 
@@ -530,6 +536,7 @@ async function main(): Promise<void> {
       breakdown: { type: 'boolean', default: false },
       baseline: { type: 'string' },
       'cold-only': { type: 'boolean', default: false },
+      'server-cpus': { type: 'string' },
     },
   });
   const full = values.full === true;
@@ -596,7 +603,7 @@ async function main(): Promise<void> {
     // KUBECONFIG empty: the informer must not find a kubeconfig and take the pod's path.
     const inCluster = { env: { KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: String(refused), KUBECONFIG: '' }, serviceAccountDir };
     await writeFile(responseFile, expected);
-    const env: Env = { dir, cert: files.tlsCert, key: files.tlsKey, ca: pems.caCert, body, expected, responseFile, cli, baselineCli, agnhost: join(agnhostDir, 'agnhost'), node, compileCache: compileCacheEnv(compileCacheDir(join(dir, 'bundle'))), kubeconfig, inCluster };
+    const env: Env = { dir, serverCpus: values['server-cpus'], cert: files.tlsCert, key: files.tlsKey, ca: pems.caCert, body, expected, responseFile, cli, baselineCli, agnhost: join(agnhostDir, 'agnhost'), node, compileCache: compileCacheEnv(compileCacheDir(join(dir, 'bundle'))), kubeconfig, inCluster };
 
     // Cold starts first, on an otherwise idle set of servers.
     const coldKeys = keys.filter((k) => TARGETS[k]!.coldStart);
@@ -698,7 +705,7 @@ async function main(): Promise<void> {
     const names = keys.map((k) => TARGETS[k]!.name);
     const out = [
       `ws-drain admission benchmark${full ? ' (--full)' : ''}: ${rounds} round(s) interleaved, ${duration}s per phase, ${connections} keep-alive TLS 1.3 connections, request ${body.length} B`,
-      `machine: ${cpus().length} CPUs; load average at start ${loadAtStart}, per round ${loads.join(' / ')}, at end ${load()}`,
+      `machine: ${cpus().length} CPUs${values['server-cpus'] === undefined ? '' : `, servers pinned to CPU ${values['server-cpus']} (taskset)`}; load average at start ${loadAtStart}, per round ${loads.join(' / ')}, at end ${load()}`,
       `medians over rounds (cold start: over ${coldTimes} starts); ratios vs agnhost; saturation latency is closed-loop (Little's law), so only paced latency is shown`,
       '',
       table(['', ...names], rows),
