@@ -98,6 +98,10 @@ LABEL org.opencontainers.image.title="ws-drain-webhook" \
       org.opencontainers.image.source="${SOURCE}" \
       org.opencontainers.image.licenses="Apache-2.0"
 ENV NODE_ENV=production
+# glibc's malloc (the runtime image is glibc): at most two arenas shared by
+# Node's threads instead of one per allocating thread, each keeping what it
+# once held (scripts/bundle.ts, IMAGE_NODE_ENV; docs/performance.md).
+ENV MALLOC_ARENA_MAX=2
 # V8's code cache of the bundle, written by `npm run build` with this same Node
 # release (scripts/bundle.ts), as the USER below (Node keeps a directory of
 # entries per uid): a start reads compiled code instead of compiling the chunks

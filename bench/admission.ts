@@ -50,7 +50,7 @@ import { generateDevCerts, writeDevCerts } from '../src/certs/dev-certs.js';
 import { DEFAULT_CONFIG } from '../src/core/index.js';
 import { admit, parseAdmissionReview, serializeReview } from '../src/server/admission.js';
 import { admissionReview } from '../test/server/review-fixtures.js';
-import { IMAGE_NODE_FLAGS, bundleCli, compileCacheDir, compileCacheEnv, writeCompileCache } from '../scripts/bundle.js';
+import { IMAGE_NODE_ENV, IMAGE_NODE_FLAGS, bundleCli, compileCacheDir, compileCacheEnv, writeCompileCache } from '../scripts/bundle.js';
 
 // autocannon ships no types; this is the part of its API the bench uses.
 interface Histogram {
@@ -332,6 +332,10 @@ interface Env {
   cli: string;
   /** The bundled CLI of --baseline. */
   baselineCli: string;
+  /** The Node flags and environment of the --baseline's Dockerfile. */
+  baselineImage: ShippedRuntime;
+  /** The compile cache of the --baseline's bundle. */
+  baselineCompileCache: Record<string, string>;
   /** The Node release the image runs (tools/nodejs/run.sh), which runs every ws-drain target. */
   node: string;
   /** The environment that turns the bundle's compile cache on (scripts/bundle.ts), as the image's ENV does. */
@@ -354,19 +358,21 @@ interface TargetSpec {
 }
 
 /**
- * ws-drain as the image runs it: its Node flags (IMAGE_NODE_FLAGS) and compile
- * cache. `baseline` runs without either, as it shipped; `nodeFlags` replaces the
- * image's flags; `compileCache: false` shows what the cache buys.
+ * ws-drain as the image runs it: its Node flags (IMAGE_NODE_FLAGS), environment
+ * (IMAGE_NODE_ENV) and compile cache. `baseline` runs with the flags and
+ * environment of the REF's Dockerfile and a compile cache of its own, as REF
+ * shipped; `nodeFlags` replaces the image's flags; `compileCache: false` shows
+ * what the cache buys.
  */
-function wsDrain(name: string, extra: string[], baseline = false, nodeFlags: readonly string[] = baseline ? [] : IMAGE_NODE_FLAGS, compileCache = !baseline): TargetSpec {
+function wsDrain(name: string, extra: string[], baseline = false, nodeFlags: readonly string[] = IMAGE_NODE_FLAGS, compileCache = true): TargetSpec {
   return {
     name,
     path: '/mutate',
     expected: (env) => env.expected,
     command: (env, port) => ({
-      env: compileCache ? env.compileCache : {},
+      env: baseline ? { ...env.baselineImage.env, ...env.baselineCompileCache } : { ...IMAGE_NODE_ENV, ...(compileCache ? env.compileCache : {}) },
       file: env.node,
-      args: [...nodeFlags, baseline ? env.baselineCli : env.cli, 'serve', '--port', String(port), '--metrics-port', '0', '--tls-cert', env.cert, '--tls-key', env.key, ...extra],
+      args: [...(baseline ? env.baselineImage.flags : nodeFlags), baseline ? env.baselineCli : env.cli, 'serve', '--port', String(port), '--metrics-port', '0', '--tls-cert', env.cert, '--tls-key', env.key, ...extra],
     }),
     coldStart: true,
   };
@@ -485,9 +491,11 @@ async function coldStarts(keys: string[], env: Env, times: number): Promise<Map<
 /**
  * The CLI of git `ref`, bundled with that commit's own production dependencies
  * by this checkout's scripts/bundle.ts (so the column shows what the sources
- * changed, not the bundler's settings), run without a compile cache.
+ * changed, not the bundler's settings), with a compile cache written by `node`
+ * like the image's, run with the Node flags and environment of the ref's
+ * Dockerfile.
  */
-async function bundleBaseline(ref: string, dir: string): Promise<string> {
+async function bundleBaseline(ref: string, dir: string, node: string): Promise<{ cli: string; image: ShippedRuntime; compileCache: Record<string, string> }> {
   const root = join(dir, 'baseline-src');
   await mkdir(root, { recursive: true });
   const archive = join(dir, 'baseline.tar');
@@ -495,7 +503,36 @@ async function bundleBaseline(ref: string, dir: string): Promise<string> {
   await promisify(execFile)('tar', ['-xf', archive, '-C', root]);
   await promisify(execFile)('npm', ['ci', '--omit=dev', '--ignore-scripts', '--prefer-offline', '--no-audit', '--no-fund'], { cwd: root });
   // main.ts reads the version two levels above its bundle.
-  return bundleCli(join(root, 'dist/bundle'), root);
+  const cli = await bundleCli(join(root, 'dist/bundle'), root);
+  const cache = await writeCompileCache(join(root, 'dist/bundle'), node);
+  const dockerfile = (await promisify(execFile)('git', ['show', `${ref}:Dockerfile`], { cwd: ROOT })).stdout;
+  return { cli, image: shippedRuntime(dockerfile), compileCache: cache === undefined ? {} : compileCacheEnv(cache) };
+}
+
+/** What a Dockerfile runs the bundle with besides the bundle: the Node flags and environment of its final stage. */
+interface ShippedRuntime {
+  flags: string[];
+  env: Record<string, string>;
+}
+
+/**
+ * The webhook stage's ENTRYPOINT flags between node and the bundle, and its
+ * ENV (the compile cache's own variables left out: the bench points them at
+ * its cache).
+ */
+function shippedRuntime(dockerfile: string): ShippedRuntime {
+  const stage = dockerfile.slice(dockerfile.lastIndexOf('AS webhook'));
+  const entry = /^ENTRYPOINT\s+(\[.*\])\s*$/m.exec(stage);
+  const argv = entry ? (JSON.parse(entry[1]!) as string[]) : [];
+  const main = argv.findIndex((a) => a.endsWith('/main.js'));
+  const env: Record<string, string> = {};
+  for (const line of stage.matchAll(/^ENV\s+(.+)$/gm)) {
+    for (const pair of line[1]!.trim().split(/\s+/)) {
+      const eq = pair.indexOf('=');
+      if (eq > 0 && !pair.startsWith('NODE_COMPILE_CACHE')) env[pair.slice(0, eq)] = pair.slice(eq + 1);
+    }
+  }
+  return { flags: main > 0 ? argv.slice(1, main) : [], env };
 }
 
 function rotate<T>(xs: T[], by: number): T[] {
@@ -567,12 +604,12 @@ async function main(): Promise<void> {
   try {
     process.stderr.write('building: the ws-drain bundle (npm run bundle), agnhost (tools/k8s/build.sh --agnhost) ...\n');
     const node = (await promisify(execFile)(join(ROOT, 'tools/nodejs/run.sh'), ['--print'], { cwd: ROOT })).stdout.trim();
-    const [cli, baselineCli, agnhostDir] = await Promise.all([
+    const [cli, baseline, agnhostDir] = await Promise.all([
       bundleCli(join(dir, 'bundle')).then(async (entry) => {
         if ((await writeCompileCache(join(dir, 'bundle'), node)) === undefined) throw new Error(`${node}: no portable compile cache`);
         return entry;
       }),
-      values.baseline === undefined ? Promise.resolve('') : bundleBaseline(values.baseline, dir),
+      values.baseline === undefined ? Promise.resolve(undefined) : bundleBaseline(values.baseline, dir, node),
       keys.includes('agnhost') ? promisify(execFile)(join(ROOT, 'tools/k8s/build.sh'), ['--agnhost'], { cwd: ROOT }).then((r) => r.stdout.trim().split('\n').pop()!) : Promise.resolve(''),
     ]);
     const pems = await generateDevCerts({ hosts: ['localhost', '127.0.0.1'] });
@@ -603,7 +640,7 @@ async function main(): Promise<void> {
     // KUBECONFIG empty: the informer must not find a kubeconfig and take the pod's path.
     const inCluster = { env: { KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: String(refused), KUBECONFIG: '' }, serviceAccountDir };
     await writeFile(responseFile, expected);
-    const env: Env = { dir, serverCpus: values['server-cpus'], cert: files.tlsCert, key: files.tlsKey, ca: pems.caCert, body, expected, responseFile, cli, baselineCli, agnhost: join(agnhostDir, 'agnhost'), node, compileCache: compileCacheEnv(compileCacheDir(join(dir, 'bundle'))), kubeconfig, inCluster };
+    const env: Env = { dir, serverCpus: values['server-cpus'], cert: files.tlsCert, key: files.tlsKey, ca: pems.caCert, body, expected, responseFile, cli, baselineCli: baseline?.cli ?? '', baselineImage: baseline?.image ?? { flags: [], env: {} }, baselineCompileCache: baseline?.compileCache ?? {}, agnhost: join(agnhostDir, 'agnhost'), node, compileCache: compileCacheEnv(compileCacheDir(join(dir, 'bundle'))), kubeconfig, inCluster };
 
     // Cold starts first, on an otherwise idle set of servers.
     const coldKeys = keys.filter((k) => TARGETS[k]!.coldStart);

@@ -48,6 +48,78 @@ const builtinsByRequire: Plugin = {
 };
 
 /**
+ * CommonJS modules that dependencies require at load time for features serve
+ * never uses: each is loaded on first use instead of at start
+ * (docs/performance.md: cold start). `importer`: the requiring file under
+ * node_modules; `path`: what it passes to require().
+ */
+export const LAZY_REQUIRES: readonly LazyRequire[] = [
+  // prom-client's index: the Pushgateway (loads zlib and url) and Summary (tdigest); serve keeps no summaries.
+  { importer: 'prom-client/index.js', path: './lib/pushgateway' },
+  { importer: 'prom-client/index.js', path: './lib/summary' },
+  // The OpenTelemetry API, for exemplars on process_cpu_seconds_total, which serve does not enable.
+  { importer: 'prom-client/lib/metrics/processCpuTotal.js', path: '@opentelemetry/api' },
+  // pino's transports (worker threads) and multistream; serve logs to a file descriptor.
+  { importer: 'pino/pino.js', path: './lib/transport' },
+  { importer: 'pino/pino.js', path: './lib/multistream' },
+  { importer: 'pino/lib/tools.js', path: './transport' },
+];
+
+export interface LazyRequire {
+  importer: string;
+  path: string;
+}
+
+/**
+ * Stands in for a lazy module until it is used: reading a property, calling or
+ * constructing it loads the real module (bundled as usual, run only then) and
+ * forwards to it.
+ */
+function lazyModule(path: string): string {
+  return `let real;
+const load = () => (real ??= require(${JSON.stringify(path)}));
+module.exports = new Proxy(function lazy() {}, {
+  get: (_, key) => load()[key],
+  has: (_, key) => key in load(),
+  apply: (_, self, args) => Reflect.apply(load(), self, args),
+  construct: (_, args) => Reflect.construct(load(), args),
+});
+`;
+}
+
+/**
+ * esbuild plugin: the `lazy` requires load on first use. With `strict`, a
+ * build where one of them no longer occurs fails (a dependency changed); an
+ * older checkout (bench --baseline) may not have them all.
+ */
+export function lazyRequires(lazy: readonly LazyRequire[], strict = true): Plugin {
+  return {
+    name: 'lazy-requires',
+    setup(b) {
+      const seen = new Set<LazyRequire>();
+      b.onResolve({ filter: /./ }, (args) => {
+        // The stand-in's own require() resolves as usual.
+        if (args.kind !== 'require-call' || args.namespace === 'lazy') return undefined;
+        const entry = lazy.find((l) => l.path === args.path && args.importer.endsWith(`/node_modules/${l.importer}`));
+        if (entry === undefined) return undefined;
+        seen.add(entry);
+        return { path: join(args.resolveDir, args.path), namespace: 'lazy', pluginData: { request: args.path, resolveDir: args.resolveDir } };
+      });
+      b.onLoad({ filter: /.*/, namespace: 'lazy' }, (args) => {
+        const { request, resolveDir } = args.pluginData as { request: string; resolveDir: string };
+        return { contents: lazyModule(request), resolveDir, loader: 'js' };
+      });
+      b.onEnd((result) => {
+        if (!strict || result.errors.length > 0) return;
+        const unused = lazy.filter((l) => !seen.has(l));
+        if (unused.length > 0) return { errors: unused.map((l) => ({ text: `lazy require ${JSON.stringify(l.path)} from ${l.importer} not found: update LAZY_REQUIRES (scripts/bundle.ts)` })) };
+        return undefined;
+      });
+    },
+  };
+}
+
+/**
  * Node flags the image runs the bundle with (the Dockerfile's ENTRYPOINT says
  * the same; test/manifests checks it). V8 lets the young generation grow to
  * 3 × 16 MiB under a steady allocation rate; capped at 8 MiB semi-spaces the
@@ -55,6 +127,16 @@ const builtinsByRequire: Plugin = {
  * +26 % CPU per review; docs/performance.md).
  */
 export const IMAGE_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=8'];
+
+/**
+ * The environment the image runs the bundle with, besides the compile cache's
+ * (the Dockerfile's ENV says the same; test/manifests checks it). The bench
+ * runs the bundle with it too. MALLOC_ARENA_MAX: glibc's malloc gives each
+ * thread that allocates (V8's GC and compiler threads, libuv's pool) an arena
+ * of its own, up to 8 per core, that keeps what it once held; two arenas
+ * shared by all threads keep less (docs/performance.md).
+ */
+export const IMAGE_NODE_ENV: Readonly<Record<string, string>> = { NODE_ENV: 'production', MALLOC_ARENA_MAX: '2' };
 
 /** The user the webhook image runs as (the Dockerfile's USER; test/manifests checks it): its compile cache is written for it. */
 export const IMAGE_USER = { uid: 65532, gid: 65532 } as const;
@@ -123,7 +205,7 @@ export async function bundleCli(outdir: string = BUNDLE_DIR, root: string = ROOT
     minifySyntax: true,
     sourcemap: 'linked',
     logLevel: 'warning',
-    plugins: [builtinsByRequire],
+    plugins: [lazyRequires(LAZY_REQUIRES, root === ROOT), builtinsByRequire],
   });
   return join(outdir, BUNDLE_ENTRY);
 }

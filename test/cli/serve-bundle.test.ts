@@ -1,6 +1,6 @@
 // The webhook image runs the esbuild bundle (dist/bundle/main.js) with the
-// compile cache `npm run build` writes beside it and its Node flags
-// (scripts/bundle.ts), on the image's Node release (tools/nodejs/run.sh). Built here the same way, then
+// compile cache `npm run build` writes beside it, its Node flags and
+// environment (scripts/bundle.ts), on the image's Node release (tools/nodejs/run.sh). Built here the same way, then
 // moved, as the image build moves it from /src to /app: the moved bundle must
 // answer a real AdmissionReview exactly as the TypeScript sources do (a large
 // one too, on a review thread the bundle starts from its own files), and the
@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { IMAGE_NODE_FLAGS, bundleCli, compileCacheDir, compileCacheEnv, writeCompileCache } from '../../scripts/bundle.js';
+import { IMAGE_NODE_ENV, IMAGE_NODE_FLAGS, bundleCli, compileCacheDir, compileCacheEnv, writeCompileCache } from '../../scripts/bundle.js';
 import { DEFAULT_CONFIG } from '../../src/core/index.js';
 import { admit, parseAdmissionReview, serializeReview } from '../../src/server/admission.js';
 import { OFFLOAD_MIN_BYTES } from '../../src/server/review-pool.js';
@@ -41,7 +41,7 @@ describe('the bundle as the image runs it', { timeout: TIMEOUT_MS }, () => {
     moved = join(dir, 'app/dist');
     await cp(join(dir, 'src/dist'), moved, { recursive: true });
     await rm(join(dir, 'src'), { recursive: true });
-    serve = await startServe([], { ...compileCacheEnv(compileCacheDir(join(moved, 'bundle'))), NODE_DEBUG_NATIVE: 'COMPILE_CACHE' }, { node, nodeFlags: IMAGE_NODE_FLAGS, entry: join(moved, 'bundle/main.js'), captureStderr: true });
+    serve = await startServe([], { ...IMAGE_NODE_ENV, ...compileCacheEnv(compileCacheDir(join(moved, 'bundle'))), NODE_DEBUG_NATIVE: 'COMPILE_CACHE' }, { node, nodeFlags: IMAGE_NODE_FLAGS, entry: join(moved, 'bundle/main.js'), captureStderr: true });
   }, TIMEOUT_MS);
 
   afterAll(async () => {
@@ -71,6 +71,16 @@ describe('the bundle as the image runs it', { timeout: TIMEOUT_MS }, () => {
     expect(res.status).toBe(200);
     expect(res.body).toBe(serializeReview(admit(parsed.review, DEFAULT_CONFIG).review));
     expect(await getMetrics(serve.metricsPort)).toMatch(/^ws_drain_review_thread_jobs_total\{result="answered"\} 1$/m);
+  });
+
+  it("loads at start none of the dependencies' modules LAZY_REQUIRES names (prom-client's Pushgateway would load zlib), and its metrics still work", async () => {
+    const chunk = (await readdir(join(moved, 'bundle'))).find((f) => /^serve-command-\w+\.js$/.test(f));
+    expect(chunk).toBeDefined();
+    const script = `await import(${JSON.stringify(join(moved, 'bundle', chunk!))}); process.stdout.write(JSON.stringify(process.moduleLoadList.filter((m) => m.includes('zlib'))));`;
+    const { stdout } = await promisify(execFile)(node, ['--input-type=module', '-e', script]);
+    expect(JSON.parse(stdout)).toEqual([]);
+    // prom-client's default metrics, whose CPU counter requires the (lazy) OpenTelemetry API.
+    expect(await getMetrics(serve.metricsPort)).toMatch(/^process_cpu_seconds_total \d/m);
   });
 
   it('denies a malformed review with a clear message rather than failing', async () => {
@@ -135,7 +145,7 @@ describe('the bundle as the image runs it', { timeout: TIMEOUT_MS }, () => {
         'current-context': 'c',
       }),
     );
-    const informed = await startServe(['--namespace-source=cluster', '--kubeconfig', kubeconfig], {}, { node, nodeFlags: IMAGE_NODE_FLAGS, entry: join(moved, 'bundle/main.js'), captureStderr: true });
+    const informed = await startServe(['--namespace-source=cluster', '--kubeconfig', kubeconfig], { ...IMAGE_NODE_ENV }, { node, nodeFlags: IMAGE_NODE_FLAGS, entry: join(moved, 'bundle/main.js'), captureStderr: true });
     try {
       // startServe parses every stdout line as JSON: a plain-text line fails the test there.
       const line = await informed.waitForLine((l) => (l['warning'] as { code?: string } | undefined)?.code === 'DEP0040');

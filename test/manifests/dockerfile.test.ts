@@ -6,7 +6,7 @@ import { builtinModules } from 'node:module';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { IMAGE_NODE_FLAGS, IMAGE_USER, compileCacheDir, compileCacheEnv } from '../../scripts/bundle.js';
+import { IMAGE_NODE_ENV, IMAGE_NODE_FLAGS, IMAGE_USER, compileCacheDir, compileCacheEnv } from '../../scripts/bundle.js';
 import { INSTALL_COMMAND } from '../../src/core/helper-argv.js';
 import { execForm, parseCopy, parseDockerfile, type Instruction, type Stage } from './dockerfile.js';
 import { REPO_ROOT } from './render.js';
@@ -160,6 +160,11 @@ describe('Dockerfile', () => {
     // Written for the image's user: Node keeps a directory of entries per uid.
     expect(last(webhook, 'USER').args.trim()).toBe(`${IMAGE_USER.uid}:${IMAGE_USER.gid}`);
     expect(cache.split(/\s+/).sort()).toEqual(Object.entries(compileCacheEnv(compileCacheDir(bundleDir))).map(([k, v]) => `${k}=${v}`).sort());
+    // The rest of the image's environment is the one the benchmark runs the bundle with.
+    const envPairs = all(webhook, 'ENV')
+      .flatMap((e) => e.args.trim().split(/\s+/))
+      .filter((pair) => !pair.startsWith('NODE_COMPILE_CACHE'));
+    expect(envPairs.sort()).toEqual(Object.entries(IMAGE_NODE_ENV).map(([k, v]) => `${k}=${v}`).sort());
   });
 
   it('ships every package the compiled code imports: production dependencies are enough at runtime', () => {

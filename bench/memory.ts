@@ -1,0 +1,248 @@
+// Where the webhook's resident memory goes: /proc/<pid>/smaps of `ws-drain
+// serve` (the bundle on the image's Node, with its flags and compile cache, as
+// bench/admission.ts runs it) and of a bare Node https server on the same Node
+// (the floor), split into the Node binary's pages, other files, V8's heap (from
+// the webhook's own /metrics), glibc's malloc (main heap and thread arenas),
+// thread stacks and the rest. Taken at start (after one review), after a
+// warm-up over 50 keep-alive TLS connections, and after --reviews more.
+//
+//   npx tsx bench/memory.ts [--reviews 100000] [--connections 50] [--variants ws-drain,floor,...]
+//
+// Variants (VARIANTS below) change one thing each (Node flags, environment), so
+// a change to the image can be judged here first, then in bench/admission.ts.
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { request as httpRequest } from 'node:http';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify, parseArgs } from 'node:util';
+import { generateDevCerts, writeDevCerts } from '../src/certs/dev-certs.js';
+import { DEFAULT_CONFIG } from '../src/core/index.js';
+import { admit, parseAdmissionReview, serializeReview } from '../src/server/admission.js';
+import { admissionReview } from '../test/server/review-fixtures.js';
+import { IMAGE_NODE_ENV, IMAGE_NODE_FLAGS, bundleCli, compileCacheDir, compileCacheEnv, writeCompileCache } from '../scripts/bundle.js';
+
+type Autocannon = (opts: Record<string, unknown>) => Promise<{ requests: { total: number }; errors: number; non2xx: number; mismatches?: number }>;
+const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const TLS13 = { minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3' } as const;
+
+interface Variant {
+  /** The floor: a bare https server on the same Node, answering fixed bytes. */
+  floor?: boolean;
+  flags: readonly string[];
+  env?: Record<string, string>;
+}
+
+const IMAGE: Variant = { flags: IMAGE_NODE_FLAGS, env: IMAGE_NODE_ENV };
+/** Node's own default for what IMAGE_NODE_ENV sets: glibc's malloc as it comes. */
+const MALLOC_DEFAULT = Object.fromEntries(Object.entries(IMAGE_NODE_ENV).filter(([k]) => k !== 'MALLOC_ARENA_MAX'));
+
+const VARIANTS: Record<string, Variant> = {
+  'ws-drain': IMAGE,
+  'ws-drain-malloc-default': { flags: IMAGE_NODE_FLAGS, env: MALLOC_DEFAULT },
+  // The floor on the image's Node: with the image's flags and environment, and with Node's defaults.
+  floor: { ...IMAGE, floor: true },
+  'floor-node-defaults': { floor: true, flags: [] },
+  // One change each to the image's settings.
+  'arena-1': { ...IMAGE, env: { ...IMAGE_NODE_ENV, MALLOC_ARENA_MAX: '1' } },
+  'trim-128k': { ...IMAGE, env: { ...IMAGE_NODE_ENV, GLIBC_TUNABLES: 'glibc.malloc.trim_threshold=131072' } },
+  'semi-4': { ...IMAGE, flags: [...IMAGE_NODE_FLAGS, '--max-semi-space-size=4'] },
+  'single-threaded-gc': { ...IMAGE, flags: [...IMAGE_NODE_FLAGS, '--single-threaded-gc'] },
+  'pool-1': { ...IMAGE, flags: [...IMAGE_NODE_FLAGS, '--v8-pool-size=1'] },
+  'optimize-for-size': { ...IMAGE, flags: [...IMAGE_NODE_FLAGS, '--optimize-for-size'] },
+};
+
+const FLOOR = `
+import { createServer } from 'node:https';
+import { readFileSync } from 'node:fs';
+const [port, cert, key, response] = process.argv.slice(2);
+const out = readFileSync(response);
+const server = createServer({ cert: readFileSync(cert), key: readFileSync(key), minVersion: 'TLSv1.3', keepAliveTimeout: 65000 }, (req, res) => {
+  req.on('data', () => {});
+  req.on('end', () => { res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': String(out.length) }); res.end(out); });
+});
+server.listen(Number(port), '127.0.0.1');
+process.on('SIGTERM', () => process.exit(0));
+`;
+
+const MiB = 1024 * 1024;
+/** Rows that are not MiB. */
+const CPU_ROW = 'CPU µs per review (the +N phase)';
+const COUNTS = new Set(['threads', CPU_ROW]);
+
+interface Mapping {
+  start: bigint;
+  end: bigint;
+  perms: string;
+  path: string;
+  rss: number;
+  anon: number;
+}
+
+async function smaps(pid: number): Promise<Mapping[]> {
+  const text = await readFile(`/proc/${pid}/smaps`, 'utf8');
+  const out: Mapping[] = [];
+  let cur: Mapping | undefined;
+  for (const line of text.split('\n')) {
+    const head = /^([0-9a-f]+)-([0-9a-f]+) (\S+) \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (head) {
+      cur = { start: BigInt(`0x${head[1]}`), end: BigInt(`0x${head[2]}`), perms: head[3]!, path: head[4] ?? '', rss: 0, anon: 0 };
+      out.push(cur);
+      continue;
+    }
+    const kv = /^(Rss|Anonymous):\s+(\d+) kB/.exec(line);
+    if (kv && cur) cur[kv[1] === 'Rss' ? 'rss' : 'anon'] = Number(kv[2]) * 1024;
+  }
+  return out;
+}
+
+/** Lines of Prometheus text → value of `name{labels}` (first sample per name+labels). */
+async function scrape(port: number): Promise<Map<string, number>> {
+  const text = await new Promise<string>((resolve, reject) => {
+    httpRequest({ host: '127.0.0.1', port, path: '/metrics' }, (res) => {
+      let s = '';
+      res.on('data', (c: Buffer) => (s += c.toString()));
+      res.on('end', () => resolve(s));
+    })
+      .on('error', reject)
+      .end();
+  });
+  const out = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    const m = /^([a-z_]+(?:\{[^}]*\})?) (\S+)$/.exec(line);
+    if (m) out.set(m[1]!, Number(m[2]));
+  }
+  return out;
+}
+
+interface Breakdown {
+  [k: string]: number;
+}
+
+async function breakdown(pid: number, node: string, metricsPort: number | undefined): Promise<Breakdown> {
+  const maps = await smaps(pid);
+  const tasks = await readdir(`/proc/${pid}/task`);
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const b: Breakdown = { 'peak rss (VmHWM)': Number(/^VmHWM:\s+(\d+)/m.exec(status)?.[1] ?? NaN) * 1024, rss: 0, 'file: node binary': 0, 'file: other (libc, libstdc++, ...)': 0, anonymous: 0, 'anon: [heap] (malloc main arena)': 0, 'anon: malloc thread arenas': 0, 'anon: thread stacks': 0, 'anon: other (V8 heap, mmapped malloc)': 0, threads: tasks.length };
+  // glibc's thread arenas: 64 MiB-aligned reservations (HEAP_MAX_SIZE), partly committed.
+  const ARENA = 64n * BigInt(MiB);
+  for (let i = 0; i < maps.length; i++) {
+    const m = maps[i]!;
+    b['rss']! += m.rss;
+    if (m.path === node) b['file: node binary']! += m.rss;
+    else if (m.path.startsWith('/')) b['file: other (libc, libstdc++, ...)']! += m.rss;
+    if (m.anon === 0 && m.path.startsWith('/')) continue;
+    b['anonymous']! += m.anon;
+    if (m.path === '[heap]') b['anon: [heap] (malloc main arena)']! += m.anon;
+    else if (m.path.startsWith('[stack')) b['anon: thread stacks']! += m.anon;
+    else if (m.path === '' && m.start % ARENA === 0n && m.end - m.start <= ARENA && maps[i + 1]?.perms.startsWith('---') && maps[i + 1]!.end - m.start === ARENA) b['anon: malloc thread arenas']! += m.anon;
+    // A thread stack: rw mapping right after a one-page guard, 8 MiB (glibc's default) or Node's own sizes.
+    else if (m.path === '' && maps[i - 1]?.perms.startsWith('---') && maps[i - 1]!.end === m.start && maps[i - 1]!.end - maps[i - 1]!.start === 4096n) b['anon: thread stacks']! += m.anon;
+    else b['anon: other (V8 heap, mmapped malloc)']! += m.anon;
+  }
+  if (metricsPort !== undefined) {
+    const s = await scrape(metricsPort);
+    b['V8 heap committed (/metrics)'] = s.get('nodejs_heap_size_total_bytes') ?? NaN;
+    for (const space of ['new', 'old', 'code', 'large_object', 'trusted', 'shared']) {
+      const v = s.get(`nodejs_heap_space_size_total_bytes{space="${space}"}`);
+      if (v !== undefined && v > 0) b[`  V8 ${space} space`] = v;
+    }
+    b['V8 external (/metrics)'] = s.get('nodejs_external_memory_bytes') ?? NaN;
+  }
+  return b;
+}
+
+/** CPU (user + system) the process has used so far, ms; /proc ticks are 10 ms. */
+async function cpuMs(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+function post(port: number, ca: string, body: string): Promise<number> {
+  return new Promise((resolve) => {
+    const req = (createRequire(import.meta.url)('node:https') as typeof import('node:https')).request(
+      { host: '127.0.0.1', port, path: '/mutate', method: 'POST', ca, agent: false, ...TLS13, headers: { 'content-type': 'application/json' } },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      },
+    );
+    req.on('error', () => resolve(0));
+    req.end(body);
+  });
+}
+
+async function firstOk(port: number, ca: string, body: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while ((await post(port, ca, body)) !== 200) {
+    if (Date.now() > deadline) throw new Error(`port ${port}: no 200 within 60 s`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { reviews: { type: 'string', default: '100000' }, connections: { type: 'string', default: '50' }, variants: { type: 'string', default: 'floor,ws-drain' }, warmup: { type: 'string', default: '3' } } });
+  const reviews = Number(values.reviews);
+  const connections = Number(values.connections);
+  const names = values.variants!.split(',');
+  for (const n of names) if (!VARIANTS[n]) throw new Error(`unknown variant ${n} (known: ${Object.keys(VARIANTS).join(', ')})`);
+  const node = (await promisify(execFile)(join(ROOT, 'tools/nodejs/run.sh'), ['--print'], { cwd: ROOT })).stdout.trim().split('\n').pop()!;
+  const dir = await mkdtemp(join(tmpdir(), 'ws-drain-memory-'));
+  const children: ChildProcess[] = [];
+  try {
+    const entry = await bundleCli(join(dir, 'bundle'));
+    await writeCompileCache(join(dir, 'bundle'), node);
+    const pems = await generateDevCerts({ hosts: ['localhost', '127.0.0.1'] });
+    const files = await writeDevCerts(dir, pems);
+    const body = JSON.stringify(admissionReview());
+    const parsed = parseAdmissionReview(JSON.parse(body));
+    if (!parsed.ok) throw new Error(parsed.error);
+    const expected = serializeReview(admit(parsed.review, DEFAULT_CONFIG).review);
+    await writeFile(join(dir, 'response.json'), expected);
+    await writeFile(join(dir, 'floor.mjs'), FLOOR);
+    const results: Array<{ name: string; phases: Breakdown[] }> = [];
+    let port = 20_000 + Math.floor(Math.random() * 20_000);
+    for (const name of names) {
+      const v = VARIANTS[name]!;
+      const p = port++;
+      const mp = port++;
+      const args = v.floor
+        ? [...v.flags, join(dir, 'floor.mjs'), String(p), files.tlsCert, files.tlsKey, join(dir, 'response.json')]
+        : [...v.flags, entry, 'serve', '--port', String(p), '--metrics-port', String(mp), '--tls-cert', files.tlsCert, '--tls-key', files.tlsKey, '--log-level', 'info'];
+      const child = spawn(node, args, { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, WS_DRAIN_NAMESPACE_SOURCE: 'none', ...(v.floor ? {} : compileCacheEnv(compileCacheDir(join(dir, 'bundle')))), ...v.env } });
+      children.push(child);
+      await firstOk(p, pems.caCert, body);
+      const metrics = v.floor ? undefined : mp;
+      const phases: Breakdown[] = [await breakdown(child.pid!, node, metrics)];
+      const load = (opts: Record<string, unknown>) =>
+        autocannon({ url: `https://127.0.0.1:${p}/mutate`, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections, pipelining: 1, tlsOptions: TLS13, expectBody: expected, ...opts });
+      const w = await load({ duration: Number(values.warmup) });
+      phases.push(await breakdown(child.pid!, node, metrics));
+      const cpuBefore = await cpuMs(child.pid!);
+      const r = await load({ amount: reviews });
+      const cpuUs = ((await cpuMs(child.pid!)) - cpuBefore) * 1000 / r.requests.total;
+      phases.push({ ...(await breakdown(child.pid!, node, metrics)), [CPU_ROW]: cpuUs });
+      const bad = w.errors + w.non2xx + (w.mismatches ?? 0) + r.errors + r.non2xx + (r.mismatches ?? 0);
+      if (bad > 0) throw new Error(`${name}: ${bad} errors or wrong answers`);
+      child.kill('SIGTERM');
+      await new Promise((res) => child.once('exit', res));
+      results.push({ name, phases });
+    }
+    const keys = [...new Set(results.flatMap((r) => r.phases.flatMap((p) => Object.keys(p))))];
+    const head = ['MiB', ...results.flatMap((r) => [`${r.name} start`, 'warm', `+${reviews}`])];
+    const rows = keys.map((k) => [k, ...results.flatMap((r) => r.phases.map((p) => (p[k] === undefined ? '—' : COUNTS.has(k) ? p[k]!.toFixed(0) : (p[k]! / MiB).toFixed(1))))]);
+    const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+    const line = (cells: string[]) => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;
+    process.stdout.write(`memory of the webhook and the floor on ${node} (${connections} TLS 1.3 keep-alive connections; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')})\n`);
+    process.stdout.write([line(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n') + '\n');
+  } finally {
+    for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
