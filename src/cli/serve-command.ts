@@ -31,7 +31,7 @@ export const SERVE_FLAGS: FlagSpec[] = [
   flag('log-level', `one of ${LOG_LEVELS.join(', ')}`, 'LEVEL', 'info'),
   flag('shutdown-delay', 'on SIGTERM, time /readyz reports 503 before the listener closes', 'DURATION', '0s'),
   flag('shutdown-timeout', 'on SIGTERM, how long in-flight requests may take to finish', 'DURATION', '10s'),
-  flag('workers', 'processes answering on the HTTPS port (node:cluster), up to the CPUs the pod may use; 1 = one process, no cluster; each worker runs its own namespace informer', 'N', '1'),
+  flag('workers', 'processes answering on the HTTPS port (node:cluster), up to the CPUs the pod may use; 1 = one process, no cluster; the namespace informer runs once, in the primary', 'N', '1'),
   flag('review-threads', 'threads answering reviews over 64 KiB, so a large review never holds up the others (docs/limits.md); 0 = every review on the main thread', 'N', '1'),
   flag('dev', `local development: use ${DEV_CERT_DIR}/tls.crt and tls.key, generating a dev CA and certificate there if absent; --namespace-source defaults to none`, undefined),
   flag(
@@ -130,7 +130,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
   if (workers > 1) {
     const { runPrimary } = await import('../server/cluster.js');
     try {
-      return await runPrimary({ workers, metricsPort, logger });
+      return await runPrimary({ workers, metricsPort, logger, ...(connection ? { namespaces: { connection, config } } : {}) });
     } catch (err) {
       logger.flush();
       throw usageError(`cannot start the webhook: ${err instanceof Error ? err.message : String(err)}`);

@@ -67,6 +67,8 @@ export interface ListWatchOptions<T extends KubeObject> {
 
 export interface ListWatch<T> {
   get(name: string): T | undefined;
+  /** Every object the store holds now. */
+  list(): T[];
   stop(): Promise<void>;
 }
 
@@ -352,6 +354,7 @@ export function startListWatch<T extends KubeObject>(opts: ListWatchOptions<T>):
 
   return {
     get: (name) => store.get(name),
+    list: () => [...store.values()],
     async stop() {
       stopped = true;
       clearTimeout(retryTimer);

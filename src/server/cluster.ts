@@ -17,14 +17,18 @@
 // Each worker reloads the TLS certificate from the files on its own.
 //
 // Per-pod state: anything that must exist once per pod rather than once per
-// process — a watch on the API server (a namespace informer), for instance —
-// belongs in runPrimary and reaches the workers as messages; one per worker
-// would multiply the API server's watches by N.
+// process belongs in runPrimary and reaches the workers as messages. The
+// namespace informer is: one per worker would multiply the API server's
+// watches by N. The primary runs it (and reports its metrics beside the
+// workers' sum); each worker keeps a copy (namespace-ipc.ts), and its /readyz
+// is 503 until the primary's first complete list has reached it.
 import cluster, { type Worker } from 'node:cluster';
 import type { AddressInfo } from 'node:net';
-import { AggregatorRegistry } from 'prom-client';
+import { AggregatorRegistry, Registry } from 'prom-client';
 import type { Logger } from './logger.js';
-import { createMetricsServer } from './metrics.js';
+import { createInformerMetrics, createMetricsServer } from './metrics.js';
+import { isSubscribe, namespacesMessage, type NamespacesToWorker } from './namespace-ipc.js';
+import { startNamespaceInformer, type InformerOptions, type NamespaceInformer } from './namespaces.js';
 import type { RunningWebhook } from './serve.js';
 
 /** Primary → worker. */
@@ -41,6 +45,8 @@ export interface PrimaryOptions {
   metricsPort: number;
   host?: string;
   logger: Logger;
+  /** The pod's one namespace informer (absent: no namespace source, every worker is synced at once). */
+  namespaces?: Omit<InformerOptions, 'logger' | 'metrics' | 'listener'>;
 }
 
 function isMessage<T extends { type: string }>(m: unknown, type: T['type']): m is T {
@@ -61,11 +67,42 @@ export async function runPrimary(opts: PrimaryOptions): Promise<number> {
   const finished = new Promise<number>((resolve) => (finish = resolve));
   const crashes: number[] = [];
 
-  const metricsServer = createMetricsServer(() => aggregator.clusterMetrics(), aggregator.contentType, logger);
+  // The informer's metrics exist once, here; the workers' registries leave them out.
+  const own = new Registry();
+  const informerMetrics = createInformerMetrics(own);
+  const metricsServer = createMetricsServer(async () => `${await aggregator.clusterMetrics()}\n${await own.metrics()}`, aggregator.contentType, logger);
 
   const workers = () => Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && !w.isDead());
   const tell = (m: ToWorker) => {
     for (const w of workers()) if (w.isConnected()) w.send(m);
+  };
+
+  // Workers that asked for the namespaces: each got the snapshot first, then every change.
+  const subscribed = new Set<Worker>();
+  const forward = (m: NamespacesToWorker) => {
+    for (const w of subscribed) if (w.isConnected()) w.send(m);
+  };
+  let informer: NamespaceInformer | undefined;
+  let informerSynced = false;
+  if (opts.namespaces) {
+    informer = startNamespaceInformer({
+      ...opts.namespaces,
+      logger,
+      metrics: informerMetrics,
+      listener: {
+        set: (ns) => forward(namespacesMessage.set(ns)),
+        delete: (name) => forward(namespacesMessage.delete(name)),
+        synced: () => {
+          informerSynced = true;
+          forward(namespacesMessage.synced());
+        },
+      },
+    });
+  } else informerMetrics.namespaceInformerSynced.set(1);
+  const subscribe = (worker: Worker) => {
+    if (!informer || !worker.isConnected()) return;
+    worker.send(namespacesMessage.snapshot(informerSynced, informer.all()));
+    subscribed.add(worker);
   };
 
   /** A worker that runs the same command line; resolves with its port once it listens. */
@@ -74,6 +111,7 @@ export async function runPrimary(opts: PrimaryOptions): Promise<number> {
     return new Promise((resolve, reject) => {
       worker.on('message', (m: unknown) => {
         if (isMessage<ToPrimary>(m, 'ws-drain:listening')) resolve(m.port);
+        else if (isSubscribe(m)) subscribe(worker);
       });
       worker.once('exit', (code, signal) => reject(new Error(`worker ${worker.id} exited (${signal ?? code}) before it listened`)));
     });
@@ -86,6 +124,7 @@ export async function runPrimary(opts: PrimaryOptions): Promise<number> {
     tell({ type: 'ws-drain:shutdown' });
     void (async () => {
       await Promise.all(workers().map((w) => new Promise((resolve) => w.once('exit', resolve))));
+      await informer?.stop();
       await new Promise<void>((resolve) => metricsServer.close(() => resolve()));
       logger.info('shutdown complete');
       await new Promise<void>((resolve) => logger.flush(() => resolve()));
@@ -94,6 +133,7 @@ export async function runPrimary(opts: PrimaryOptions): Promise<number> {
   }
 
   cluster.on('exit', (worker, code, signal) => {
+    subscribed.delete(worker);
     if (stopping) {
       if (code !== 0) exitCode = 1;
       return;
@@ -119,6 +159,7 @@ export async function runPrimary(opts: PrimaryOptions): Promise<number> {
   } catch (err) {
     stopping = true;
     for (const w of workers()) w.kill();
+    await informer?.stop();
     throw err;
   }
   started = true;

@@ -33,7 +33,11 @@ export interface WebhookMetrics {
 export const MAX_DENIAL_NAMESPACES = 500;
 export const OTHER_NAMESPACES = '_other';
 
-export function createMetrics(opts: { defaultMetrics?: boolean; pendingReviews?: () => number } = {}): WebhookMetrics {
+/**
+ * `informer: false` (a serve --workers worker): the informer's metrics are left
+ * out of the registry, the primary's informer reports them.
+ */
+export function createMetrics(opts: { defaultMetrics?: boolean; pendingReviews?: () => number; informer?: boolean } = {}): WebhookMetrics {
   const pendingReviews = opts.pendingReviews ?? (() => 0);
   const registry = new Registry();
   if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
@@ -88,32 +92,12 @@ export function createMetrics(opts: { defaultMetrics?: boolean; pendingReviews?:
       }
       child.inc();
     },
-    namespaceWatchErrors: new Counter({
-      name: 'ws_drain_namespace_watch_errors_total',
-      help: 'Lost namespace watches and failed lists; each is retried with backoff while admission uses the last known namespaces.',
-      registers: [registry],
-    }),
     namespaceCacheMisses: new Counter({
       name: 'ws_drain_namespace_cache_misses_total',
       help: 'Admissions for a namespace the informer had not seen yet (its label and defaults not applied).',
       registers: [registry],
     }),
-    namespaceInformerSynced: new Gauge({
-      name: 'ws_drain_namespace_informer_synced',
-      help: '1 once the namespace informer has listed all namespaces (without an informer: 1).',
-      // serve --workers: each worker has its own informer; the pod is synced once every worker is (a sum would read N).
-      aggregator: 'min',
-      registers: [registry],
-    }),
-    namespaceIgnoredAnnotations: new Gauge({
-      name: 'ws_drain_namespace_ignored_annotations',
-      // Not "namespace": Prometheus would rename it to exported_namespace, clashing with the target's own label.
-      help: 'ws-drain/ annotations on a Namespace that its pods ignore (invalid, unknown or not a namespace default), by namespace_name.',
-      labelNames: ['namespace_name'],
-      // Every worker sees the same namespaces: the count, not N times it.
-      aggregator: 'max',
-      registers: [registry],
-    }),
+    ...createInformerMetrics(opts.informer === false ? new Registry() : registry),
     reviewThreadJobs: new Counter({
       name: 'ws_drain_review_thread_jobs_total',
       help: 'Large reviews sent to a review thread, by result: answered, invalid (400), busy (queue full: 429), crashed, timed_out (both: an error answer, the thread replaced).',
@@ -132,6 +116,31 @@ export function createMetrics(opts: { defaultMetrics?: boolean; pendingReviews?:
       name: 'ws_drain_connections_closed_total',
       help: 'Connections the webhook closed on a timeout, by reason: handshake, headers, request (body), stalled (no byte either way), unread_answer (answers not taken).',
       labelNames: ['reason'],
+      registers: [registry],
+    }),
+  };
+}
+
+/** The namespace informer's own metrics: one informer per pod (in the primary of serve --workers), so never summed over workers. */
+export type InformerMetrics = Pick<WebhookMetrics, 'namespaceWatchErrors' | 'namespaceInformerSynced' | 'namespaceIgnoredAnnotations'>;
+
+export function createInformerMetrics(registry: Registry): InformerMetrics {
+  return {
+    namespaceWatchErrors: new Counter({
+      name: 'ws_drain_namespace_watch_errors_total',
+      help: 'Lost namespace watches and failed lists; each is retried with backoff while admission uses the last known namespaces.',
+      registers: [registry],
+    }),
+    namespaceInformerSynced: new Gauge({
+      name: 'ws_drain_namespace_informer_synced',
+      help: '1 once the namespace informer has listed all namespaces (without an informer: 1).',
+      registers: [registry],
+    }),
+    namespaceIgnoredAnnotations: new Gauge({
+      name: 'ws_drain_namespace_ignored_annotations',
+      // Not "namespace": Prometheus would rename it to exported_namespace, clashing with the target's own label.
+      help: 'ws-drain/ annotations on a Namespace that its pods ignore (invalid, unknown or not a namespace default), by namespace_name.',
+      labelNames: ['namespace_name'],
       registers: [registry],
     }),
   };

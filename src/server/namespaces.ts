@@ -10,7 +10,7 @@ import type { WebhookConfig } from '../core/types.js';
 import type { KubeConnection } from '../kube/connection.js';
 import { startListWatch } from '../kube/list-watch.js';
 import type { Logger } from './logger.js';
-import type { WebhookMetrics } from './metrics.js';
+import type { InformerMetrics, WebhookMetrics } from './metrics.js';
 
 export interface NamespaceCache {
   /** The namespace as last seen; `known: false` when the cache does not have it. */
@@ -18,6 +18,39 @@ export interface NamespaceCache {
   /** True once the first list has completed (always true without an informer). */
   synced(): boolean;
   stop(): Promise<void>;
+}
+
+/** What admission needs of a namespace, as plain data (what serve --workers sends its workers: namespace-ipc.ts). */
+export interface NamespaceData {
+  name: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+}
+
+/** Hears every change the informer sees (the primary of serve --workers forwards them). */
+export interface NamespaceListener {
+  set(namespace: NamespaceData): void;
+  delete(name: string): void;
+  /** The first list is complete. */
+  synced(): void;
+}
+
+export interface NamespaceInformer extends NamespaceCache {
+  /** Every namespace the informer holds now. */
+  all(): NamespaceData[];
+}
+
+/** Counts the admissions that found no namespace in `cache` (not listed yet, or too new). */
+export function countingMisses(cache: NamespaceCache, metrics: Pick<WebhookMetrics, 'namespaceCacheMisses'>): NamespaceCache {
+  return {
+    view(name) {
+      const view = cache.view(name);
+      if (view.known === false) metrics.namespaceCacheMisses.inc();
+      return view;
+    },
+    synced: () => cache.synced(),
+    stop: () => cache.stop(),
+  };
 }
 
 /**
@@ -37,7 +70,8 @@ export interface InformerOptions {
   connection: KubeConnection;
   config: WebhookConfig;
   logger: Logger;
-  metrics: WebhookMetrics;
+  metrics: InformerMetrics;
+  listener?: NamespaceListener;
   /** First retry delay after a lost watch or failed list; doubles up to maxBackoffMs. */
   initialBackoffMs?: number;
   maxBackoffMs?: number;
@@ -59,9 +93,11 @@ type Namespace = z.infer<typeof NamespaceSchema>;
 
 const NAMESPACES_PATH = '/api/v1/namespaces';
 
+const dataOf = (ns: Namespace): NamespaceData => ({ name: ns.metadata.name, labels: ns.metadata.labels ?? {}, annotations: ns.metadata.annotations ?? {} });
+
 /** Starts the informer and returns at once: synced() turns true after the first list. */
-export function startNamespaceInformer(opts: InformerOptions): NamespaceCache {
-  const { logger, metrics, config } = opts;
+export function startNamespaceInformer(opts: InformerOptions): NamespaceInformer {
+  const { logger, metrics, config, listener } = opts;
   let synced = false;
   // What was last reported per namespace, so a namespace is logged once per change, not per event.
   const reported = new Map<string, string>();
@@ -73,7 +109,7 @@ export function startNamespaceInformer(opts: InformerOptions): NamespaceCache {
   const viewOf = (ns: Namespace): NamespaceView => {
     let view = views.get(ns);
     if (view === undefined) {
-      view = withNamespaceDefaults({ name: ns.metadata.name, labels: ns.metadata.labels ?? {}, annotations: ns.metadata.annotations ?? {} }, config);
+      view = withNamespaceDefaults(dataOf(ns), config);
       views.set(ns, view);
     }
     return view;
@@ -93,6 +129,11 @@ export function startNamespaceInformer(opts: InformerOptions): NamespaceCache {
     }
   };
 
+  const changed = (ns: Namespace): void => {
+    report(ns);
+    listener?.set(dataOf(ns));
+  };
+
   metrics.namespaceInformerSynced.set(0);
   const informer = startListWatch({
     connection: opts.connection,
@@ -101,9 +142,10 @@ export function startNamespaceInformer(opts: InformerOptions): NamespaceCache {
     ...(opts.initialBackoffMs === undefined ? {} : { initialBackoffMs: opts.initialBackoffMs }),
     ...(opts.maxBackoffMs === undefined ? {} : { maxBackoffMs: opts.maxBackoffMs }),
     handlers: {
-      add: report,
-      update: report,
+      add: changed,
+      update: changed,
       delete(ns) {
+        listener?.delete(ns.metadata.name);
         reported.delete(ns.metadata.name);
         metrics.namespaceIgnoredAnnotations.remove({ namespace_name: ns.metadata.name });
       },
@@ -115,6 +157,7 @@ export function startNamespaceInformer(opts: InformerOptions): NamespaceCache {
         // Listed once: the cache holds every namespace, even if the watch after it fails (it is retried).
         synced = true;
         metrics.namespaceInformerSynced.set(1);
+        listener?.synced();
         logger.info({ namespaces: count, server: opts.connection.server }, 'namespace informer synced');
       },
       error(err, retryInMs) {
@@ -134,12 +177,9 @@ export function startNamespaceInformer(opts: InformerOptions): NamespaceCache {
   return {
     view(name) {
       const ns = informer.get(name);
-      if (ns === undefined) {
-        metrics.namespaceCacheMisses.inc();
-        return { name, known: false };
-      }
-      return viewOf(ns);
+      return ns === undefined ? { name, known: false } : viewOf(ns);
     },
+    all: () => informer.list().map(dataOf),
     synced: () => synced,
     stop: () => informer.stop(),
   };

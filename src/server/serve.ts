@@ -8,7 +8,8 @@ import type { WebhookConfig } from '../core/types.js';
 import { createApp, type Lifecycle } from './app.js';
 import { createLogger, type LogLevel, type Logger } from './logger.js';
 import { createMetrics, createMetricsServer } from './metrics.js';
-import { noNamespaces, startNamespaceInformer, type InformerOptions } from './namespaces.js';
+import { followPrimaryNamespaces } from './namespace-ipc.js';
+import { countingMisses, noNamespaces, startNamespaceInformer, type InformerOptions } from './namespaces.js';
 import { createReviewPool, type ReviewPool, type ReviewPoolOptions } from './review-pool.js';
 import { countTimeoutCloses } from './timeout-closes.js';
 import { closeUnreadAnswers } from './unread-answers.js';
@@ -58,7 +59,8 @@ export interface WebhookOptions {
   metricsPort: number;
   /**
    * A node:cluster worker (cluster.ts): no metrics server of its own; its
-   * registry answers the primary's aggregation requests instead.
+   * registry answers the primary's aggregation requests instead. With
+   * `namespaces`, it reads them from the primary's informer, not its own.
    */
   clusterWorker?: boolean;
   /** Listen address of both ports (default: all interfaces). */
@@ -135,7 +137,8 @@ function closeServer(server: HttpServer | HttpsServer, timeoutMs: number): Promi
 export async function startWebhook(opts: WebhookOptions): Promise<RunningWebhook> {
   const logger = opts.logger ?? createLogger(opts.logLevel ?? 'info');
   let reviews: ReviewPool | undefined;
-  const metrics = createMetrics({ pendingReviews: () => reviews?.pending() ?? 0 });
+  // A cluster worker: the informer's metrics are the primary's (cluster.ts).
+  const metrics = createMetrics({ pendingReviews: () => reviews?.pending() ?? 0, informer: opts.clusterWorker !== true });
   const lifecycle: Lifecycle = { shuttingDown: false };
   const files = { certFile: opts.tlsCertFile, keyFile: opts.tlsKeyFile };
 
@@ -143,7 +146,15 @@ export async function startWebhook(opts: WebhookOptions): Promise<RunningWebhook
   const certInfo = checkTlsMaterial(material);
 
   // Started before listening: /readyz answers 503 until the first list is in.
-  const namespaces = opts.namespaces ? startNamespaceInformer({ ...opts.namespaces, config: opts.config, logger, metrics }) : noNamespaces();
+  // In a cluster worker, a copy of the primary's informer (namespace-ipc.ts): one watch per pod.
+  const namespaces = countingMisses(
+    !opts.namespaces
+      ? noNamespaces()
+      : opts.clusterWorker === true
+        ? followPrimaryNamespaces({ config: opts.config, logger })
+        : startNamespaceInformer({ ...opts.namespaces, config: opts.config, logger, metrics }),
+    metrics,
+  );
   if (!opts.namespaces) metrics.namespaceInformerSynced.set(1);
   const threads = opts.reviewThreads ?? 1;
   reviews =

@@ -1,7 +1,7 @@
 // `ws-drain serve` as a real subprocess for tests: its JSON log lines as they
 // arrive on stdout, its port, and TLS requests to it.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { Agent, request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -123,4 +123,15 @@ export async function startServe(args: string[] = [], env: Record<string, string
       await rm(certDir, { recursive: true, force: true });
     },
   };
+}
+
+/** Pids of the processes whose parent is `pid`. */
+export async function childPids(pid: number): Promise<number[]> {
+  const out: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(entry));
+  }
+  return out;
 }

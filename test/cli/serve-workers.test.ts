@@ -4,13 +4,13 @@
 // worker, a dead worker is replaced, and SIGTERM drains all of them (readyz 503
 // on every worker first, every admission line written, exit 0).
 import { X509Certificate } from 'node:crypto';
-import { readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { rename, writeFile } from 'node:fs/promises';
 import { connect as tlsConnect } from 'node:tls';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { generateDevCerts } from '../../src/certs/dev-certs.js';
 import { admissionReview, getMetrics } from '../server/review-fixtures.js';
-import { startServe, type LogLine, type ServeProcess } from './serve-process.js';
+import { childPids, startServe, type LogLine, type ServeProcess } from './serve-process.js';
 
 // Spawning tsx processes takes seconds on a loaded machine: a harness bound, not a performance assertion.
 const TIMEOUT_MS = 180_000;
@@ -25,17 +25,6 @@ function peerFingerprint(port: number, ca: string): Promise<string> {
     });
     socket.on('error', reject);
   });
-}
-
-/** Pids of the processes whose parent is `pid`. */
-async function childPids(pid: number): Promise<number[]> {
-  const out: number[] = [];
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
-    if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(entry));
-  }
-  return out;
 }
 
 const workerIds = (lines: LogLine[], msg: string) => new Set(lines.filter((l) => l['msg'] === msg).map((l) => l['worker']));
@@ -73,8 +62,10 @@ describe('ws-drain serve --workers 2', { timeout: TIMEOUT_MS }, () => {
     const metrics = await getMetrics(s.metricsPort);
     expect(metrics).toMatch(/^ws_drain_admission_requests_total\{outcome="mutated"\} 8$/m);
     expect(metrics).toMatch(/^ws_drain_review_thread_jobs_total\{result="answered"\} 2$/m);
-    // Per-process state, not summed: each worker reads the namespaces itself (1 once every worker has), not 2.
+    // The informer's metrics are the primary's own (one informer per pod), not a sum over the workers: one series, 1 not 2.
     expect(metrics).toMatch(/^ws_drain_namespace_informer_synced 1$/m);
+    expect(metrics.match(/^# TYPE ws_drain_namespace_informer_synced /gm)).toHaveLength(1);
+    expect(metrics).toMatch(/^ws_drain_namespace_watch_errors_total 0$/m);
 
     s.child.kill('SIGTERM');
     // Both workers start their shutdown; during the delay, readyz is 503 whichever worker answers.

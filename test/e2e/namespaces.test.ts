@@ -13,7 +13,8 @@
 // --kubeconfig` does); a second informer reads as in a pod: the API server's
 // address from KUBERNETES_SERVICE_HOST/PORT, the CA and a bound token from a
 // directory standing for the service account mount, through a TCP relay the
-// test can cut.
+// test can cut. Last, `serve --workers 2` as a real process tree: one watch
+// for the pod (in the primary), its namespaces in every worker.
 import { mkdtemp, rename, writeFile } from 'node:fs/promises';
 import { get as httpGet } from 'node:http';
 import { request as httpsRequest } from 'node:https';
@@ -27,7 +28,7 @@ import { kubeConfigConnection } from '../../src/kube/connection.js';
 import { inClusterConnection } from '../../src/kube/in-cluster.js';
 import { createMetrics } from '../../src/server/metrics.js';
 import { startNamespaceInformer, type NamespaceCache } from '../../src/server/namespaces.js';
-import { capturingLogger } from '../server/review-fixtures.js';
+import { admissionReview, capturingLogger, getMetrics } from '../server/review-fixtures.js';
 import { REPO_ROOT } from './controlplane/binaries.js';
 import { startControlPlane, type ControlPlane } from './controlplane/controlplane.js';
 import { createNamespace, createPod, eventually, optedInPod, waitForInjectionActive, type PodCreateResult } from './controlplane/pods.js';
@@ -35,6 +36,7 @@ import { applyObjects, loadValidatingPolicy, loadValidatingWebhook } from './con
 import { runProcess, type Run } from './controlplane/run.js';
 import { startTcpRelay, type TcpRelay } from './controlplane/tcp-relay.js';
 import { startRegisteredWebhook, type WsDrainWebhook } from './controlplane/webhook.js';
+import { childPids, startServe, type ServeProcess } from '../cli/serve-process.js';
 
 const SA = { namespace: 'ws-drain-system', name: 'ws-drain-webhook' };
 const SA_USER = `system:serviceaccount:${SA.namespace}:${SA.name}`;
@@ -360,6 +362,106 @@ describe('the informer as in a pod (service account files, a rotated token, 410 
     await eventually('re-listed', async () => (informer?.view('pod-gone').known === false && prestopDelay('pod-keep') === '43s' ? true : undefined), PICKUP_MS);
     expect(logged('namespace watch expired (410 Gone); listing again')).toBe(true);
     expect(logged('namespaces listed again')).toBe(true);
+  });
+});
+
+/** Namespace WATCH requests the API server has open now (its own loopback informers included). */
+async function namespaceWatches(): Promise<number> {
+  const r = await cp.request('GET', '/metrics');
+  expect(r.status).toBe(200);
+  let total = 0;
+  for (const line of r.body.split('\n')) {
+    if (line.startsWith('apiserver_longrunning_requests{') && line.includes('resource="namespaces"') && line.includes('verb="WATCH"')) total += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return total;
+}
+
+describe('serve --workers 2: one namespace informer per pod, in the primary', () => {
+  let relay: TcpRelay;
+  let serve: ServeProcess | undefined;
+  afterAll(async () => {
+    await serve?.cleanup();
+    await relay?.close();
+  });
+  /** A pod with a TCP port and no ws-drain annotation: injected only when its namespace opts in. */
+  const portPod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'probe', namespace: 'team-workers' }, spec: { containers: [{ name: 'app', image: 'registry.example/app:1', ports: [{ containerPort: 8080 }] }] } };
+  let reviews = 0;
+  /** One review on a new connection (the primary hands them to the workers in turn): which worker answered, with what. */
+  async function review(s: ServeProcess): Promise<{ worker: unknown; outcome: unknown }> {
+    const uid = `workers-ns-${reviews++}`;
+    const res = await s.request('POST', '/mutate', JSON.stringify(admissionReview({ uid, namespace: 'team-workers', object: portPod })), { newConnection: true });
+    expect(res.status).toBe(200);
+    const line = await s.waitForLine((l) => l['msg'] === 'admission' && l['uid'] === uid);
+    return { worker: line['worker'], outcome: line['outcome'] };
+  }
+  /** Polls until every worker in `workers` answered a review of team-workers with `outcome`. */
+  async function everyWorker(s: ServeProcess, workers: number[], outcome: string, what: string): Promise<void> {
+    const seen = new Set<unknown>();
+    await pickedUp(what, async () => {
+      const r = await review(s);
+      if (r.outcome === outcome) seen.add(r.worker);
+      else seen.delete(r.worker);
+      return workers.every((w) => seen.has(w));
+    });
+  }
+  const readyzAll = async (s: ServeProcess): Promise<number[]> => {
+    const out: number[] = [];
+    for (let i = 0; i < 4; i++) out.push((await s.request('GET', '/readyz', undefined, { newConnection: true })).status);
+    return out;
+  };
+
+  it('every worker is 503 until the primary has listed; then ONE watch, and a label change reaches admission in both workers', async () => {
+    await createNamespace(cp, 'team-workers');
+    relay = await startTcpRelay(Number(new URL(cp.url).port));
+    relay.hold(true);
+    const tr = await cp.request('POST', `/api/v1/namespaces/${SA.namespace}/serviceaccounts/${SA.name}/token`, { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 3600 } });
+    expect(tr.status, tr.body).toBe(201);
+    const token = (JSON.parse(tr.body) as { status: { token: string } }).status.token;
+    const kubeconfig = join(cp.workDir, 'workers.kubeconfig');
+    await writeFile(kubeconfig, cp.kubeconfigYaml({ user: SA_USER, token }).replace(cp.url, `https://127.0.0.1:${relay.port}`), { mode: 0o600 });
+    const before = await namespaceWatches();
+    serve = await startServe(['--workers', '2', '--kubeconfig', kubeconfig], { WS_DRAIN_NAMESPACE_SOURCE: 'cluster' });
+    const s = serve;
+    // The API server cannot be reached: no worker is ready, whichever answers.
+    await s.waitForLine((l) => l['msg'] === 'namespace watch lost; admission keeps the last known namespaces');
+    expect(await readyzAll(s)).toEqual([503, 503, 503, 503]);
+    const metricsText = await getMetrics(s.metricsPort);
+    expect(metricsText).toMatch(/^ws_drain_namespace_informer_synced 0$/m);
+    expect(metricsText).toMatch(/^ws_drain_namespace_watch_errors_total [1-9]\d*$/m);
+
+    relay.hold(false);
+    await eventually('every worker ready', async () => ((await readyzAll(s)).every((c) => c === 200) ? true : undefined), PICKUP_MS);
+    await s.waitForLine((l) => l['msg'] === 'namespaces received from the primary' && l['worker'] === 1);
+    await s.waitForLine((l) => l['msg'] === 'namespaces received from the primary' && l['worker'] === 2);
+    await everyWorker(s, [1, 2], 'skipped', 'team-workers not opted in, in both workers');
+    await ok(['label', 'namespace', 'team-workers', `${LABEL}=enabled`]);
+    // Only a watch brings this change: the workers have it once the primary's watch is open.
+    await everyWorker(s, [1, 2], 'mutated', 'label enabled, in both workers (serve --workers 2)');
+    // One informer for the pod: listed once (in the primary), one more watch at the API server.
+    expect(s.lines.filter((l) => l['msg'] === 'namespace informer synced').map((l) => l['worker'])).toEqual([undefined]);
+    expect((await namespaceWatches()) - before).toBe(1);
+    const synced = await getMetrics(s.metricsPort);
+    expect(synced).toMatch(/^ws_drain_namespace_informer_synced 1$/m);
+    expect(synced.match(/^ws_drain_namespace_informer_synced /gm)).toHaveLength(1);
+  });
+
+  it('a worker started after a crash gets the current namespaces first, then changes; still one watch', async () => {
+    const s = serve!;
+    const before = await namespaceWatches();
+    const pids = await childPids(s.child.pid!);
+    expect(pids).toHaveLength(2);
+    process.kill(pids[0]!, 'SIGKILL');
+    const dead = (await s.waitForLine((l) => l['msg'] === 'worker died; starting another'))['worker'];
+    const workers = [dead === 1 ? 2 : 1, 3];
+    await s.waitForLine((l) => l['msg'] === 'ws-drain webhook listening' && l['worker'] === 3);
+    await s.waitForLine((l) => l['msg'] === 'namespaces received from the primary' && l['worker'] === 3);
+    // The label set before it started: the replacement has it from the snapshot, not from a watch of its own.
+    await everyWorker(s, workers, 'mutated', 'label known to the replacement worker');
+    await ok(['label', 'namespace', 'team-workers', `${LABEL}=disabled`, '--overwrite']);
+    await everyWorker(s, workers, 'skipped', 'label disabled, in both workers after the replacement');
+    expect(await namespaceWatches()).toBe(before);
+    s.child.kill('SIGTERM');
+    expect(await s.exited).toBe(0);
   });
 });
 
