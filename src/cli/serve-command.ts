@@ -7,7 +7,7 @@ import { connectToCluster } from '../kube/connect.js';
 import type { KubeConnection } from '../kube/connection.js';
 import { SERVICE_ACCOUNT_DIR } from '../kube/in-cluster.js';
 import { LOG_LEVELS, createLogger, logProcessWarnings, type LogLevel } from '../server/logger.js';
-import { startWebhook, type WebhookOptions } from '../server/serve.js';
+import type { WebhookOptions } from '../server/serve.js';
 import { usageError } from './cli-error.js';
 import { CONFIG_FLAGS, configFromFlags, durationFlag, envName, formatFlagHelp, parseFlags, portFlag, stringFlag, type FlagSpec } from './flags.js';
 
@@ -122,8 +122,10 @@ export async function serveCommand(argv: string[]): Promise<number> {
   };
   // --workers N: this process becomes the primary and runs this same command N
   // times as workers (src/server/cluster.ts).
+  // Loaded only where reviews are answered: the primary of --workers N answers none.
+  const loadWebhook = () => import('../server/serve.js');
   if (cluster.isWorker) {
-    const { runWorker } = await import('../server/cluster.js');
+    const [{ runWorker }, { startWebhook }] = await Promise.all([import('../server/cluster.js'), loadWebhook()]);
     const workerLogger = logger.child({ worker: cluster.worker?.id });
     return runWorker(() => startWebhook({ ...options, logger: workerLogger, clusterWorker: true }), workerLogger);
   }
@@ -137,6 +139,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     }
   }
 
+  const { startWebhook } = await loadWebhook();
   let webhook;
   try {
     webhook = await startWebhook(options);

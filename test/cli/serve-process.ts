@@ -125,13 +125,18 @@ export async function startServe(args: string[] = [], env: Record<string, string
   };
 }
 
-/** Pids of the processes whose parent is `pid`. */
+/**
+ * Pids of the `serve` processes whose parent is `pid` (cluster workers). Other
+ * children are left out: under tsx a process may start esbuild's service.
+ */
 export async function childPids(pid: number): Promise<number[]> {
   const out: number[] = [];
   for (const entry of await readdir('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
-    if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(entry));
+    if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) !== pid) continue;
+    const argv = (await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '')).split('\0');
+    if (argv.includes('serve')) out.push(Number(entry));
   }
   return out;
 }
