@@ -389,6 +389,15 @@ const TARGETS: Record<string, TargetSpec> = {
   'ws-drain': wsDrain('ws-drain', []),
   'ws-drain-no-cache': wsDrain('ws-drain without compile cache', [], false, IMAGE_NODE_FLAGS, false),
   'ws-drain-default-heap': wsDrain('ws-drain, V8 default young generation', [], false, []),
+  // glibc's malloc as it comes: the image's environment without MALLOC_ARENA_MAX.
+  'ws-drain-malloc-default': {
+    ...wsDrain('ws-drain, glibc malloc defaults', []),
+    command: (env, port) => {
+      const c = wsDrain('', []).command(env, port);
+      const { MALLOC_ARENA_MAX: _, ...rest } = c.env ?? {};
+      return { ...c, env: rest };
+    },
+  },
   // What serve loads in a cluster (--namespace-source=cluster, the default): the namespace
   // informer with the pod's service account (no kubeconfig: client-node is not loaded), here
   // retrying an API server that refuses connections. Its answer carries the "namespace not
