@@ -73,14 +73,20 @@ export async function runPrimary(opts: PrimaryOptions): Promise<number> {
   const metricsServer = createMetricsServer(async () => `${await aggregator.clusterMetrics()}\n${await own.metrics()}`, aggregator.contentType, logger);
 
   const workers = () => Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && !w.isDead());
+  // With a callback, a send to a worker that just died fails that send; without one
+  // the error is thrown from the worker object and would take the primary down.
+  // The dead worker's 'exit' is handled below.
+  const send = (w: Worker, m: ToWorker | NamespacesToWorker) => {
+    if (w.isConnected()) w.send(m, undefined, undefined, () => {});
+  };
   const tell = (m: ToWorker) => {
-    for (const w of workers()) if (w.isConnected()) w.send(m);
+    for (const w of workers()) send(w, m);
   };
 
   // Workers that asked for the namespaces: each got the snapshot first, then every change.
   const subscribed = new Set<Worker>();
   const forward = (m: NamespacesToWorker) => {
-    for (const w of subscribed) if (w.isConnected()) w.send(m);
+    for (const w of subscribed) send(w, m);
   };
   let informer: NamespaceInformer | undefined;
   let informerSynced = false;
@@ -100,8 +106,8 @@ export async function runPrimary(opts: PrimaryOptions): Promise<number> {
     });
   } else informerMetrics.namespaceInformerSynced.set(1);
   const subscribe = (worker: Worker) => {
-    if (!informer || !worker.isConnected()) return;
-    worker.send(namespacesMessage.snapshot(informerSynced, informer.all()));
+    if (!informer) return;
+    send(worker, namespacesMessage.snapshot(informerSynced, informer.all()));
     subscribed.add(worker);
   };
 
