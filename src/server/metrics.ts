@@ -2,6 +2,7 @@
 // (tests) never collide in prom-client's global registry.
 import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { EVENT_LOOP_DELAY_METRICS, registerEventLoopDelay } from './event-loop-delay.js';
 import type { Logger } from './logger.js';
 
 /** `validated`: a workload template allowed by /validate (its denials count as `denied`). */
@@ -33,6 +34,9 @@ export interface WebhookMetrics {
 export const MAX_DENIAL_NAMESPACES = 500;
 export const OTHER_NAMESPACES = '_other';
 
+/** Node's longest timer (its setTimeout's TIMEOUT_MAX, 2^31 − 1 ms): prom-client's then never runs. */
+const PROM_CLIENT_LOOP_TIMER_MS = 2 ** 31 - 1;
+
 /**
  * `informer: false` (a serve --workers worker): the informer's metrics are left
  * out of the registry, the primary's informer reports them.
@@ -40,7 +44,15 @@ export const OTHER_NAMESPACES = '_other';
 export function createMetrics(opts: { defaultMetrics?: boolean; pendingReviews?: () => number; informer?: boolean } = {}): WebhookMetrics {
   const pendingReviews = opts.pendingReviews ?? (() => 0);
   const registry = new Registry();
-  if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
+  if (opts.defaultMetrics ?? true) {
+    // prom-client cannot leave out its event-loop histogram (a timer every
+    // 10 ms, busy or idle): its timer is set out of reach (every ~24.8 days)
+    // and its gauges replaced by event-loop-delay.ts's, under the same names.
+    // nodejs_eventloop_lag_seconds (a setImmediate at scrape time) stays.
+    collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: PROM_CLIENT_LOOP_TIMER_MS });
+    for (const name of EVENT_LOOP_DELAY_METRICS) registry.removeSingleMetric(name);
+    registerEventLoopDelay(registry);
+  }
   // Shared by /mutate and /validate, so the cap is one for the whole process.
   const denialChildren = new Map<string, Counter.Internal>();
   let otherDenials: Counter.Internal | undefined;
