@@ -1,10 +1,11 @@
 // JSON logs on stdout, one line per admission, buffered: a write(2) per line
 // through libuv's thread pool cost more than the admission itself at a steady
 // 200 req/s (docs/performance.md). Lines collect in memory and go out when
-// LOG_BUFFER.flushBytes have gathered or every LOG_BUFFER.flushMs, whichever
-// comes first. On exit (SIGTERM's graceful shutdown, a second signal, a crash)
-// pino flushes what is left synchronously, so the last lines before exit are
-// not lost; only SIGKILL can lose up to flushMs of lines.
+// LOG_BUFFER.flushBytes have gathered or LOG_BUFFER.flushMs after the first of
+// them, whichever comes first; an idle webhook writes nothing. On exit
+// (SIGTERM's graceful shutdown, a second signal, a crash) pino flushes what is
+// left synchronously, so the last lines before exit are not lost; only SIGKILL
+// can lose up to flushMs of lines.
 import pino, { type Logger } from 'pino';
 
 export type { Logger };
@@ -47,17 +48,38 @@ export function isoTimeField(now: () => number = Date.now): () => string {
 }
 
 export function createLogger(level: LogLevel = 'info', dest: number | string = 1): Logger {
-  return pino(
-    { level, base: { component: 'ws-drain-webhook' }, timestamp: isoTimeField() },
-    pino.destination({
-      dest,
-      sync: false,
-      minLength: LOG_BUFFER.flushBytes,
-      maxWrite: LOG_BUFFER.writeBytes,
-      periodicFlush: LOG_BUFFER.flushMs,
-      maxLength: LOG_BUFFER.maxBufferedBytes,
-    }),
-  );
+  const stream = pino.destination({
+    dest,
+    sync: false,
+    minLength: LOG_BUFFER.flushBytes,
+    maxWrite: LOG_BUFFER.writeBytes,
+    maxLength: LOG_BUFFER.maxBufferedBytes,
+  });
+  return pino({ level, base: { component: 'ws-drain-webhook' }, timestamp: isoTimeField() }, flushedWithin(stream, LOG_BUFFER.flushMs));
+}
+
+/**
+ * Lines written to `stream` go out within `ms`: the first line after a quiet
+ * spell schedules one flush. sonic-boom's own periodicFlush flushes on a fixed
+ * interval even with nothing buffered, an empty write(2) through libuv's
+ * thread pool four times a second on an idle webhook.
+ */
+function flushedWithin(stream: ReturnType<typeof pino.destination>, ms: number): ReturnType<typeof pino.destination> {
+  const write = stream.write.bind(stream);
+  let timer: NodeJS.Timeout | undefined;
+  const flush = () => {
+    timer = undefined;
+    try {
+      stream.flush();
+    } catch {
+      // Destroyed on exit: pino's final flush has already written what was left.
+    }
+  };
+  stream.write = (line: string) => {
+    timer ??= setTimeout(flush, ms).unref();
+    return write(line);
+  };
+  return stream;
 }
 
 /**

@@ -1,7 +1,11 @@
-// The log line's timestamp: pino's isoTime field, formatted a cheaper way.
-import { describe, expect, it } from 'vitest';
+// The log line's timestamp (pino's isoTime field, formatted a cheaper way) and
+// the buffered destination's flushing.
+import fs, { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it, vi } from 'vitest';
 import pino from 'pino';
-import { isoTimeField } from '../../src/server/logger.js';
+import { createLogger, isoTimeField, LOG_BUFFER } from '../../src/server/logger.js';
 
 describe('isoTimeField', () => {
   it('is byte for byte pino\'s isoTime field, across milliseconds, seconds, days and years', () => {
@@ -35,5 +39,36 @@ describe('isoTimeField', () => {
     expect(field()).toBe(',"time":"2026-12-02T04:42:20.500Z"');
     now -= 2_000;
     expect(field()).toBe(',"time":"2026-12-02T04:42:18.500Z"');
+  });
+});
+
+describe('createLogger', () => {
+  it('writes buffered lines within flushMs of the first one, and never touches its destination while idle', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ws-drain-log-'));
+    const file = join(dir, 'log');
+    const fd = openSync(file, 'w');
+    vi.useFakeTimers();
+    const writes = vi.spyOn(fs, 'write');
+    try {
+      const logger = createLogger('info', fd);
+      vi.advanceTimersByTime(10 * LOG_BUFFER.flushMs);
+      expect(writes).not.toHaveBeenCalled();
+
+      logger.info({ n: 1 }, 'first');
+      logger.info({ n: 2 }, 'second');
+      expect(writes).not.toHaveBeenCalled(); // buffered: below flushBytes
+      vi.advanceTimersByTime(LOG_BUFFER.flushMs);
+      expect(writes).toHaveBeenCalledTimes(1);
+      await vi.waitFor(() => expect(readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l).msg)).toEqual(['first', 'second']), { timeout: 30_000 });
+
+      // Quiet again: no more writes, empty or not.
+      vi.advanceTimersByTime(10 * LOG_BUFFER.flushMs);
+      expect(writes).toHaveBeenCalledTimes(1);
+    } finally {
+      writes.mockRestore();
+      vi.useRealTimers();
+      closeSync(fd);
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
