@@ -49,7 +49,7 @@ import { parseArgs } from 'node:util';
 import { generateDevCerts, writeDevCerts } from '../src/certs/dev-certs.js';
 import { DEFAULT_CONFIG } from '../src/core/index.js';
 import { admit, parseAdmissionReview, serializeReview } from '../src/server/admission.js';
-import { admissionReview } from '../test/server/review-fixtures.js';
+import { benchReview } from './review.js';
 import { IMAGE_NODE_ENV, IMAGE_NODE_FLAGS, bundleCli, compileCacheDir, compileCacheEnv, writeCompileCache } from '../scripts/bundle.js';
 
 // autocannon ships no types; this is the part of its API the bench uses.
@@ -623,11 +623,7 @@ async function main(): Promise<void> {
     ]);
     const pems = await generateDevCerts({ hosts: ['localhost', '127.0.0.1'] });
     const files = await writeDevCerts(dir, pems);
-    // A realistic request: a ReplicaSet creating an opted-in pod with three containers.
-    const body = JSON.stringify(admissionReview());
-    const parsed = parseAdmissionReview(JSON.parse(body));
-    if (!parsed.ok) throw new Error(parsed.error);
-    const expected = serializeReview(admit(parsed.review, DEFAULT_CONFIG).review);
+    const { body, uid, expected } = benchReview();
     const responseFile = join(dir, 'response.json');
     const kubeconfig = join(dir, 'kubeconfig');
     const refused = await freePort();
@@ -671,7 +667,7 @@ async function main(): Promise<void> {
       const first = await postOnce(port, spec.path, env.ca, body);
       const answer = spec.expected?.(env) ?? first?.text ?? '';
       // agnhost's answer is checked once here; from then on, byte for byte like the others.
-      if (!answer.includes('"allowed":true') || !answer.includes(parsed.review.request.uid)) throw new Error(`${spec.name}: unexpected answer ${answer}`);
+      if (!answer.includes('"allowed":true') || !answer.includes(uid)) throw new Error(`${spec.name}: unexpected answer ${answer}`);
       running.push({ key, spec, child, pid: child.pid!, port, expected: answer, log, served: 0 });
     }
     if (values.breakdown) {

@@ -19,9 +19,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify, parseArgs } from 'node:util';
 import { generateDevCerts, writeDevCerts } from '../src/certs/dev-certs.js';
-import { DEFAULT_CONFIG } from '../src/core/index.js';
-import { admit, parseAdmissionReview, serializeReview } from '../src/server/admission.js';
-import { admissionReview } from '../test/server/review-fixtures.js';
+import { benchReview } from './review.js';
 import { IMAGE_NODE_ENV, IMAGE_NODE_FLAGS, bundleCli, compileCacheDir, compileCacheEnv, writeCompileCache } from '../scripts/bundle.js';
 
 type Autocannon = (opts: Record<string, unknown>) => Promise<{ requests: { total: number }; errors: number; non2xx: number; mismatches?: number }>;
@@ -198,10 +196,7 @@ async function main(): Promise<void> {
     await writeCompileCache(join(dir, 'bundle'), node);
     const pems = await generateDevCerts({ hosts: ['localhost', '127.0.0.1'] });
     const files = await writeDevCerts(dir, pems);
-    const body = JSON.stringify(admissionReview());
-    const parsed = parseAdmissionReview(JSON.parse(body));
-    if (!parsed.ok) throw new Error(parsed.error);
-    const expected = serializeReview(admit(parsed.review, DEFAULT_CONFIG).review);
+    const { body, expected } = benchReview();
     await writeFile(join(dir, 'response.json'), expected);
     await writeFile(join(dir, 'floor.mjs'), FLOOR);
     const results: Array<{ name: string; phases: Breakdown[] }> = [];
