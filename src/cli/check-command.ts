@@ -2,6 +2,7 @@
 // in front of them), like `istioctl analyze` / `linkerd check`. Read-only: the
 // fetch layer only sends GETs.
 import { KubeConfig } from '@kubernetes/client-node';
+import { loadKubeConfigInto } from '../kube/connection.js';
 import { fetchSnapshot, KubeReader } from '../check/fetch.js';
 import { render, OUTPUT_FORMATS, type OutputFormat } from '../check/render.js';
 import { runChecks } from '../check/report.js';
@@ -42,10 +43,9 @@ ${formatFlagHelp(CHECK_FLAGS)}
 export function loadKubeConfig(file: string | undefined, context: string | undefined): KubeConfig {
   const kc = new KubeConfig();
   try {
-    if (file !== undefined) kc.loadFromFile(file);
-    else kc.loadFromDefault();
+    loadKubeConfigInto(kc, file);
   } catch (err) {
-    throw new CliError(`cannot load the kubeconfig${file ? ` ${file}` : ''}: ${(err as Error).message}`, 1);
+    throw new CliError((err as Error).message, 1);
   }
   if (context !== undefined) {
     if (!kc.getContextObject(context)) {

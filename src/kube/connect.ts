@@ -10,7 +10,7 @@
 // and +65-80 ms to the first answer (docs/performance.md).
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { kubeConfigConnection, type KubeConnection } from './connection.js';
+import { kubeConfigConnection, loadKubeConfigInto, type KubeConnection } from './connection.js';
 import { inClusterConnection, SERVICE_ACCOUNT_DIR } from './in-cluster.js';
 
 export interface ConnectOptions {
@@ -32,12 +32,5 @@ export async function connectToCluster(opts: ConnectOptions = {}): Promise<KubeC
   const useKubeconfig = opts.kubeconfig !== undefined || (env['KUBECONFIG'] ?? '') !== '' || (home !== undefined && home !== '' && existsSync(join(home, '.kube', 'config')));
   if (!useKubeconfig) return inClusterConnection({ env, dir: opts.serviceAccountDir ?? SERVICE_ACCOUNT_DIR });
   const { KubeConfig } = await import('@kubernetes/client-node');
-  const kc = new KubeConfig();
-  try {
-    if (opts.kubeconfig !== undefined) kc.loadFromFile(opts.kubeconfig);
-    else kc.loadFromDefault();
-  } catch (err) {
-    throw new Error(`cannot load the kubeconfig${opts.kubeconfig ? ` ${opts.kubeconfig}` : ''}: ${(err as Error).message}`);
-  }
-  return kubeConfigConnection(kc);
+  return kubeConfigConnection(loadKubeConfigInto(new KubeConfig(), opts.kubeconfig));
 }

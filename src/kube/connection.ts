@@ -21,6 +21,21 @@ export function apiUrl(server: string, pathAndQuery: string): URL {
   return url;
 }
 
+/**
+ * Loads `file` into `kc`, or without one what kubectl would read ($KUBECONFIG,
+ * ~/.kube/config, the pod's service account); the error names the file.
+ * `kc` is handed in so that callers decide when client-node is imported.
+ */
+export function loadKubeConfigInto(kc: KubeConfig, file: string | undefined): KubeConfig {
+  try {
+    if (file !== undefined) kc.loadFromFile(file);
+    else kc.loadFromDefault();
+  } catch (err) {
+    throw new Error(`cannot load the kubeconfig${file ? ` ${file}` : ''}: ${(err as Error).message}`);
+  }
+  return kc;
+}
+
 /** Requests as the kubeconfig's current context says, through client-node's own option builder. */
 export function kubeConfigConnection(kc: KubeConfig): KubeConnection {
   const cluster = kc.getCurrentCluster();
