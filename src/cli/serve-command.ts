@@ -15,6 +15,8 @@ const DEV_CERT_DIR = 'certs';
 /** More processes than cores only add memory; 64 is far above any webhook pod's CPUs. */
 const MAX_WORKERS = 64;
 const DEFAULT_TLS_DIR = '/etc/ws-drain/tls';
+/** 160 MiB of answer cache at 16 KiB per entry. */
+const MAX_ANSWER_CACHE_ENTRIES = 10_000;
 
 function flag(name: string, help: string, value: string | undefined, defaultText?: string): FlagSpec {
   return value === undefined
@@ -33,6 +35,12 @@ export const SERVE_FLAGS: FlagSpec[] = [
   flag('shutdown-timeout', 'on SIGTERM, how long in-flight requests may take to finish', 'DURATION', '10s'),
   flag('workers', 'processes answering on the HTTPS port (node:cluster), up to the CPUs the pod may use; 1 = one process, no cluster; the namespace informer runs once, in the primary', 'N', '1'),
   flag('review-threads', 'threads answering reviews over 64 KiB, so a large review never holds up the others (docs/limits.md); 0 = every review on the main thread', 'N', '1'),
+  flag(
+    'answer-cache-size',
+    `answers of /mutate kept for pods identical but for the review's uid (a rollout's replicas), least recently used out first; each worker keeps its own, holding at most 16 KiB of text per entry; 0 = every answer computed (0-${MAX_ANSWER_CACHE_ENTRIES})`,
+    'N',
+    '256',
+  ),
   flag('dev', `local development: use ${DEV_CERT_DIR}/tls.crt and tls.key, generating a dev CA and certificate there if absent; --namespace-source defaults to none`, undefined),
   flag(
     'namespace-source',
@@ -84,6 +92,11 @@ export async function serveCommand(argv: string[]): Promise<number> {
   const threadsText = stringFlag(values, 'review-threads') ?? '1';
   const reviewThreads = /^\d{1,2}$/.test(threadsText) ? Number(threadsText) : NaN;
   if (!(reviewThreads >= 0 && reviewThreads <= MAX_WORKERS)) throw usageError(`--review-threads=${JSON.stringify(threadsText)}: expected a whole number 0-${MAX_WORKERS}`);
+  const cacheText = stringFlag(values, 'answer-cache-size');
+  const answerCacheEntries = cacheText === undefined ? undefined : /^\d{1,5}$/.test(cacheText) ? Number(cacheText) : NaN;
+  if (answerCacheEntries !== undefined && !(answerCacheEntries >= 0 && answerCacheEntries <= MAX_ANSWER_CACHE_ENTRIES)) {
+    throw usageError(`--answer-cache-size=${JSON.stringify(cacheText)}: expected a whole number 0-${MAX_ANSWER_CACHE_ENTRIES} (0 turns the answer cache off)`);
+  }
   const dev = values['dev'] === true;
   const tlsDir = dev ? DEV_CERT_DIR : DEFAULT_TLS_DIR;
   const tlsCertFile = stringFlag(values, 'tls-cert') ?? join(tlsDir, DEV_CERT_FILES.tlsCert);
@@ -118,6 +131,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     shutdownDelayMs: shutdownDelay * 1000,
     tlsReloadIntervalMs: reloadInterval * 1000,
     reviewThreads,
+    ...(answerCacheEntries === undefined ? {} : { answerCacheEntries }),
     ...(connection ? { namespaces: { connection } } : {}),
   };
   // --workers N: this process becomes the primary and runs this same command N

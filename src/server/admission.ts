@@ -136,6 +136,21 @@ export function serializeReview(review: AdmissionReviewResponse): string {
   return out + '}}';
 }
 
+/**
+ * What follows the uid in serializeReview's text (which writes the uid
+ * first): the part of an answer two reviews that differ only in their uid
+ * share (answer-memo.ts). undefined if `body` is not such an answer for `uid`.
+ */
+export function answerAfterUid(body: string, uid: string): string | undefined {
+  const head = REVIEW_HEAD + JSON.stringify(uid);
+  return body.startsWith(head) ? body.slice(head.length) : undefined;
+}
+
+/** serializeReview's text of the answer whose text after the uid is `after` (answerAfterUid), for `uid`. */
+export function answerWithUid(uid: string, after: string): string {
+  return REVIEW_HEAD + JSON.stringify(uid) + after;
+}
+
 /** Maps a core Decision onto an AdmissionResponse. */
 export function responseFor(uid: string, decision: Decision): { response: AdmissionResponseBody; outcome: AdmissionOutcome; reason?: string } {
   switch (decision.kind) {
@@ -200,6 +215,9 @@ export function admit(review: AdmissionReviewRequest, config: WebhookConfig, nam
  * messages and warnings well below it; this is the safety net behind them.
  */
 export const MAX_RESPONSE_BYTES = 1024 * 1024;
+
+/** How the denial of an answer over MAX_RESPONSE_BYTES begins (answer-memo.ts keeps no such answer: its verdict also depends on the uid's length). */
+export const OVERSIZE_DENIAL_PREFIX = 'ws-drain: the answer for this pod would be ';
 
 function errorText(err: unknown): string {
   const text = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
@@ -266,7 +284,7 @@ export function answerReview(
   // Answers are ASCII but for user text in messages and warnings: length is exact or an undercount by at most 3x.
   if (body.length * 3 > maxBytes && Buffer.byteLength(body) > maxBytes) {
     const message =
-      `ws-drain: the answer for this pod would be ${Buffer.byteLength(body)} bytes, over the webhook's limit of ` +
+      `${OVERSIZE_DENIAL_PREFIX}${Buffer.byteLength(body)} bytes, over the webhook's limit of ` +
       `${maxBytes} bytes (docs/limits.md); name fewer ports in ws-drain/ports or fewer containers in ws-drain/containers`;
     result = refusal(review, 422, 'Invalid', message, 'denied');
     body = serializeReview(result.review);

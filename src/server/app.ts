@@ -4,6 +4,7 @@
 // webhook's start time and memory (docs/performance.md). No listening here:
 // serve.ts puts it behind TLS; tests drive it with supertest.
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import type { AnswerMemo } from './answer-memo.js';
 import type { WebhookConfig } from '../core/types.js';
 import type { Logger } from './logger.js';
 import type { WebhookMetrics } from './metrics.js';
@@ -30,6 +31,8 @@ export interface AppDeps {
   namespaces?: NamespaceCache;
   /** Review threads for large reviews (review-pool.ts); without, every review is answered on the event loop. */
   reviews?: ReviewPool;
+  /** Answers of /mutate kept for identical pods (answer-memo.ts, made with this `config`); without, each is computed. */
+  answers?: AnswerMemo;
 }
 
 const HEALTHY = '{"status":"ok"}';

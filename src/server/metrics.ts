@@ -23,6 +23,8 @@ export interface WebhookMetrics {
   namespaceIgnoredAnnotations: Gauge<'namespace_name'>;
   reviewThreadJobs: Counter<'result'>;
   reviewThreadPending: Gauge;
+  answerCacheHits: Counter;
+  answerCacheMisses: Counter;
   connectionsClosed: Counter<'reason'>;
 }
 
@@ -41,8 +43,11 @@ const PROM_CLIENT_LOOP_TIMER_MS = 2 ** 31 - 1;
  * `informer: false` (a serve --workers worker): the informer's metrics are left
  * out of the registry, the primary's informer reports them.
  */
-export function createMetrics(opts: { defaultMetrics?: boolean; pendingReviews?: () => number; informer?: boolean } = {}): WebhookMetrics {
+export function createMetrics(
+  opts: { defaultMetrics?: boolean; pendingReviews?: () => number; informer?: boolean; answerCache?: () => { entries: number; bytes: number } } = {},
+): WebhookMetrics {
   const pendingReviews = opts.pendingReviews ?? (() => 0);
+  const answerCache = opts.answerCache ?? (() => ({ entries: 0, bytes: 0 }));
   const registry = new Registry();
   if (opts.defaultMetrics ?? true) {
     // prom-client cannot leave out its event-loop histogram (a timer every
@@ -63,6 +68,23 @@ export function createMetrics(opts: { defaultMetrics?: boolean; pendingReviews?:
     // scrape target's own namespace label wins).
     labelNames: ['request_namespace'],
     registers: [registry],
+  });
+  // The answer cache's size, read at scrape time: nothing per review.
+  new Gauge({
+    name: 'ws_drain_answer_cache_entries',
+    help: 'Answers held by the answer cache (serve --answer-cache-size bounds it).',
+    registers: [registry],
+    collect() {
+      this.set(answerCache().entries);
+    },
+  });
+  new Gauge({
+    name: 'ws_drain_answer_cache_bytes',
+    help: 'Bytes of request and answer text the answer cache holds (at most 16 KiB per entry of --answer-cache-size).',
+    registers: [registry],
+    collect() {
+      this.set(answerCache().bytes);
+    },
   });
   return {
     registry,
@@ -123,6 +145,16 @@ export function createMetrics(opts: { defaultMetrics?: boolean; pendingReviews?:
       collect() {
         this.set(pendingReviews());
       },
+    }),
+    answerCacheHits: new Counter({
+      name: 'ws_drain_answer_cache_hits_total',
+      help: '/mutate reviews answered from the answer cache (the same pod as an earlier review: a rollout\'s replicas).',
+      registers: [registry],
+    }),
+    answerCacheMisses: new Counter({
+      name: 'ws_drain_answer_cache_misses_total',
+      help: '/mutate reviews the answer cache did not hold, answered by the core (with the cache off: none counted).',
+      registers: [registry],
     }),
     connectionsClosed: new Counter({
       name: 'ws_drain_connections_closed_total',

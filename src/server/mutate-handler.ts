@@ -9,6 +9,7 @@ import { bareNamespace, internalErrorAnswer, type NamespaceLookup } from './admi
 import type { Logger } from './logger.js';
 import type { Counter, Histogram } from 'prom-client';
 import type { AdmissionOutcome, WebhookMetrics } from './metrics.js';
+import type { AnswerMemo } from './answer-memo.js';
 import { OFFLOAD_MIN_BYTES, type Offloaded, type ReviewPool } from './review-pool.js';
 import { answerParsed, parseReviewBody, type AdmissionRecord, type Route } from './review-routes.js';
 
@@ -26,6 +27,8 @@ export interface MutateDeps {
   namespaces?: NamespaceLookup;
   /** Review threads for bodies over OFFLOAD_MIN_BYTES (review-pool.ts); without, every review is answered here. */
   reviews?: ReviewPool;
+  /** Answers of /mutate kept for identical pods (answer-memo.ts, made with this `config`); without, each is computed. */
+  answers?: AnswerMemo;
 }
 
 export function reply(res: ServerResponse, status: number, body: string | Uint8Array, extraHeaders: readonly string[] = []): void {
@@ -62,6 +65,7 @@ export function createMutateHandler(deps: MutateDeps, route: Route = 'mutate'): 
   const { config, logger, metrics } = deps;
   const namespaces = deps.namespaces ?? bareNamespace;
   const byOutcome = outcomeChildren(metrics);
+  const memo = route === 'mutate' ? deps.answers : undefined;
 
   // The unread rest of a refused body is discarded by Node after the response
   // (bounded by the server's requestTimeout), so the client sees the answer
@@ -105,6 +109,12 @@ export function createMutateHandler(deps: MutateDeps, route: Route = 'mutate'): 
         // Answering is total; should that ever break, this request fails, not the process.
         .catch((err: unknown) => refuse(res, 500, `ws-drain webhook internal error: ${String(err).slice(0, 200)}`));
       return;
+    }
+    if (memo !== undefined) {
+      const answered = memo.answer(raw, namespaces);
+      if (!answered.ok) return refuse(res, 400, answered.error);
+      reply(res, 200, answered.body);
+      return record(answered.result, seconds(started));
     }
     const parsed = parseReviewBody(raw);
     if (!parsed.ok) {

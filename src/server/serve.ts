@@ -5,6 +5,7 @@ import { createServer as createHttpsServer, type Server as HttpsServer } from 'n
 import { Server as NetServer, type AddressInfo } from 'node:net';
 import { AggregatorRegistry } from 'prom-client';
 import type { WebhookConfig } from '../core/types.js';
+import { createAnswerMemo, DEFAULT_ANSWER_CACHE_ENTRIES } from './answer-memo.js';
 import { createApp, type Lifecycle } from './app.js';
 import { createLogger, type LogLevel, type Logger } from './logger.js';
 import { createMetrics, createMetricsServer } from './metrics.js';
@@ -86,6 +87,12 @@ export interface WebhookOptions {
    * every review on the event loop (default 1).
    */
   reviewThreads?: number;
+  /**
+   * Answers of /mutate kept for pods identical but for the review's uid
+   * (answer-memo.ts): at most this many (default DEFAULT_ANSWER_CACHE_ENTRIES);
+   * 0 computes every answer.
+   */
+  answerCacheEntries?: number;
   /** Overrides of the review pool's bounds (tests). */
   reviewPool?: Pick<ReviewPoolOptions, 'maxPendingBytes' | 'jobTimeoutMs' | 'resourceLimits' | 'entry'>;
 }
@@ -137,8 +144,18 @@ function closeServer(server: HttpServer | HttpsServer, timeoutMs: number): Promi
 export async function startWebhook(opts: WebhookOptions): Promise<RunningWebhook> {
   const logger = opts.logger ?? createLogger(opts.logLevel ?? 'info');
   let reviews: ReviewPool | undefined;
+  // One per process: each serve --workers worker keeps its own.
+  const answerEntries = opts.answerCacheEntries ?? DEFAULT_ANSWER_CACHE_ENTRIES;
+  const answers =
+    answerEntries > 0
+      ? createAnswerMemo({ config: opts.config, entries: answerEntries, onLookup: (hit) => (hit ? metrics.answerCacheHits : metrics.answerCacheMisses).inc() })
+      : undefined;
   // A cluster worker: the informer's metrics are the primary's (cluster.ts).
-  const metrics = createMetrics({ pendingReviews: () => reviews?.pending() ?? 0, informer: opts.clusterWorker !== true });
+  const metrics = createMetrics({
+    pendingReviews: () => reviews?.pending() ?? 0,
+    informer: opts.clusterWorker !== true,
+    answerCache: () => answers?.stats() ?? { entries: 0, bytes: 0 },
+  });
   const lifecycle: Lifecycle = { shuttingDown: false };
   const files = { certFile: opts.tlsCertFile, keyFile: opts.tlsKeyFile };
 
@@ -168,7 +185,7 @@ export async function startWebhook(opts: WebhookOptions): Promise<RunningWebhook
           onDone: (kind, cause) => metrics.reviewThreadJobs.inc({ result: cause === 'timed-out' ? 'timed_out' : cause ?? (kind === 'answer' ? 'answered' : kind) }),
         })
       : undefined;
-  const app = createApp({ config: opts.config, logger, metrics, lifecycle, namespaces, reviews });
+  const app = createApp({ config: opts.config, logger, metrics, lifecycle, namespaces, reviews, answers });
   const t: ConnectionTimeouts = { ...CONNECTION_TIMEOUTS, ...opts.timeouts };
   const server = createHttpsServer(
     {

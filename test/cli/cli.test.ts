@@ -278,5 +278,11 @@ describe('ws-drain', { timeout: SUBPROCESS_TIMEOUT_MS }, () => {
     const badSource = await wsDrain(['serve', '--namespace-source', 'etcd']);
     expect(badSource.code).toBe(2);
     expect(badSource.stderr).toContain('--namespace-source="etcd": expected cluster or none');
+    const badCache = await wsDrain(['serve', '--answer-cache-size', '10001']);
+    expect(badCache.code).toBe(2);
+    expect(badCache.stderr).toContain('--answer-cache-size="10001": expected a whole number 0-10000');
+    const badCacheEnv = await wsDrain(['serve'], undefined, { WS_DRAIN_ANSWER_CACHE_SIZE: '-1' });
+    expect(badCacheEnv.code).toBe(2);
+    expect(badCacheEnv.stderr).toContain('--answer-cache-size="-1"');
   });
 });

@@ -1,0 +1,192 @@
+// A bounded memo of /mutate answers (serve --answer-cache-size). The pods of
+// one ReplicaSet, Job or DaemonSet reach admission byte for byte the same but
+// for the review's uid: no name yet (generateName), the same labels, owner and
+// spec. A rollout or scale-up of N replicas, when admission load peaks, asks
+// the same question N times; from the third time on, the answer comes from
+// here, without JSON.parse, the core or serialisation.
+//
+// Why a remembered answer is the one the webhook would compute
+// (test/server/answer-memo.test.ts compares both over generated reviews):
+// - The core is pure: an answer depends only on the review, the namespace's
+//   view and the config, fixed per memo.
+// - A review's key is the SHA-256 of its body's bytes with the value of their
+//   first `"uid":"` cut out (at most 256 printable ASCII characters, no `"`
+//   or `\`): equal digests are taken for equal bytes, as git and image
+//   registries take them. Two bodies with one key then differ only in that
+//   value (the cut is at the first such mark, so equal rests mean equal
+//   cuts), and JSON.parse makes the same tree of both but for that one string.
+//   It is request.uid exactly when two bodies with different values there
+//   each parsed with their own as request.uid; otherwise request.uid comes
+//   from elsewhere in the bytes (a later duplicate key, say) and is the same
+//   for every body of the key. So an entry answers a review with another uid
+//   only once two uids have been seen to be request.uid ("verified"); before,
+//   only the same uid, i.e. the same bytes.
+// - admit() reads request.uid only to echo it, and serializeReview writes it
+//   first: the answer is the remembered text after the uid, behind this uid.
+// - The namespace's view is looked up for every review, as admit() does, and
+//   must be the view the entry was answered with: the informer and its worker
+//   copy (namespaces.ts, namespace-ipc.ts) make a new view for every change of
+//   a namespace and never edit one.
+// - Only answers the core made for a pod CREATE are kept (mutated, skipped,
+//   denied), not an internal error, and not the 1 MiB safety net's denial,
+//   whose verdict also depends on the uid's length.
+//
+// What it costs when pods do not repeat: a body's first sighting keeps only
+// its digest and uid; the answer is kept at the second (which also verifies
+// the uid when it differs). Bounded whatever arrives: at most `entries`
+// answers holding at most entries × BYTES_PER_ENTRY of text (and one largest
+// entry's), least recently used out first, plus `entries` first sightings; a
+// body or answer over MAX_ENTRY_BYTES is not kept. Each serve --workers
+// process keeps a memo of its own.
+import { createHash } from 'node:crypto';
+import type { NamespaceView } from '../core/namespace-defaults.js';
+import type { WebhookConfig } from '../core/types.js';
+import { answerAfterUid, answerWithUid, OVERSIZE_DENIAL_PREFIX, type NamespaceLookup } from './admission.js';
+import { answerParsed, parseReviewBody, type AdmissionRecord } from './review-routes.js';
+
+/** serve --answer-cache-size's default: far more pod templates than roll out at once in one cluster. */
+export const DEFAULT_ANSWER_CACHE_ENTRIES = 256;
+/** A memo of N entries holds at most N × 16 KiB of answer text (4 MiB by default). */
+export const BYTES_PER_ENTRY = 16 * 1024;
+/** Largest body looked up, and largest answer text kept. */
+export const MAX_ENTRY_BYTES = 64 * 1024;
+/** Counted per entry on top of its answer text: the entry, its key, the Map's slot, the record's strings. */
+const ENTRY_OVERHEAD = 256;
+/** admissionReviewSchema's bound of request.uid. */
+const MAX_UID_CHARS = 256;
+const UID_MARK = Buffer.from('"uid":"');
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
+export type MemoAnswer = { ok: true; result: AdmissionRecord; body: string } | { ok: false; error: string };
+
+export interface AnswerMemo {
+  /** A POST /mutate body's answer, as parseReviewBody and answerParsed('mutate') give it: from the memo when it holds it. */
+  answer(raw: Uint8Array, namespaces: NamespaceLookup): MemoAnswer;
+  stats(): { entries: number; bytes: number };
+}
+
+export interface AnswerMemoOptions {
+  config: WebhookConfig;
+  /** Most answers kept (> 0). */
+  entries: number;
+  /** Called once per answer(): whether it came from the memo (metrics). */
+  onLookup?: (hit: boolean) => void;
+}
+
+interface Entry {
+  /** The uid of the review that made this answer. */
+  uid: string;
+  /** Another uid has parsed as request.uid with this key too: the cut is request.uid. */
+  verified: boolean;
+  /** The view admit() answered with. */
+  view: NamespaceView;
+  /** The answer's text after its uid (answerAfterUid). */
+  after: string;
+  record: Omit<AdmissionRecord, 'uid'>;
+  bytes: number;
+}
+
+/** The key of a body without the value of its first "uid", and that value. */
+function cutUid(raw: Uint8Array): { key: string; uid: string } | undefined {
+  const bytes = Buffer.isBuffer(raw) ? raw : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+  const mark = bytes.indexOf(UID_MARK);
+  if (mark < 0) return undefined;
+  const start = mark + UID_MARK.length;
+  const end = bytes.indexOf(QUOTE, start);
+  if (end <= start || end - start > MAX_UID_CHARS) return undefined;
+  // Printable ASCII without escapes: any such value leaves the JSON valid and means itself.
+  for (let i = start; i < end; i++) {
+    const c = bytes[i]!;
+    if (c < 0x20 || c > 0x7e || c === BACKSLASH) return undefined;
+  }
+  const key = createHash('sha256').update(bytes.subarray(0, start)).update(bytes.subarray(end)).digest('base64');
+  return { key, uid: bytes.toString('latin1', start, end) };
+}
+
+/** Views are never edited, only replaced: the same object, or (a view made per lookup, as for bare names) the same parts. */
+function sameView(a: NamespaceView, b: NamespaceView): boolean {
+  return a === b || (a.name === b.name && a.known === b.known && a.labels === b.labels && a.annotations === b.annotations && a.defaults === b.defaults);
+}
+
+/** The first key of a Map: its oldest (or least recently used) one. */
+function oldest<K>(map: Map<K, unknown>): K | undefined {
+  return map.keys().next().value;
+}
+
+export function createAnswerMemo(opts: AnswerMemoOptions): AnswerMemo {
+  const { config } = opts;
+  if (!(Number.isInteger(opts.entries) && opts.entries > 0)) throw new Error(`answer memo: entries must be a positive whole number, not ${opts.entries}`);
+  const maxEntries = opts.entries;
+  const maxBytes = Math.max(opts.entries * BYTES_PER_ENTRY, MAX_ENTRY_BYTES + ENTRY_OVERHEAD);
+  const onLookup = opts.onLookup ?? (() => {});
+  // Map order is recency: a hit moves its entry to the end, eviction takes the first.
+  const entries = new Map<string, Entry>();
+  let bytes = 0;
+  // Bodies seen once, by key: the uid that parsed as their request.uid.
+  const seenOnce = new Map<string, string>();
+
+  function drop(key: string): void {
+    const entry = entries.get(key);
+    if (entry === undefined) return;
+    entries.delete(key);
+    bytes -= entry.bytes;
+  }
+
+  /** The answer to a review whose request.uid is `uid`, the value cut out of its body. */
+  function remember(key: string, uid: string, answer: Pick<Entry, 'view' | 'after' | 'record'>): void {
+    const old = entries.get(key);
+    const firstUid = seenOnce.get(key);
+    if (old === undefined && firstUid === undefined) {
+      // A first sighting: most bodies never come back (all distinct pods); keep only that it was seen.
+      seenOnce.set(key, uid);
+      if (seenOnce.size > maxEntries) seenOnce.delete(oldest(seenOnce)!);
+      return;
+    }
+    seenOnce.delete(key);
+    const size = answer.after.length + ENTRY_OVERHEAD;
+    if (answer.after.length > MAX_ENTRY_BYTES) return;
+    const verified = old !== undefined ? old.verified || old.uid !== uid : firstUid !== uid;
+    drop(key);
+    entries.set(key, { ...answer, uid, verified, bytes: size });
+    bytes += size;
+    while (entries.size > maxEntries || bytes > maxBytes) drop(oldest(entries)!);
+  }
+
+  return {
+    answer(raw, namespaces) {
+      const cut = raw.byteLength <= MAX_ENTRY_BYTES ? cutUid(raw) : undefined;
+      // The namespace as looked up for this review: one lookup per review, as without the memo.
+      let looked: NamespaceView | undefined;
+      if (cut !== undefined) {
+        const entry = entries.get(cut.key);
+        if (entry !== undefined && (entry.uid === cut.uid || entry.verified)) {
+          looked = namespaces(entry.record.namespace);
+          if (sameView(looked, entry.view)) {
+            entries.delete(cut.key);
+            entries.set(cut.key, entry);
+            onLookup(true);
+            return { ok: true, result: { ...entry.record, uid: cut.uid }, body: answerWithUid(cut.uid, entry.after) };
+          }
+        }
+      }
+      onLookup(false);
+      const parsed = parseReviewBody(raw);
+      if (!parsed.ok) return parsed;
+      const used: { view?: NamespaceView } = {};
+      const lookup: NamespaceLookup = (name) => (used.view = looked?.name === name ? looked : namespaces(name));
+      const { result, body } = answerParsed('mutate', parsed.review, config, lookup);
+      // No lookup: not a pod CREATE, so not the core's answer.
+      const core = result.outcome === 'mutated' || result.outcome === 'skipped' || (result.outcome === 'denied' && !result.reason?.startsWith(OVERSIZE_DENIAL_PREFIX));
+      if (cut !== undefined && used.view !== undefined && core && parsed.review.request.uid === cut.uid) {
+        const after = answerAfterUid(body, result.uid);
+        if (after !== undefined) {
+          const { review: _answered, uid: _uid, ...record } = result;
+          remember(cut.key, cut.uid, { view: used.view, after, record });
+        }
+      }
+      return { ok: true, result, body };
+    },
+    stats: () => ({ entries: entries.size, bytes }),
+  };
+}

@@ -1,0 +1,365 @@
+// The answer memo (src/server/answer-memo.ts) against the webhook without it:
+// byte-identical answers and the same log records whatever the sequence of
+// reviews, uids, body layouts and namespace changes; bounded under many
+// distinct pods; never a stale namespace.
+import fc from 'fast-check';
+import request from 'supertest';
+import { describe, expect, it } from 'vitest';
+import { SERVE_FLAGS } from '../../src/cli/serve-command.js';
+import { DEFAULT_CONFIG } from '../../src/core/index.js';
+import { withNamespaceDefaults, type NamespaceView } from '../../src/core/namespace-defaults.js';
+import type { WebhookConfig } from '../../src/core/types.js';
+import type { NamespaceLookup } from '../../src/server/admission.js';
+import { BYTES_PER_ENTRY, createAnswerMemo, DEFAULT_ANSWER_CACHE_ENTRIES, MAX_ENTRY_BYTES, type MemoAnswer } from '../../src/server/answer-memo.js';
+import { createApp } from '../../src/server/app.js';
+import { createMetrics } from '../../src/server/metrics.js';
+import { answerParsed, parseReviewBody } from '../../src/server/review-routes.js';
+import { anyPod } from '../core/pod-arbitraries.js';
+import { CONFIG } from '../core/pod-builders.js';
+import { admissionReview, capturingLogger, optedInPod } from './review-fixtures.js';
+
+type Json = Record<string, unknown>;
+
+const POD_RESOURCE = { group: '', version: 'v1', resource: 'pods' };
+const POD_KIND = { group: '', version: 'v1', kind: 'Pod' };
+
+/**
+ * An AdmissionReview as the API server writes it (Go's encoding/json: struct
+ * field order, kind before apiVersion, the request's uid first), or in the
+ * test fixtures' order, or with something a hostile client could send: an
+ * earlier "uid" elsewhere (decoy), a second request.uid after the first (JSON.parse keeps the last).
+ */
+type Layout = 'api-server' | 'fixture' | { decoy: string } | { duplicate: string };
+
+interface ReviewSpec {
+  uid: string;
+  namespace: string;
+  object: unknown;
+  operation?: string;
+  name?: string;
+  dryRun?: boolean;
+  layout?: Layout;
+}
+
+function body(r: ReviewSpec): Buffer {
+  const layout = r.layout ?? 'api-server';
+  if (layout === 'fixture') {
+    return Buffer.from(JSON.stringify(admissionReview({ uid: r.uid, namespace: r.namespace, object: r.object, operation: r.operation ?? 'CREATE', dryRun: r.dryRun ?? false })));
+  }
+  // The request's fields after uid, in AdmissionRequest's order.
+  const rest: Json = {
+    kind: POD_KIND,
+    resource: POD_RESOURCE,
+    requestKind: POD_KIND,
+    requestResource: POD_RESOURCE,
+    ...(r.name === undefined ? {} : { name: r.name }),
+    namespace: r.namespace,
+    operation: r.operation ?? 'CREATE',
+    userInfo: { username: 'system:serviceaccount:kube-system:replicaset-controller', uid: 'a1b2', groups: ['system:serviceaccounts'] },
+    object: r.object,
+    oldObject: null,
+    dryRun: r.dryRun ?? false,
+    options: { kind: 'CreateOptions', apiVersion: 'meta.k8s.io/v1' },
+  };
+  const fields = JSON.stringify(rest).slice(1, -1);
+  const head = typeof layout === 'object' && 'decoy' in layout ? `{"kind":"AdmissionReview","meta":{"uid":${JSON.stringify(layout.decoy)}},` : '{"kind":"AdmissionReview",';
+  const tail = typeof layout === 'object' && 'duplicate' in layout ? `,"uid":${JSON.stringify(layout.duplicate)}` : '';
+  return Buffer.from(`${head}"apiVersion":"admission.k8s.io/v1","request":{"uid":${JSON.stringify(r.uid)},${fields}${tail}}}`);
+}
+
+/** The webhook without a memo: what mutate-handler.ts does with --answer-cache-size 0. */
+function uncached(raw: Buffer, config: WebhookConfig, namespaces: NamespaceLookup): MemoAnswer {
+  const parsed = parseReviewBody(raw);
+  if (!parsed.ok) return parsed;
+  const { result, body } = answerParsed('mutate', parsed.review, config, namespaces);
+  return { ok: true, result, body };
+}
+
+/** The answer's text, or the 400's. */
+const textOf = (a: MemoAnswer): string => (a.ok ? a.body : a.error);
+
+/** What the log line and the metrics read of an answer. */
+function recordOf(a: MemoAnswer): unknown {
+  if (!a.ok) return a;
+  const { uid, namespace, podName, dryRun, outcome, reason, graceRaised } = a.result;
+  return { uid, namespace, podName, dryRun, outcome, reason, graceRaised };
+}
+
+/** Namespaces as the informer keeps them: a new view per change, `known: false` (a new object per lookup) when absent. */
+class Namespaces {
+  private views = new Map<string, NamespaceView>();
+  lookups = 0;
+  constructor(private config: WebhookConfig) {}
+  set(name: string, labels: Record<string, string>, annotations: Record<string, string>): void {
+    this.views.set(name, withNamespaceDefaults({ name, labels: { ...labels }, annotations: { ...annotations } }, this.config));
+  }
+  delete(name: string): void {
+    this.views.delete(name);
+  }
+  lookup: NamespaceLookup = (name) => {
+    this.lookups += 1;
+    return this.views.get(name) ?? { name, known: false };
+  };
+}
+
+const NAMESPACES = ['apps', 'team', 'kube-system'];
+const labelsArb = fc.constantFrom<Record<string, string>>({}, { 'ws-drain.io/inject': 'enabled' }, { 'ws-drain.io/inject': 'disabled' }, { team: 'chat' });
+const annotationsArb = fc.constantFrom<Record<string, string>>(
+  {},
+  { 'ws-drain/session-p95': '10m' },
+  { 'ws-drain/mode': 'sleep' },
+  { 'ws-drain/grace-margin': 'lots' },
+  { 'ws-drain/prestop-delay': '5s', 'ws-drain/cleanup': '3s' },
+  { 'ws-drain/enabled': 'true' },
+);
+// Few uids, so that the same one comes back; and ones the memo must not cut (escapes, non-ASCII, too long, empty).
+const uidArb = fc.oneof(
+  { weight: 6, arbitrary: fc.constantFrom('u1', 'u2', 'u3', '705ab4f5-6393-11e8-b7cc-42010a800002') },
+  { weight: 2, arbitrary: fc.uuid() },
+  { weight: 1, arbitrary: fc.constantFrom('with"quote', 'back\\slash', 'é', '', 'x'.repeat(257), 'tab\there', ' ') },
+);
+const layoutArb: fc.Arbitrary<Layout> = fc.oneof(
+  { weight: 6, arbitrary: fc.constant<Layout>('api-server') },
+  { weight: 2, arbitrary: fc.constant<Layout>('fixture') },
+  { weight: 1, arbitrary: uidArb.map((decoy) => ({ decoy })) },
+  { weight: 1, arbitrary: uidArb.map((duplicate) => ({ duplicate })) },
+);
+
+/** A review but for its uid: what the replicas of one rollout share. */
+interface Template {
+  pod: unknown;
+  namespace: string;
+  dryRun: boolean;
+  operation: string;
+  name: string | undefined;
+  layout: Layout;
+}
+
+const templateArb: fc.Arbitrary<Template> = fc.record({
+  pod: anyPod,
+  namespace: fc.oneof({ weight: 3, arbitrary: fc.constant('apps') }, { weight: 1, arbitrary: fc.constantFrom(...NAMESPACES) }),
+  dryRun: fc.oneof({ weight: 4, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
+  operation: fc.oneof({ weight: 9, arbitrary: fc.constant('CREATE') }, { weight: 1, arbitrary: fc.constant('UPDATE') }),
+  name: fc.option(fc.constantFrom('chat-abcde', 'other'), { nil: undefined, freq: 5 }),
+  layout: layoutArb,
+});
+
+type Step =
+  | { kind: 'review'; template: number; uid: string }
+  | { kind: 'namespace'; name: string; labels: Record<string, string>; annotations: Record<string, string> }
+  | { kind: 'delete-namespace'; name: string }
+  | { kind: 'garbage'; template: number; cut: number };
+
+const stepArb = (templates: number): fc.Arbitrary<Step> =>
+  fc.oneof(
+    { weight: 14, arbitrary: fc.record({ kind: fc.constant('review' as const), template: fc.nat({ max: templates - 1 }), uid: uidArb }) },
+    { weight: 2, arbitrary: fc.record({ kind: fc.constant('namespace' as const), name: fc.constantFrom(...NAMESPACES), labels: labelsArb, annotations: annotationsArb }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('delete-namespace' as const), name: fc.constantFrom(...NAMESPACES) }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('garbage' as const), template: fc.nat({ max: templates - 1 }), cut: fc.nat({ max: 400 }) }) },
+  );
+
+const scenarioArb = fc
+  .record({ templates: fc.array(templateArb, { minLength: 1, maxLength: 4 }), entries: fc.integer({ min: 1, max: 4 }) })
+  .chain(({ templates, entries }) =>
+    fc.record({ templates: fc.constant(templates), entries: fc.constant(entries), steps: fc.array(stepArb(templates.length), { minLength: 1, maxLength: 40 }) }),
+  );
+
+describe('answer memo', () => {
+  it('answers every sequence of reviews byte for byte as the webhook without it: uids, layouts, namespace changes, every outcome', () => {
+    const hitOutcomes = new Map<string, number>();
+    let hits = 0;
+    let answered = 0;
+    fc.assert(
+      fc.property(scenarioArb, ({ templates, entries, steps }) => {
+        const namespaces = new Namespaces(CONFIG);
+        let hit = false;
+        const memo = createAnswerMemo({ config: CONFIG, entries, onLookup: (h) => (hit = h) });
+        for (const step of steps) {
+          if (step.kind === 'namespace') namespaces.set(step.name, step.labels, step.annotations);
+          else if (step.kind === 'delete-namespace') namespaces.delete(step.name);
+          else {
+            const t = templates[step.template]!;
+            const raw = step.kind === 'garbage' ? body({ ...t, object: t.pod, uid: 'u1' }).subarray(0, step.cut) : body({ ...t, object: t.pod, uid: step.uid });
+            namespaces.lookups = 0;
+            const want = uncached(raw, CONFIG, namespaces.lookup);
+            const wantLookups = namespaces.lookups;
+            namespaces.lookups = 0;
+            const got = memo.answer(raw, namespaces.lookup);
+            expect(textOf(got)).toBe(textOf(want));
+            expect(recordOf(got)).toEqual(recordOf(want));
+            // ws_drain_namespace_cache_misses_total counts lookups: one per pod CREATE, hit or not.
+            expect(namespaces.lookups).toBe(wantLookups);
+            answered += 1;
+            if (hit && got.ok) {
+              hits += 1;
+              hitOutcomes.set(got.result.outcome, (hitOutcomes.get(got.result.outcome) ?? 0) + 1);
+            }
+          }
+          expect(memo.stats().entries).toBeLessThanOrEqual(entries);
+        }
+      }),
+      { numRuns: 300, seed: 14 },
+    );
+    // Not vacuous: the memo answered a good share, in every outcome it keeps.
+    expect(hits).toBeGreaterThan(answered / 8);
+    for (const outcome of ['mutated', 'skipped', 'denied']) expect(hitOutcomes.get(outcome) ?? 0).toBeGreaterThan(20);
+  });
+
+  it('answers a rollout from the memo from its third pod on: the same bytes but for the uid', () => {
+    let hits = 0;
+    const memo = createAnswerMemo({ config: DEFAULT_CONFIG, entries: 8, onLookup: (h) => (hits += h ? 1 : 0) });
+    const lookup: NamespaceLookup = (name) => ({ name });
+    const pod = optedInPod();
+    for (let i = 0; i < 10; i++) {
+      const raw = body({ uid: `uid-${i}`, namespace: 'apps', object: pod });
+      const got = memo.answer(raw, lookup);
+      expect(textOf(got)).toBe(textOf(uncached(raw, DEFAULT_CONFIG, lookup)));
+      expect(got.ok && got.result.outcome).toBe('mutated');
+    }
+    // The first pod is computed and only seen; the second, with another uid, is computed once
+    // more and kept: the memo now knows the cut is request.uid (answer-memo.ts); the other
+    // eight are answered from it.
+    expect(hits).toBe(8);
+    // The same bytes again and again (a client's retries): from the memo without a second uid.
+    const fresh = createAnswerMemo({ config: DEFAULT_CONFIG, entries: 8, onLookup: (h) => (hits += h ? 1 : 0) });
+    const raw = body({ uid: 'same', namespace: 'apps', object: pod });
+    for (let i = 0; i < 3; i++) fresh.answer(raw, lookup);
+    expect(hits).toBe(9);
+  });
+
+  it('never answers from a stale namespace: each change of its labels or annotations is answered anew, then from the memo', () => {
+    const namespaces = new Namespaces(DEFAULT_CONFIG);
+    let hit = false;
+    const memo = createAnswerMemo({ config: DEFAULT_CONFIG, entries: 8, onLookup: (h) => (hit = h) });
+    const pod = optedInPod({});
+    pod['spec'] = { ...(pod['spec'] as Json), terminationGracePeriodSeconds: 30 };
+    const states: Array<[Record<string, string>, Record<string, string>, string]> = [
+      [{}, {}, 'skipped'],
+      [{ 'ws-drain.io/inject': 'enabled' }, {}, 'mutated'],
+      [{ 'ws-drain.io/inject': 'enabled' }, { 'ws-drain/session-p95': '10m' }, 'mutated'],
+      [{ 'ws-drain.io/inject': 'enabled' }, { 'ws-drain/session-p95': '10m', 'ws-drain/grace-margin': 'lots' }, 'mutated'],
+      [{ 'ws-drain.io/inject': 'disabled' }, {}, 'skipped'],
+      [{ 'ws-drain.io/inject': 'enabled' }, {}, 'mutated'],
+    ];
+    const bodies = new Set<string>();
+    let n = 0;
+    for (const [labels, annotations, outcome] of states) {
+      namespaces.set('apps', labels, annotations);
+      for (let i = 0; i < 3; i++, n++) {
+        const raw = body({ uid: `u${n}`, namespace: 'apps', object: pod });
+        const got = memo.answer(raw, namespaces.lookup);
+        const want = uncached(raw, DEFAULT_CONFIG, namespaces.lookup);
+        expect(textOf(got)).toBe(textOf(want));
+        expect(got.ok && got.result.outcome).toBe(outcome);
+        // The first review after a change is computed, the rest come from the memo; at the very
+        // start, the second is computed too (the first uid pair verifies the cut, answer-memo.ts).
+        expect(hit).toBe(i > 0 && n > 1);
+        if (got.ok) bodies.add(got.body.replace(`"uid":"u${n}"`, ''));
+      }
+    }
+    // Each state its own answer but the disabled label's, which is the first one's (allowed,
+    // nothing else), and the last, which is the second's.
+    expect(bodies.size).toBe(4);
+    // A namespace the cache loses: the "not yet read" answer, not the last one.
+    namespaces.delete('apps');
+    const raw = body({ uid: 'gone', namespace: 'apps', object: pod });
+    const got = memo.answer(raw, namespaces.lookup);
+    expect(textOf(got)).toBe(textOf(uncached(raw, DEFAULT_CONFIG, namespaces.lookup)));
+    expect(textOf(got)).toContain('not yet read');
+    expect(hit).toBe(false);
+  });
+
+  it('stays within its entries and bytes under thousands of distinct pods, least recently used out first', () => {
+    let hit = false;
+    const memo = createAnswerMemo({ config: DEFAULT_CONFIG, entries: 50, onLookup: (h) => (hit = h) });
+    const lookup: NamespaceLookup = (name) => ({ name });
+    const variant = (i: number) => {
+      const pod = optedInPod();
+      (pod['metadata'] as Json)['generateName'] = `chat-${i}-`;
+      return pod;
+    };
+    for (let i = 0; i < 3000; i++) {
+      // Each twice with two uids, so every entry is a verified one.
+      memo.answer(body({ uid: 'a', namespace: 'apps', object: variant(i) }), lookup);
+      memo.answer(body({ uid: 'b', namespace: 'apps', object: variant(i) }), lookup);
+      expect(memo.stats().entries).toBeLessThanOrEqual(50);
+      expect(memo.stats().bytes).toBeLessThanOrEqual(50 * BYTES_PER_ENTRY);
+    }
+    expect(memo.stats().entries).toBe(50);
+    // The 50 most recent are held, the one before them is not.
+    memo.answer(body({ uid: 'c', namespace: 'apps', object: variant(2950) }), lookup);
+    expect(hit).toBe(true);
+    memo.answer(body({ uid: 'c', namespace: 'apps', object: variant(2949) }), lookup);
+    expect(hit).toBe(false);
+    // Seen twice again, 2949 is kept; 2950 was used last, so 2951, the least recently used, went out.
+    memo.answer(body({ uid: 'd', namespace: 'apps', object: variant(2949) }), lookup);
+    memo.answer(body({ uid: 'e', namespace: 'apps', object: variant(2949) }), lookup);
+    expect(hit).toBe(true);
+    memo.answer(body({ uid: 'e', namespace: 'apps', object: variant(2950) }), lookup);
+    expect(hit).toBe(true);
+    memo.answer(body({ uid: 'e', namespace: 'apps', object: variant(2951) }), lookup);
+    expect(hit).toBe(false);
+    expect(memo.stats().entries).toBe(50);
+  });
+
+  it('does not look up a body over its size: a large pod is answered right, every time by the core', () => {
+    let hits = 0;
+    const memo = createAnswerMemo({ config: DEFAULT_CONFIG, entries: 4, onLookup: (h) => (hits += h ? 1 : 0) });
+    const lookup: NamespaceLookup = (name) => ({ name });
+    const pod = optedInPod();
+    const containers = (pod['spec'] as { containers: Json[] }).containers;
+    containers[0]!['env'] = Array.from({ length: 1500 }, (_, i) => ({ name: `VAR_${i}`, value: 'x'.repeat(20) }));
+    for (let i = 0; i < 4; i++) {
+      const raw = body({ uid: `u${i}`, namespace: 'apps', object: pod });
+      expect(raw.byteLength).toBeGreaterThan(MAX_ENTRY_BYTES);
+      const got = memo.answer(raw, lookup);
+      expect(textOf(got)).toBe(textOf(uncached(raw, DEFAULT_CONFIG, lookup)));
+    }
+    expect(hits).toBe(0);
+    expect(memo.stats()).toEqual({ entries: 0, bytes: 0 });
+  });
+});
+
+describe('answer cache in the webhook', () => {
+  it('POST /mutate answers identical pods as without it, and counts hits and misses', async () => {
+    const setup = (withMemo: boolean) => {
+      const { logger, lines } = capturingLogger();
+      let answers: ReturnType<typeof createAnswerMemo> | undefined;
+      const metrics = createMetrics({ defaultMetrics: false, answerCache: () => answers?.stats() ?? { entries: 0, bytes: 0 } });
+      answers = withMemo ? createAnswerMemo({ config: DEFAULT_CONFIG, entries: 16, onLookup: (hit) => (hit ? metrics.answerCacheHits : metrics.answerCacheMisses).inc() }) : undefined;
+      return { app: createApp({ config: DEFAULT_CONFIG, logger, metrics, answers }), metrics, lines };
+    };
+    const cached = setup(true);
+    const plain = setup(false);
+    const reviews = [
+      ...Array.from({ length: 5 }, (_, i) => admissionReview({ uid: `r${i}` })),
+      admissionReview({ uid: 'deny', object: optedInPod({ 'ws-drain/session-p95': 'five minutes' }) }),
+      admissionReview({ uid: 'deny-2', object: optedInPod({ 'ws-drain/session-p95': 'five minutes' }) }),
+      admissionReview({ uid: 'deny-3', object: optedInPod({ 'ws-drain/session-p95': 'five minutes' }) }),
+      admissionReview({ uid: 'update', operation: 'UPDATE' }),
+    ];
+    for (const review of reviews) {
+      const a = await request(cached.app).post('/mutate').send(review).expect(200);
+      const b = await request(plain.app).post('/mutate').send(review).expect(200);
+      expect(a.text).toBe(b.text);
+    }
+    // /validate never uses it.
+    for (const app of [cached.app, plain.app]) await request(app).post('/validate').send(admissionReview({ uid: 'v' })).expect(200);
+    const strip = (lines: Json[]) => lines.map(({ time: _t, durationMs: _d, ...rest }) => rest);
+    expect(strip(cached.lines)).toEqual(strip(plain.lines));
+    const text = await cached.metrics.registry.metrics();
+    // r0, r1 computed (r1 verifies the uid), r2-r4 remembered; deny the same; the UPDATE is a miss.
+    expect(text).toContain('ws_drain_answer_cache_hits_total 4');
+    expect(text).toContain('ws_drain_answer_cache_misses_total 5');
+    expect(text).toContain('ws_drain_answer_cache_entries 2');
+    expect(text).toMatch(/ws_drain_answer_cache_bytes \d{4,}/);
+    const plainText = await plain.metrics.registry.metrics();
+    expect(plainText).toContain('ws_drain_answer_cache_hits_total 0');
+    expect(plainText).toContain('ws_drain_answer_cache_entries 0');
+  });
+
+  it('serve --help states the default size serve uses', () => {
+    // serve-command.ts does not import the memo (serve loads the webhook on demand), so it states the number itself.
+    expect(SERVE_FLAGS.find((f) => f.name === 'answer-cache-size')?.defaultText).toBe(String(DEFAULT_ANSWER_CACHE_ENTRIES));
+  });
+});
