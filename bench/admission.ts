@@ -52,6 +52,7 @@ import { generateDevCerts, writeDevCerts } from '../src/certs/dev-certs.js';
 import { DEFAULT_CONFIG } from '../src/core/index.js';
 import { admit, parseAdmissionReview, serializeReview } from '../src/server/admission.js';
 import { benchReview } from './review.js';
+import { buildServeSnapshot } from './snapshot.js';
 import { IMAGE_NODE_ENV, IMAGE_NODE_FLAGS, bundleCli, compileCacheDir, compileCacheEnv, writeCompileCache } from '../scripts/bundle.js';
 
 // autocannon ships no types; this is the part of its API the bench uses.
@@ -349,6 +350,8 @@ interface Env {
   /** The same refused API server as a pod sees it: KUBERNETES_SERVICE_HOST/PORT and a service account directory (token, ca.crt). */
   inCluster: { env: Record<string, string>; serviceAccountDir: string };
   agnhost: string;
+  /** The startup-snapshot experiment's blobs (bench/snapshot.ts), built when targeted: with a review answered while building, and without. */
+  snapshot: { warm: string; cold: string };
 }
 
 interface TargetSpec {
@@ -379,6 +382,18 @@ function wsDrain(name: string, extra: string[], baseline = false, nodeFlags: rea
       args: [...(baseline ? env.baselineImage.flags : nodeFlags), baseline ? env.baselineCli : env.cli, 'serve', '--port', String(port), '--metrics-port', '0', '--tls-cert', env.cert, '--tls-key', env.key, ...extra],
     }),
     coldStart: true,
+  };
+}
+
+/** serve started from a blob of bench/snapshot.ts, with the image's Node flags and environment. */
+function snapshotTarget(name: string, blob: 'warm' | 'cold'): TargetSpec {
+  return {
+    ...wsDrain(name, []),
+    command: (env, port) => ({
+      env: { ...IMAGE_NODE_ENV },
+      file: env.node,
+      args: [...IMAGE_NODE_FLAGS, '--snapshot-blob', env.snapshot[blob], 'serve', '--port', String(port), '--metrics-port', '0', '--tls-cert', env.cert, '--tls-key', env.key],
+    }),
   };
 }
 
@@ -425,6 +440,9 @@ const TARGETS: Record<string, TargetSpec> = {
     expected: undefined,
     command: (env, port) => wsDrain('', ['--namespace-source', 'cluster', '--kubeconfig', env.kubeconfig], true).command(env, port),
   },
+  // The startup-snapshot experiment (bench/snapshot.ts; docs/performance.md, "Tried and not adopted").
+  'ws-drain-snapshot': snapshotTarget('ws-drain from a startup snapshot', 'warm'),
+  'ws-drain-snapshot-cold': snapshotTarget('ws-drain from a startup snapshot, no warm-up review', 'cold'),
   'ws-drain-silent': wsDrain('ws-drain --log-level silent', ['--log-level', 'silent']),
   baseline: wsDrain('ws-drain --baseline', [], true),
   'ws-drain-2-workers': wsDrain('ws-drain --workers 2', ['--workers', '2']),
@@ -669,7 +687,14 @@ async function main(): Promise<void> {
     // KUBECONFIG empty: the informer must not find a kubeconfig and take the pod's path.
     const inCluster = { env: { KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: String(refused), KUBECONFIG: '' }, serviceAccountDir };
     await writeFile(responseFile, expected);
-    const env: Env = { dir, serverCpus: values['server-cpus'], cert: files.tlsCert, key: files.tlsKey, ca: pems.caCert, body, expected, responseFile, cli, baselineCli: baseline?.cli ?? '', baselineImage: baseline?.image ?? { flags: [], env: {} }, baselineCompileCache: baseline?.compileCache ?? {}, agnhost: join(agnhostDir, 'agnhost'), node, compileCache: compileCacheEnv(compileCacheDir(join(dir, 'bundle'))), other, kubeconfig, inCluster };
+    const snapshot = { warm: '', cold: '' };
+    if (keys.some((k) => k.startsWith('ws-drain-snapshot'))) {
+      const bodyFile = join(dir, 'review.json');
+      await writeFile(bodyFile, body);
+      snapshot.warm = await buildServeSnapshot(join(dir, 'snapshot'), node, bodyFile, 'warm');
+      snapshot.cold = await buildServeSnapshot(join(dir, 'snapshot'), node, undefined, 'cold');
+    }
+    const env: Env = { dir, serverCpus: values['server-cpus'], cert: files.tlsCert, key: files.tlsKey, ca: pems.caCert, body, expected, responseFile, cli, baselineCli: baseline?.cli ?? '', baselineImage: baseline?.image ?? { flags: [], env: {} }, baselineCompileCache: baseline?.compileCache ?? {}, agnhost: join(agnhostDir, 'agnhost'), node, compileCache: compileCacheEnv(compileCacheDir(join(dir, 'bundle'))), other, kubeconfig, inCluster, snapshot };
 
     // Cold starts first, on an otherwise idle set of servers.
     const coldKeys = keys.filter((k) => TARGETS[k]!.coldStart);
