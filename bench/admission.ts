@@ -385,14 +385,22 @@ function wsDrain(name: string, extra: string[], baseline = false, nodeFlags: rea
   };
 }
 
-/** serve started from a blob of bench/snapshot.ts, with the image's Node flags and environment. */
-function snapshotTarget(name: string, blob: 'warm' | 'cold'): TargetSpec {
+/**
+ * serve started from a blob of bench/snapshot.ts, with the image's Node flags
+ * and environment; `informer`: as ws-drain-informer runs it (a pod's service account).
+ */
+function snapshotTarget(name: string, blob: 'warm' | 'cold', informer = false): TargetSpec {
   return {
     ...wsDrain(name, []),
+    ...(informer ? { expected: undefined } : {}),
     command: (env, port) => ({
-      env: { ...IMAGE_NODE_ENV },
+      env: { ...IMAGE_NODE_ENV, ...(informer ? env.inCluster.env : {}) },
       file: env.node,
-      args: [...IMAGE_NODE_FLAGS, '--snapshot-blob', env.snapshot[blob], 'serve', '--port', String(port), '--metrics-port', '0', '--tls-cert', env.cert, '--tls-key', env.key],
+      args: [
+        ...IMAGE_NODE_FLAGS,
+        ...['--snapshot-blob', env.snapshot[blob], 'serve', '--port', String(port), '--metrics-port', '0', '--tls-cert', env.cert, '--tls-key', env.key],
+        ...(informer ? ['--namespace-source', 'cluster', '--service-account-dir', env.inCluster.serviceAccountDir] : []),
+      ],
     }),
   };
 }
@@ -443,6 +451,7 @@ const TARGETS: Record<string, TargetSpec> = {
   // The startup-snapshot experiment (bench/snapshot.ts; docs/performance.md, "Tried and not adopted").
   'ws-drain-snapshot': snapshotTarget('ws-drain from a startup snapshot', 'warm'),
   'ws-drain-snapshot-cold': snapshotTarget('ws-drain from a startup snapshot, no warm-up review', 'cold'),
+  'ws-drain-snapshot-informer': snapshotTarget('ws-drain from a startup snapshot, namespace informer', 'warm', true),
   'ws-drain-silent': wsDrain('ws-drain --log-level silent', ['--log-level', 'silent']),
   baseline: wsDrain('ws-drain --baseline', [], true),
   'ws-drain-2-workers': wsDrain('ws-drain --workers 2', ['--workers', '2']),
