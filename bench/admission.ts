@@ -52,7 +52,7 @@ import { generateDevCerts, writeDevCerts } from '../src/certs/dev-certs.js';
 import { DEFAULT_CONFIG } from '../src/core/index.js';
 import { admit, parseAdmissionReview, serializeReview } from '../src/server/admission.js';
 import { benchReview } from './review.js';
-import { buildServeSnapshot } from './snapshot.js';
+import { buildServeSnapshot, buildTrainedCodeCache } from './snapshot.js';
 import { IMAGE_NODE_ENV, IMAGE_NODE_FLAGS, bundleCli, compileCacheDir, compileCacheEnv, writeCompileCache } from '../scripts/bundle.js';
 
 // autocannon ships no types; this is the part of its API the bench uses.
@@ -352,6 +352,8 @@ interface Env {
   agnhost: string;
   /** The startup-snapshot experiment's blobs (bench/snapshot.ts), built when targeted: with a review answered while building, and without. */
   snapshot: { warm: string; cold: string };
+  /** The trained-code-cache experiment (bench/snapshot.ts), built when targeted. */
+  trainedCache: { loader: string; env: Record<string, string> };
 }
 
 interface TargetSpec {
@@ -452,6 +454,14 @@ const TARGETS: Record<string, TargetSpec> = {
   'ws-drain-snapshot': snapshotTarget('ws-drain from a startup snapshot', 'warm'),
   'ws-drain-snapshot-cold': snapshotTarget('ws-drain from a startup snapshot, no warm-up review', 'cold'),
   'ws-drain-snapshot-informer': snapshotTarget('ws-drain from a startup snapshot, namespace informer', 'warm', true),
+  'ws-drain-trained-cache': {
+    ...wsDrain('ws-drain, code cache trained on a review', []),
+    command: (env, port) => ({
+      env: { ...IMAGE_NODE_ENV, ...env.trainedCache.env },
+      file: env.node,
+      args: [...IMAGE_NODE_FLAGS, env.trainedCache.loader, 'serve', '--port', String(port), '--metrics-port', '0', '--tls-cert', env.cert, '--tls-key', env.key],
+    }),
+  },
   'ws-drain-silent': wsDrain('ws-drain --log-level silent', ['--log-level', 'silent']),
   baseline: wsDrain('ws-drain --baseline', [], true),
   'ws-drain-2-workers': wsDrain('ws-drain --workers 2', ['--workers', '2']),
@@ -697,13 +707,15 @@ async function main(): Promise<void> {
     const inCluster = { env: { KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: String(refused), KUBECONFIG: '' }, serviceAccountDir };
     await writeFile(responseFile, expected);
     const snapshot = { warm: '', cold: '' };
+    let trainedCache = { loader: '', env: {} };
+    const bodyFile = join(dir, 'review.json');
+    await writeFile(bodyFile, body);
     if (keys.some((k) => k.startsWith('ws-drain-snapshot'))) {
-      const bodyFile = join(dir, 'review.json');
-      await writeFile(bodyFile, body);
       snapshot.warm = await buildServeSnapshot(join(dir, 'snapshot'), node, bodyFile, 'warm');
       snapshot.cold = await buildServeSnapshot(join(dir, 'snapshot'), node, undefined, 'cold');
     }
-    const env: Env = { dir, serverCpus: values['server-cpus'], cert: files.tlsCert, key: files.tlsKey, ca: pems.caCert, body, expected, responseFile, cli, baselineCli: baseline?.cli ?? '', baselineImage: baseline?.image ?? { flags: [], env: {} }, baselineCompileCache: baseline?.compileCache ?? {}, agnhost: join(agnhostDir, 'agnhost'), node, compileCache: compileCacheEnv(compileCacheDir(join(dir, 'bundle'))), other, kubeconfig, inCluster, snapshot };
+    if (keys.includes('ws-drain-trained-cache')) trainedCache = await buildTrainedCodeCache(join(dir, 'trained-cache'), node, bodyFile, files.tlsCert, files.tlsKey);
+    const env: Env = { dir, serverCpus: values['server-cpus'], cert: files.tlsCert, key: files.tlsKey, ca: pems.caCert, body, expected, responseFile, cli, baselineCli: baseline?.cli ?? '', baselineImage: baseline?.image ?? { flags: [], env: {} }, baselineCompileCache: baseline?.compileCache ?? {}, agnhost: join(agnhostDir, 'agnhost'), node, compileCache: compileCacheEnv(compileCacheDir(join(dir, 'bundle'))), other, kubeconfig, inCluster, snapshot, trainedCache };
 
     // Cold starts first, on an otherwise idle set of servers.
     const coldKeys = keys.filter((k) => TARGETS[k]!.coldStart);
