@@ -133,22 +133,27 @@ export function createAnswerMemo(opts: AnswerMemoOptions): AnswerMemo {
     bytes -= entry.bytes;
   }
 
-  /** The answer to a review whose request.uid is `uid`, the value cut out of its body. */
-  function remember(key: string, uid: string, answer: Pick<Entry, 'view' | 'after' | 'record'>): void {
+  /**
+   * A review whose request.uid is `uid`, the value cut out of its body, was
+   * answered: its answer (made by `answer` only when needed) is kept from the
+   * second sighting on.
+   */
+  function remember(key: string, uid: string, answer: () => Pick<Entry, 'view' | 'after' | 'record'> | undefined): void {
     const old = entries.get(key);
     const firstUid = seenOnce.get(key);
     if (old === undefined && firstUid === undefined) {
-      // A first sighting: most bodies never come back (all distinct pods); keep only that it was seen.
+      // Most bodies are never seen again (distinct pods): keep only that this one was.
       seenOnce.set(key, uid);
       if (seenOnce.size > maxEntries) seenOnce.delete(oldest(seenOnce)!);
       return;
     }
     seenOnce.delete(key);
-    const size = answer.after.length + ENTRY_OVERHEAD;
-    if (answer.after.length > MAX_ENTRY_BYTES) return;
+    const kept = answer();
+    if (kept === undefined || kept.after.length > MAX_ENTRY_BYTES) return;
+    const size = kept.after.length + ENTRY_OVERHEAD;
     const verified = old !== undefined ? old.verified || old.uid !== uid : firstUid !== uid;
     drop(key);
-    entries.set(key, { ...answer, uid, verified, bytes: size });
+    entries.set(key, { ...kept, uid, verified, bytes: size });
     bytes += size;
     while (entries.size > maxEntries || bytes > maxBytes) drop(oldest(entries)!);
   }
@@ -178,12 +183,13 @@ export function createAnswerMemo(opts: AnswerMemoOptions): AnswerMemo {
       const { result, body } = answerParsed('mutate', parsed.review, config, lookup);
       // No lookup: not a pod CREATE, so not the core's answer.
       const core = result.outcome === 'mutated' || result.outcome === 'skipped' || (result.outcome === 'denied' && !result.reason?.startsWith(OVERSIZE_DENIAL_PREFIX));
-      if (cut !== undefined && used.view !== undefined && core && parsed.review.request.uid === cut.uid) {
-        const after = answerAfterUid(body, result.uid);
-        if (after !== undefined) {
+      const view = used.view;
+      if (cut !== undefined && view !== undefined && core && parsed.review.request.uid === cut.uid) {
+        remember(cut.key, cut.uid, () => {
+          const after = answerAfterUid(body, result.uid);
           const { review: _answered, uid: _uid, ...record } = result;
-          remember(cut.key, cut.uid, { view: used.view, after, record });
-        }
+          return after === undefined ? undefined : { view, after, record };
+        });
       }
       return { ok: true, result, body };
     },
