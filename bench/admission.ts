@@ -8,6 +8,8 @@
 //            --targets floor,ws-drain,agnhost,... (see TARGETS) --breakdown
 //            --baseline REF   adds ws-drain as of git REF (e.g. main) as a column, to measure a change
 //            --cold-only      only the cold starts
+//            --distinct-pods N  also every phase with N different pods sent in turn (all answer-cache
+//                             misses once N > the cache's size), beside the one pod sent again and again
 //            --server-cpus L  runs every server under `taskset -c L`; with the bench itself under
 //                             `taskset -c` on the other CPUs, the load generator no longer takes the servers' cores
 //            --other-node PATH  target ws-drain-other-node: the same bundle on another Node binary (e.g. the
@@ -51,7 +53,7 @@ import { parseArgs } from 'node:util';
 import { generateDevCerts, writeDevCerts } from '../src/certs/dev-certs.js';
 import { DEFAULT_CONFIG } from '../src/core/index.js';
 import { admit, parseAdmissionReview, serializeReview } from '../src/server/admission.js';
-import { benchReview } from './review.js';
+import { benchDistinctReviews, benchReview } from './review.js';
 import { buildServeSnapshot, buildTrainedCodeCache } from './snapshot.js';
 import { IMAGE_NODE_ENV, IMAGE_NODE_FLAGS, bundleCli, compileCacheDir, compileCacheEnv, writeCompileCache } from '../scripts/bundle.js';
 
@@ -233,19 +235,57 @@ interface PhaseResult {
   requests: number;
 }
 
-async function saturate(t: RunningTarget, body: string, opts: { connections: number; duration?: number; amount?: number }): Promise<PhaseResult> {
+/**
+ * What one phase sends: one body again and again (a rollout's replicas, as the
+ * API server sends them but for the uid), or several in turn (--distinct-pods),
+ * each with the answer it must get; an answer not known yet is learned from
+ * the first one (agnhost, and servers whose answer the bench cannot compute).
+ */
+interface Load {
+  bodies: string[];
+  expected: Array<string | undefined>;
+}
+
+/** Checks an answer to bodies[i]: true if it is the expected one (learning it if unknown). */
+function answerOk(load: Load, i: number, status: number, text: string): boolean {
+  if (status !== 200) return false;
+  const want = load.expected[i];
+  if (want === undefined) load.expected[i] = text;
+  return want === undefined || text === want;
+}
+
+async function saturate(t: RunningTarget, load: Load, opts: { connections: number; duration?: number; amount?: number }): Promise<PhaseResult> {
   const cpuBefore = await cpuSeconds(t.pid);
+  let mismatches = 0;
+  let next = 0;
+  const bodies =
+    load.bodies.length === 1
+      ? // Every answer must be the exact expected AdmissionReview; anything else counts as an error.
+        { body: load.bodies[0], expectBody: load.expected[0] }
+      : {
+          // One body after the other across all connections, so a body comes back only after all the others.
+          requests: [
+            {
+              setupRequest: (req: Record<string, unknown>, context: { i?: number }) => {
+                const i = next++ % load.bodies.length;
+                context.i = i;
+                return { ...req, body: load.bodies[i] };
+              },
+              onResponse: (status: number, text: string, context: { i?: number }) => {
+                if (!answerOk(load, context.i ?? 0, status, text)) mismatches += 1;
+              },
+            },
+          ],
+        };
   const result = await autocannon({
     url: `https://127.0.0.1:${t.port}${t.spec.path}`,
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body,
+    ...bodies,
     connections: opts.connections,
     ...(opts.amount !== undefined ? { amount: opts.amount } : { duration: opts.duration }),
     pipelining: 1,
     tlsOptions: TLS13,
-    // Every answer must be the exact expected AdmissionReview; anything else counts as an error.
-    expectBody: t.expected,
   });
   const cpu = (await cpuSeconds(t.pid)) - cpuBefore;
   t.served += result.requests.total;
@@ -254,7 +294,7 @@ async function saturate(t: RunningTarget, body: string, opts: { connections: num
     cpuUs: result.requests.total > 0 ? (cpu / result.requests.total) * 1e6 : NaN,
     p50: result.latency.p50,
     p99: result.latency.p99,
-    errors: result.errors + result.timeouts + result.non2xx + (result.mismatches ?? 0),
+    errors: result.errors + result.timeouts + result.non2xx + (result.mismatches ?? 0) + mismatches,
     requests: result.requests.total,
   };
 }
@@ -265,19 +305,22 @@ function percentile(sorted: number[], p: number): number {
 }
 
 /** Open-loop load at a fixed rate over a pool of keep-alive connections used round-robin. */
-async function paced(t: RunningTarget, ca: string, body: string, opts: { connections: number; duration: number; rate: number }): Promise<PhaseResult> {
+async function paced(t: RunningTarget, ca: string, load: Load, opts: { connections: number; duration: number; rate: number }): Promise<PhaseResult> {
   const agent = new Agent({ keepAlive: true, maxSockets: opts.connections, ca, scheduling: 'fifo', ...TLS13 });
-  const headers = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) };
   const latencies: number[] = [];
   let errors = 0;
+  let next = 0;
   const send = (intended: bigint) =>
     new Promise<void>((resolve) => {
+      const i = next++ % load.bodies.length;
+      const body = load.bodies[i]!;
+      const headers = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) };
       const req = httpsRequest({ host: '127.0.0.1', port: t.port, path: t.spec.path, method: 'POST', agent, headers }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {
           latencies.push(Number(process.hrtime.bigint() - intended) / 1e6);
-          if (res.statusCode !== 200 || Buffer.concat(chunks).toString() !== t.expected) errors += 1;
+          if (!answerOk(load, i, res.statusCode ?? 0, Buffer.concat(chunks).toString())) errors += 1;
           resolve();
         });
       });
@@ -330,6 +373,8 @@ interface Env {
   body: string;
   /** ws-drain's (and the floor's) answer to `body`. */
   expected: string;
+  /** --distinct-pods: the bodies sent in turn and the core's answer to each. */
+  distinct: { bodies: string[]; expected: string[] } | undefined;
   responseFile: string;
   /** The bundled CLI entry. */
   cli: string;
@@ -361,6 +406,8 @@ interface TargetSpec {
   path: string;
   /** The answer to compare every response with; undefined: whatever the first 200 said (agnhost). */
   expected?: (env: Env) => string;
+  /** The same bytes whatever the body (the floor): with --distinct-pods, `expected` for every pod, not the core's answer to it. */
+  fixedAnswer?: boolean;
   /** Command line; stdout and stderr go to a log file, as a container's would. */
   command: (env: Env, port: number) => { file: string; args: string[]; env?: Record<string, string> };
   coldStart: boolean;
@@ -412,10 +459,13 @@ const TARGETS: Record<string, TargetSpec> = {
     name: 'floor',
     path: '/mutate',
     expected: (env) => env.expected,
+    fixedAnswer: true,
     command: (env, port) => ({ file: process.execPath, args: ['--import', 'tsx', SELF, '--floor', String(port), env.cert, env.key, env.responseFile] }),
     coldStart: false,
   },
   'ws-drain': wsDrain('ws-drain', []),
+  // The answer cache off: every review computed (the answer cache's effect, side by side).
+  'ws-drain-no-answer-cache': wsDrain('ws-drain --answer-cache-size 0', ['--answer-cache-size', '0']),
   'ws-drain-no-cache': wsDrain('ws-drain without compile cache', [], false, IMAGE_NODE_FLAGS, false),
   'ws-drain-default-heap': wsDrain('ws-drain, V8 default young generation', [], false, []),
   // glibc's malloc as it comes: the image's environment without MALLOC_ARENA_MAX.
@@ -496,6 +546,8 @@ interface RunningTarget {
   pid: number;
   port: number;
   expected: string;
+  /** --distinct-pods: the answer to each of env.distinct's bodies (undefined: learned from the first). */
+  distinctExpected: Array<string | undefined>;
   log: FileHandle;
   /** Reviews answered so far (for the RSS after +N reviews). */
   served: number;
@@ -636,6 +688,7 @@ async function main(): Promise<void> {
       'cold-only': { type: 'boolean', default: false },
       'server-cpus': { type: 'string' },
       'other-node': { type: 'string' },
+      'distinct-pods': { type: 'string' },
     },
   });
   const full = values.full === true;
@@ -651,6 +704,7 @@ async function main(): Promise<void> {
   const rate = num('rate', values.rate, 200, 200);
   const rssReviews = num('rss-reviews', values['rss-reviews'], 10_000, 100_000);
   const coldTimes = num('cold-starts', values['cold-starts'], 3, 10);
+  const distinctPods = values['distinct-pods'] === undefined ? undefined : num('distinct-pods', values['distinct-pods'], 0, 0);
   const keys = values.targets!.split(',').map((k) => k.trim());
   if (values.baseline !== undefined) {
     TARGETS['baseline']!.name = `ws-drain @ ${values.baseline}`;
@@ -715,7 +769,7 @@ async function main(): Promise<void> {
       snapshot.cold = await buildServeSnapshot(join(dir, 'snapshot'), node, undefined, 'cold');
     }
     if (keys.includes('ws-drain-trained-cache')) trainedCache = await buildTrainedCodeCache(join(dir, 'trained-cache'), node, bodyFile, files.tlsCert, files.tlsKey);
-    const env: Env = { dir, serverCpus: values['server-cpus'], cert: files.tlsCert, key: files.tlsKey, ca: pems.caCert, body, expected, responseFile, cli, baselineCli: baseline?.cli ?? '', baselineImage: baseline?.image ?? { flags: [], env: {} }, baselineCompileCache: baseline?.compileCache ?? {}, agnhost: join(agnhostDir, 'agnhost'), node, compileCache: compileCacheEnv(compileCacheDir(join(dir, 'bundle'))), other, kubeconfig, inCluster, snapshot, trainedCache };
+    const env: Env = { dir, serverCpus: values['server-cpus'], cert: files.tlsCert, key: files.tlsKey, ca: pems.caCert, body, expected, distinct: distinctPods === undefined ? undefined : benchDistinctReviews(distinctPods), responseFile, cli, baselineCli: baseline?.cli ?? '', baselineImage: baseline?.image ?? { flags: [], env: {} }, baselineCompileCache: baseline?.compileCache ?? {}, agnhost: join(agnhostDir, 'agnhost'), node, compileCache: compileCacheEnv(compileCacheDir(join(dir, 'bundle'))), other, kubeconfig, inCluster, snapshot, trainedCache };
 
     // Cold starts first, on an otherwise idle set of servers.
     const coldKeys = keys.filter((k) => TARGETS[k]!.coldStart);
@@ -738,7 +792,9 @@ async function main(): Promise<void> {
       const answer = spec.expected?.(env) ?? first?.text ?? '';
       // agnhost's answer is checked once here; from then on, byte for byte like the others.
       if (!answer.includes('"allowed":true') || !answer.includes(uid)) throw new Error(`${spec.name}: unexpected answer ${answer}`);
-      running.push({ key, spec, child, pid: child.pid!, port, expected: answer, log, served: 0 });
+      // The core's answer to each distinct pod where the bench computes this target's answers; else learned from its first.
+      const distinctExpected = (env.distinct?.expected ?? []).map((e) => (spec.fixedAnswer ? answer : spec.expected === undefined ? undefined : e));
+      running.push({ key, spec, child, pid: child.pid!, port, expected: answer, distinctExpected, log, served: 0 });
     }
     if (values.breakdown) {
       for (const [stage, { label }] of Object.entries(STAGES)) {
@@ -751,7 +807,9 @@ async function main(): Promise<void> {
     }
 
     process.stderr.write(`warm-up: ${warmup}s saturation each ...\n`);
-    for (const t of running) await saturate(t, body, { connections, duration: warmup });
+    const same = (t: RunningTarget): Load => ({ bodies: [body], expected: [t.expected] });
+    const distinct = (t: RunningTarget): Load => ({ bodies: env.distinct!.bodies, expected: t.distinctExpected });
+    for (const t of running) await saturate(t, same(t), { connections, duration: warmup });
     const rssWarm = new Map<string, number>();
     const servedAtWarm = new Map<string, number>();
     for (const t of running) {
@@ -761,22 +819,30 @@ async function main(): Promise<void> {
 
     const sat = new Map<string, PhaseResult[]>(keys.map((k) => [k, []]));
     const pac = new Map<string, PhaseResult[]>(keys.map((k) => [k, []]));
+    const satDistinct = new Map<string, PhaseResult[]>(keys.map((k) => [k, []]));
+    const pacDistinct = new Map<string, PhaseResult[]>(keys.map((k) => [k, []]));
     const loads: string[] = [];
     for (let r = 0; r < rounds; r++) {
       loads.push(load());
-      for (const t of rotate(running, r)) {
-        process.stderr.write(`round ${r + 1}/${rounds} ${t.spec.name}: saturation, ${connections} connections, ${duration}s (load ${load()})\n`);
-        sat.get(t.key)!.push(await saturate(t, body, { connections, duration }));
-      }
-      for (const t of rotate(running, r)) {
-        process.stderr.write(`round ${r + 1}/${rounds} ${t.spec.name}: paced ${rate} req/s over ${connections} connections, ${duration}s\n`);
-        pac.get(t.key)!.push(await paced(t, env.ca, body, { connections, duration, rate }));
+      // With --distinct-pods, each phase twice: the one pod, then the distinct ones.
+      for (const [what, loadOf, satOut, pacOut] of [
+        ['', same, sat, pac],
+        ...(env.distinct === undefined ? [] : [[`, ${env.distinct.bodies.length} distinct pods`, distinct, satDistinct, pacDistinct]]),
+      ] as Array<[string, (t: RunningTarget) => Load, Map<string, PhaseResult[]>, Map<string, PhaseResult[]>]>) {
+        for (const t of rotate(running, r)) {
+          process.stderr.write(`round ${r + 1}/${rounds} ${t.spec.name}: saturation${what}, ${connections} connections, ${duration}s (load ${load()})\n`);
+          satOut.get(t.key)!.push(await saturate(t, loadOf(t), { connections, duration }));
+        }
+        for (const t of rotate(running, r)) {
+          process.stderr.write(`round ${r + 1}/${rounds} ${t.spec.name}: paced${what} ${rate} req/s over ${connections} connections, ${duration}s (load ${load()})\n`);
+          pacOut.get(t.key)!.push(await paced(t, env.ca, loadOf(t), { connections, duration, rate }));
+        }
       }
     }
     const breakdownRows: string[][] = [];
     for (const s of stages) {
-      const t: RunningTarget = { key: s.label, spec: { ...TARGETS['floor']!, name: s.label }, child: s.child, pid: s.child.pid!, port: s.port, expected, log: undefined as never, served: 0 };
-      const res = await saturate(t, body, { connections, duration });
+      const t: RunningTarget = { key: s.label, spec: { ...TARGETS['floor']!, name: s.label }, child: s.child, pid: s.child.pid!, port: s.port, expected, distinctExpected: [], log: undefined as never, served: 0 };
+      const res = await saturate(t, same(t), { connections, duration });
       breakdownRows.push([s.label, res.rps.toFixed(0), res.cpuUs.toFixed(0), String(res.errors)]);
     }
 
@@ -785,7 +851,7 @@ async function main(): Promise<void> {
       const more = rssReviews - (t.served - servedAtWarm.get(t.key)!);
       if (more > 0) {
         process.stderr.write(`${t.spec.name}: ${more} more reviews to reach +${rssReviews} after warm-up ...\n`);
-        await saturate(t, body, { connections, amount: more });
+        await saturate(t, same(t), { connections, amount: more });
       }
       rssAfter.set(t.key, await rssMiB(t.pid));
     }
@@ -801,13 +867,25 @@ async function main(): Promise<void> {
         return Number.isFinite(v) ? `${v.toFixed(digits)}${unit}${ratio(v, k, ref ? f(ref) : undefined)}` : '—';
       }),
     ];
-    const errors = keys.map((k) => [...sat.get(k)!, ...pac.get(k)!].reduce((n, p) => n + p.errors, 0));
+    const errors = keys.map((k) => [...sat.get(k)!, ...pac.get(k)!, ...satDistinct.get(k)!, ...pacDistinct.get(k)!].reduce((n, p) => n + p.errors, 0));
+    const nDistinct = env.distinct?.bodies.length;
+    const distinctRows =
+      nDistinct === undefined
+        ? []
+        : [
+            metric(`server CPU µs per review, saturation, ${nDistinct} distinct pods`, (k) => med(satDistinct, k, (p) => p.cpuUs), 0),
+            metric(`server CPU µs per review, paced ${rate} req/s, ${nDistinct} distinct pods`, (k) => med(pacDistinct, k, (p) => p.cpuUs), 0),
+            metric(`req/s, saturation, ${connections} connections, ${nDistinct} distinct pods`, (k) => med(satDistinct, k, (p) => p.rps), 0),
+            metric(`p50 ms, paced ${rate} req/s, ${nDistinct} distinct pods`, (k) => med(pacDistinct, k, (p) => p.p50), 2),
+            metric(`p99 ms, paced ${rate} req/s, ${nDistinct} distinct pods`, (k) => med(pacDistinct, k, (p) => p.p99), 2),
+          ];
     const rows = [
       metric('server CPU µs per review, saturation', (k) => med(sat, k, (p) => p.cpuUs), 0),
       metric(`server CPU µs per review, paced ${rate} req/s`, (k) => med(pac, k, (p) => p.cpuUs), 0),
       metric(`req/s, saturation, ${connections} connections`, (k) => med(sat, k, (p) => p.rps), 0),
       metric(`p50 ms, paced ${rate} req/s`, (k) => med(pac, k, (p) => p.p50), 2),
       metric(`p99 ms, paced ${rate} req/s`, (k) => med(pac, k, (p) => p.p99), 2),
+      ...distinctRows,
       metric('RSS MiB after warm-up', (k) => rssWarm.get(k)!, 0),
       metric(`RSS MiB after +${rssReviews} reviews`, (k) => rssAfter.get(k)!, 0),
       metric('cold start ms, exec → first 200 over TLS', (k) => median((cold.get(k) ?? []).map((c) => c.ms)), 0),
@@ -816,7 +894,7 @@ async function main(): Promise<void> {
     ];
     const names = keys.map((k) => TARGETS[k]!.name);
     const out = [
-      `ws-drain admission benchmark${full ? ' (--full)' : ''}: ${rounds} round(s) interleaved, ${duration}s per phase, ${connections} keep-alive TLS 1.3 connections, request ${body.length} B`,
+      `ws-drain admission benchmark${full ? ' (--full)' : ''}: ${rounds} round(s) interleaved, ${duration}s per phase, ${connections} keep-alive TLS 1.3 connections, request ${body.length} B${nDistinct === undefined ? '' : `; rows "distinct pods": ${nDistinct} different pods sent in turn, the others: one pod sent again and again`}`,
       `machine: ${cpus().length} CPUs${values['server-cpus'] === undefined ? '' : `, servers pinned to CPU ${values['server-cpus']} (taskset)`}; load average at start ${loadAtStart}, per round ${loads.join(' / ')}, at end ${load()}`,
       `medians over rounds (cold start: over ${coldTimes} starts); ratios vs agnhost; saturation latency is closed-loop (Little's law), so only paced latency is shown`,
       '',
@@ -829,7 +907,7 @@ async function main(): Promise<void> {
     await mkdir(join(ROOT, 'bench/results'), { recursive: true });
     await writeFile(
       join(ROOT, 'bench/results', `admission-${new Date().toISOString().replace(/[:.]/g, '-')}.json`),
-      JSON.stringify({ full, rounds, duration, connections, rate, rssReviews, targets: keys, sat: Object.fromEntries(sat), paced: Object.fromEntries(pac), rssWarm: Object.fromEntries(rssWarm), rssAfter: Object.fromEntries(rssAfter), cold: Object.fromEntries(cold), loadAtStart, loads, table: out }, null, 2),
+      JSON.stringify({ full, rounds, duration, connections, rate, rssReviews, targets: keys, sat: Object.fromEntries(sat), paced: Object.fromEntries(pac), distinctPods: nDistinct, satDistinct: Object.fromEntries(satDistinct), pacedDistinct: Object.fromEntries(pacDistinct), rssWarm: Object.fromEntries(rssWarm), rssAfter: Object.fromEntries(rssAfter), cold: Object.fromEntries(cold), loadAtStart, loads, table: out }, null, 2),
     );
     if (errors.some((e) => e > 0)) process.exitCode = 1;
   } finally {
