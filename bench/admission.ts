@@ -522,6 +522,12 @@ const TARGETS: Record<string, TargetSpec> = {
   'ws-drain-semi-8': wsDrain('ws-drain --max-semi-space-size=8', [], false, ['--max-semi-space-size=8']),
   // The old generation's limit: V8 grows it up to 4× the live size after each full GC with a large maximum heap, less with a small one.
   'ws-drain-old-256': wsDrain('ws-drain --max-old-space-size=256', [], false, [...IMAGE_NODE_FLAGS, '--max-old-space-size=256']),
+  // V8's mid-tier compiler off: its zones are malloc's, on V8's helper threads.
+  'ws-drain-no-maglev': wsDrain('ws-drain --no-maglev', [], false, [...IMAGE_NODE_FLAGS, '--no-maglev']),
+  'ws-drain-no-concurrent-recompilation': wsDrain('ws-drain --no-concurrent-recompilation', [], false, [...IMAGE_NODE_FLAGS, '--no-concurrent-recompilation']),
+  // The same two without the answer cache, which answers this bench's repeated review from its memo: the core's path, as for pods seen once.
+  'ws-drain-no-answer-cache': wsDrain('ws-drain --answer-cache-size 0', ['--answer-cache-size', '0']),
+  'ws-drain-no-maglev-no-answer-cache': wsDrain('ws-drain --no-maglev --answer-cache-size 0', ['--answer-cache-size', '0'], false, [...IMAGE_NODE_FLAGS, '--no-maglev']),
   // Another Node release (--other-node) with the image's flags and environment.
   'ws-drain-other-node': {
     ...wsDrain('ws-drain on --other-node', []),

@@ -75,6 +75,9 @@ const VARIANTS: Record<string, Variant> = {
   'old-128': { ...IMAGE, flags: [...IMAGE_NODE_FLAGS, '--max-old-space-size=128'] },
   'grow-30': { ...IMAGE, flags: [...IMAGE_NODE_FLAGS, '--heap-growing-percent=30'] },
   'uv-pool-1': { ...IMAGE, env: { ...IMAGE_NODE_ENV, UV_THREADPOOL_SIZE: '1' } },
+  // V8's compilers allocate their zones with malloc (on its helper threads when concurrent): fewer or none of them.
+  'no-maglev': { ...IMAGE, flags: [...IMAGE_NODE_FLAGS, '--no-maglev'] },
+  'no-concurrent-recompilation': { ...IMAGE, flags: [...IMAGE_NODE_FLAGS, '--no-concurrent-recompilation'] },
   // Another Node release (--other-node) with the image's flags and environment.
   'other-node': { ...IMAGE, otherNode: true },
   'floor-other-node': { ...IMAGE, floor: true, otherNode: true },
