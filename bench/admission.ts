@@ -525,8 +525,7 @@ const TARGETS: Record<string, TargetSpec> = {
   // V8's mid-tier compiler off: its zones are malloc's, on V8's helper threads.
   'ws-drain-no-maglev': wsDrain('ws-drain --no-maglev', [], false, [...IMAGE_NODE_FLAGS, '--no-maglev']),
   'ws-drain-no-concurrent-recompilation': wsDrain('ws-drain --no-concurrent-recompilation', [], false, [...IMAGE_NODE_FLAGS, '--no-concurrent-recompilation']),
-  // The same two without the answer cache, which answers this bench's repeated review from its memo: the core's path, as for pods seen once.
-  'ws-drain-no-answer-cache': wsDrain('ws-drain --answer-cache-size 0', ['--answer-cache-size', '0']),
+  // --no-maglev without the answer cache (beside ws-drain-no-answer-cache): the core's path, as for pods seen once.
   'ws-drain-no-maglev-no-answer-cache': wsDrain('ws-drain --no-maglev --answer-cache-size 0', ['--answer-cache-size', '0'], false, [...IMAGE_NODE_FLAGS, '--no-maglev']),
   // Another Node release (--other-node) with the image's flags and environment.
   'ws-drain-other-node': {
