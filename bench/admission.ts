@@ -54,6 +54,7 @@ import { generateDevCerts, writeDevCerts } from '../src/certs/dev-certs.js';
 import { DEFAULT_CONFIG } from '../src/core/index.js';
 import { admit, parseAdmissionReview, serializeReview } from '../src/server/admission.js';
 import { benchDistinctReviews, benchReview } from './review.js';
+import { mallocTrimShim } from './malloc-trim.js';
 import { buildServeSnapshot, buildTrainedCodeCache } from './snapshot.js';
 import { IMAGE_NODE_ENV, IMAGE_NODE_FLAGS, bundleCli, compileCacheDir, compileCacheEnv, writeCompileCache } from '../scripts/bundle.js';
 
@@ -388,6 +389,8 @@ interface Env {
   node: string;
   /** The environment that turns the bundle's compile cache on (scripts/bundle.ts), as the image's ENV does. */
   compileCache: Record<string, string>;
+  /** The environment that preloads bench/malloc-trim-shim.c (malloc_trim(0) every 10 s), when a target needs it. */
+  mallocTrim: Record<string, string>;
   /** --other-node: its binary, its copy of the bundle and that copy's compile cache ({} when it cannot write one). */
   other: { node: string; cli: string; compileCache: Record<string, string> };
   /** A kubeconfig whose API server refuses connections: serve's default namespace informer, without a cluster. */
@@ -525,6 +528,14 @@ const TARGETS: Record<string, TargetSpec> = {
   // V8's mid-tier compiler off: its zones are malloc's, on V8's helper threads.
   'ws-drain-no-maglev': wsDrain('ws-drain --no-maglev', [], false, [...IMAGE_NODE_FLAGS, '--no-maglev']),
   'ws-drain-no-concurrent-recompilation': wsDrain('ws-drain --no-concurrent-recompilation', [], false, [...IMAGE_NODE_FLAGS, '--no-concurrent-recompilation']),
+  // An experiment: a preloaded thread calls glibc's malloc_trim(0) every 10 s (bench/malloc-trim.ts).
+  'ws-drain-malloc-trim': {
+    ...wsDrain('ws-drain, malloc_trim every 10 s', []),
+    command: (env, port) => {
+      const c = wsDrain('', []).command(env, port);
+      return { ...c, env: { ...c.env, ...env.mallocTrim } };
+    },
+  },
   // --no-maglev without the answer cache (beside ws-drain-no-answer-cache): the core's path, as for pods seen once.
   'ws-drain-no-maglev-no-answer-cache': wsDrain('ws-drain --no-maglev --answer-cache-size 0', ['--answer-cache-size', '0'], false, [...IMAGE_NODE_FLAGS, '--no-maglev']),
   // Another Node release (--other-node) with the image's flags and environment.
@@ -741,6 +752,7 @@ async function main(): Promise<void> {
       const cache = await writeCompileCache(join(dir, 'other', 'bundle'), otherNode);
       if (cache !== undefined) other.compileCache = compileCacheEnv(cache);
     }
+    const mallocTrim = keys.includes('ws-drain-malloc-trim') ? await mallocTrimShim(dir) : {};
     const pems = await generateDevCerts({ hosts: ['localhost', '127.0.0.1'] });
     const files = await writeDevCerts(dir, pems);
     const { body, uid, expected } = benchReview();
@@ -774,7 +786,7 @@ async function main(): Promise<void> {
       snapshot.cold = await buildServeSnapshot(join(dir, 'snapshot'), node, undefined, 'cold');
     }
     if (keys.includes('ws-drain-trained-cache')) trainedCache = await buildTrainedCodeCache(join(dir, 'trained-cache'), node, bodyFile, files.tlsCert, files.tlsKey);
-    const env: Env = { dir, serverCpus: values['server-cpus'], cert: files.tlsCert, key: files.tlsKey, ca: pems.caCert, body, expected, distinct: distinctPods === undefined ? undefined : benchDistinctReviews(distinctPods), responseFile, cli, baselineCli: baseline?.cli ?? '', baselineImage: baseline?.image ?? { flags: [], env: {} }, baselineCompileCache: baseline?.compileCache ?? {}, agnhost: join(agnhostDir, 'agnhost'), node, compileCache: compileCacheEnv(compileCacheDir(join(dir, 'bundle'))), other, kubeconfig, inCluster, snapshot, trainedCache };
+    const env: Env = { dir, serverCpus: values['server-cpus'], cert: files.tlsCert, key: files.tlsKey, ca: pems.caCert, body, expected, distinct: distinctPods === undefined ? undefined : benchDistinctReviews(distinctPods), responseFile, cli, baselineCli: baseline?.cli ?? '', baselineImage: baseline?.image ?? { flags: [], env: {} }, baselineCompileCache: baseline?.compileCache ?? {}, agnhost: join(agnhostDir, 'agnhost'), node, compileCache: compileCacheEnv(compileCacheDir(join(dir, 'bundle'))), mallocTrim, other, kubeconfig, inCluster, snapshot, trainedCache };
 
     // Cold starts first, on an otherwise idle set of servers.
     const coldKeys = keys.filter((k) => TARGETS[k]!.coldStart);

@@ -37,6 +37,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify, parseArgs } from 'node:util';
 import { generateDevCerts, writeDevCerts } from '../src/certs/dev-certs.js';
 import { benchReview } from './review.js';
+import { mallocTrimShim } from './malloc-trim.js';
 import { IMAGE_NODE_ENV, IMAGE_NODE_FLAGS, bundleCli, compileCacheDir, compileCacheEnv, writeCompileCache } from '../scripts/bundle.js';
 
 type Autocannon = (opts: Record<string, unknown>) => Promise<{ requests: { total: number }; errors: number; non2xx: number; mismatches?: number }>;
@@ -49,6 +50,8 @@ interface Variant {
   floor?: boolean;
   /** Runs on --other-node instead of the image's Node. */
   otherNode?: boolean;
+  /** Preloads bench/malloc-trim-shim.c: malloc_trim(0) every so many ms. */
+  mallocTrimMs?: number;
   flags: readonly string[];
   env?: Record<string, string>;
 }
@@ -78,6 +81,9 @@ const VARIANTS: Record<string, Variant> = {
   // V8's compilers allocate their zones with malloc (on its helper threads when concurrent): fewer or none of them.
   'no-maglev': { ...IMAGE, flags: [...IMAGE_NODE_FLAGS, '--no-maglev'] },
   'no-concurrent-recompilation': { ...IMAGE, flags: [...IMAGE_NODE_FLAGS, '--no-concurrent-recompilation'] },
+  // What a periodic malloc_trim(0) would keep (an experiment: a preloaded shim, bench/malloc-trim.ts).
+  'malloc-trim-10s': { ...IMAGE, mallocTrimMs: 10_000 },
+  'malloc-trim-1s': { ...IMAGE, mallocTrimMs: 1_000 },
   // Another Node release (--other-node) with the image's flags and environment.
   'other-node': { ...IMAGE, otherNode: true },
   'floor-other-node': { ...IMAGE, floor: true, otherNode: true },
@@ -355,7 +361,8 @@ async function main(): Promise<void> {
       if (cg !== undefined) cgroups.push(cg);
       // In its cgroup before exec: everything the server touches is charged there.
       const [file, argv] = cg === undefined ? [node, args] : ['sh', ['-c', 'echo $$ > "$0/cgroup.procs" && exec "$@"', cg.dir, node, ...args]];
-      const child = spawn(file, argv, { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, WS_DRAIN_NAMESPACE_SOURCE: 'none', ...(v.floor ? {} : compileCacheEnv(compileCacheDir(v.otherNode ? join(dir, 'other', 'bundle') : join(dir, 'bundle')))), ...v.env } });
+      const trim = v.mallocTrimMs === undefined ? {} : await mallocTrimShim(dir, v.mallocTrimMs);
+      const child = spawn(file, argv, { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, WS_DRAIN_NAMESPACE_SOURCE: 'none', ...(v.floor ? {} : compileCacheEnv(compileCacheDir(v.otherNode ? join(dir, 'other', 'bundle') : join(dir, 'bundle')))), ...v.env, ...trim } });
       children.push(child);
       await firstOk(p, pems.caCert, body);
       const metrics = v.floor ? undefined : mp;
