@@ -1,5 +1,5 @@
 // A bounded memo of /mutate answers (serve --answer-cache-size). The pods of
-// one ReplicaSet, Job or DaemonSet reach admission byte for byte the same but
+// one ReplicaSet (or parallel Job) reach admission byte for byte the same but
 // for the review's uid: no name yet (generateName), the same labels, owner and
 // spec. A rollout or scale-up of N replicas, when admission load peaks, asks
 // the same question N times; from the third time on, the answer comes from
