@@ -1,49 +1,44 @@
-// npm run bundle — the CLI as a few ES module files in dist/bundle/, dependencies
-// included, so `ws-drain serve` starts by reading one entry file and its chunks
+// npm run bundle — the CLI as one CommonJS script, dist/bundle/ws-drain.cjs,
+// dependencies included, so `ws-drain serve` starts by reading one file
 // instead of resolving and compiling hundreds of node_modules files
-// (docs/performance.md: cold start). Each command stays its own chunk, loaded
-// only when run, as main.ts's dynamic imports say.
+// (docs/performance.md: cold start). A command's code runs only when that
+// command runs (main.ts's dynamic imports become lazy module inits); the
+// Kubernetes client is a script of its own (kube-client.cjs), read only by
+// what uses it; a review thread starts from review-thread-entry.cjs.
 //
-// Beside it, dist/compile-cache: V8's code cache of every chunk, written by
-// the Node that runs the build (in the image build, the image's Node), so a
-// start reads compiled code instead of compiling the chunks again.
-//
-// The webhook image ships dist/bundle and dist/compile-cache (its ENV turns the
-// cache on); bench/admission.ts measures the same files.
+// The image's entry is dist/bundle/main.cjs (scripts/code-cache-loader.cjs):
+// it compiles ws-drain.cjs with ws-drain.cjs.cache, the V8 code cache that the
+// build writes with its own Node (in the image build, the image's release)
+// after serve answered a review over TLS, so a start reads the code the first
+// review runs instead of compiling it. bench/admission.ts measures the same files.
 import { build, type Plugin } from 'esbuild';
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { chown, mkdir, readdir, rm } from 'node:fs/promises';
-import { builtinModules } from 'node:module';
-import { dirname, join } from 'node:path';
+import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { generateDevCerts, writeDevCerts } from '../src/certs/dev-certs.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 /** Two levels below package.json, like dist/cli/main.js (the version is inlined from package.json by the bundle). */
 export const BUNDLE_DIR = join(ROOT, 'dist/bundle');
-export const BUNDLE_ENTRY = 'main.js';
-/**
- * The bundle's entry points, by output name. review-thread-entry: what a
- * review thread runs (src/server/review-pool.ts starts it from beside its own chunk).
- */
-const ENTRY_POINTS: Record<string, string> = { main: 'src/cli/main.ts', 'review-thread-entry': 'src/server/review-thread-entry.ts' };
+/** The image's entry: the loader (scripts/code-cache-loader.cjs). */
+export const BUNDLE_ENTRY = 'main.cjs';
+/** The CLI as one script, and V8's code cache of it (the loader reads both from beside itself). */
+export const BUNDLE_SCRIPT = 'ws-drain.cjs';
+export const CODE_CACHE = `${BUNDLE_SCRIPT}.cache`;
+/** The Kubernetes client, required only by what uses it (check, inject, serve with a kubeconfig). */
+export const KUBE_CLIENT = 'kube-client.cjs';
 
-/**
- * Node's built-in modules through require(), not as ES imports: importing a
- * built-in from an ES module builds a facade that reads every export, and
- * node:http's lazy getters (WebSocket, fetch's classes) then load all of
- * undici at start (docs/performance.md: cold start).
- */
-const builtinsByRequire: Plugin = {
-  name: 'builtins-by-require',
+/** esbuild plugin: @kubernetes/client-node is required from kube-client.cjs beside the script, on first use. */
+const kubeClientBeside: Plugin = {
+  name: 'kube-client-beside',
   setup(b) {
-    const names = new Set(builtinModules);
-    // Only ES imports: a require() of a built-in (CommonJS dependencies, and the module below) already is one.
-    b.onResolve({ filter: /^[a-z_:/]+$/ }, (args) =>
-      args.kind === 'import-statement' && (args.path.startsWith('node:') || names.has(args.path)) ? { path: args.path, namespace: 'builtin' } : undefined,
-    );
-    b.onLoad({ filter: /.*/, namespace: 'builtin' }, (args) => ({ contents: `module.exports = require(${JSON.stringify(args.path)});`, loader: 'js' }));
+    b.onResolve({ filter: /^@kubernetes\/client-node$/ }, () => ({ path: 'client-node', namespace: 'kube-client' }));
+    b.onLoad({ filter: /.*/, namespace: 'kube-client' }, () => ({ contents: `module.exports = require(${JSON.stringify(`./${KUBE_CLIENT}`)});`, loader: 'js' }));
+    b.onResolve({ filter: /^\.\/kube-client\.cjs$/ }, (args) => ({ path: args.path, external: true }));
   },
 };
 
@@ -129,90 +124,130 @@ export function lazyRequires(lazy: readonly LazyRequire[], strict = true): Plugi
 export const IMAGE_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=8'];
 
 /**
- * The environment the image runs the bundle with, besides the compile cache's
- * (the Dockerfile's ENV says the same; test/manifests checks it). The bench
- * runs the bundle with it too. MALLOC_ARENA_MAX: glibc's malloc gives each
- * thread that allocates (V8's GC and compiler threads, libuv's pool) an arena
- * of its own, up to 8 per core, that keeps what it once held; two arenas
- * shared by all threads keep less (docs/performance.md).
+ * The environment the image runs the bundle with (the Dockerfile's ENV says
+ * the same; test/manifests checks it). The bench runs the bundle with it too.
+ * MALLOC_ARENA_MAX: glibc's malloc gives each thread that allocates (V8's GC
+ * and compiler threads, libuv's pool) an arena of its own, up to 8 per core,
+ * that keeps what it once held; two arenas shared by all threads keep less
+ * (docs/performance.md).
  */
 export const IMAGE_NODE_ENV: Readonly<Record<string, string>> = { NODE_ENV: 'production', MALLOC_ARENA_MAX: '2' };
 
-/** The user the webhook image runs as (the Dockerfile's USER; test/manifests checks it): its compile cache is written for it. */
+/** The user the webhook image runs as (the Dockerfile's USER; test/manifests checks it). */
 export const IMAGE_USER = { uid: 65532, gid: 65532 } as const;
 
+/** What the build trains the code cache on: an opted-in pod of a ReplicaSet, as the API server sends it. */
+const TRAINING_REVIEW = {
+  apiVersion: 'admission.k8s.io/v1',
+  kind: 'AdmissionReview',
+  request: {
+    uid: '00000000-0000-4000-8000-000000000001',
+    kind: { group: '', version: 'v1', kind: 'Pod' },
+    resource: { group: '', version: 'v1', resource: 'pods' },
+    requestKind: { group: '', version: 'v1', kind: 'Pod' },
+    requestResource: { group: '', version: 'v1', resource: 'pods' },
+    namespace: 'apps',
+    operation: 'CREATE',
+    userInfo: { username: 'system:serviceaccount:kube-system:replicaset-controller' },
+    object: {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: {
+        generateName: 'chat-7d9f8b6c4-',
+        namespace: 'apps',
+        labels: { app: 'chat' },
+        annotations: { 'ws-drain/session-p95': '2m' },
+        ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'chat-7d9f8b6c4', uid: '6f1c2a8e-1111-4222-8333-944455556666', controller: true }],
+      },
+      spec: {
+        containers: [
+          { name: 'chat', image: 'registry.example.com/chat:1.4.2', ports: [{ name: 'ws', containerPort: 8080, protocol: 'TCP' }], readinessProbe: { httpGet: { path: '/ready', port: 8080 } } },
+          { name: 'envoy', image: 'envoyproxy/envoy:v1.31.0', ports: [{ name: 'proxy', containerPort: 10000, protocol: 'TCP' }] },
+        ],
+      },
+    },
+    oldObject: null,
+    dryRun: false,
+    options: { apiVersion: 'meta.k8s.io/v1', kind: 'CreateOptions' },
+  },
+};
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = (s.address() as AddressInfo);
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
 /**
- * How a process finds the compile cache (the Dockerfile's ENV says the same):
- * portable, so a cache written under /src/dist in the build stage is used
- * under /app/dist in the image (entries are keyed by the path relative to it).
+ * Writes the bundle's code cache: `node` (the release that will run the
+ * bundle: a cache is valid only for the release, architecture and flags that
+ * wrote it) runs serve through the loader with the image's flags and
+ * environment, on loopback with throw-away certificates, and the loader writes
+ * the cache once serve answered TRAINING_REVIEW over TLS. Returns its path.
  */
-export function compileCacheEnv(cacheDir: string): Record<string, string> {
-  return { NODE_COMPILE_CACHE: cacheDir, NODE_COMPILE_CACHE_PORTABLE: '1' };
-}
-
-/** dist/compile-cache for dist/bundle. */
-export const compileCacheDir = (bundleDir: string): string => join(dirname(bundleDir), 'compile-cache');
-
-/** Node 24.12+ has the portable cache; an older Node (this machine's 20) writes none, and the bundle runs the same without it. */
-export function hasPortableCompileCache(version: string = process.versions.node): boolean {
-  const [major = 0, minor = 0] = version.split('.').map(Number);
-  return major > 24 || (major === 24 && minor >= 12);
+export async function trainCodeCache(bundleDir: string, node: string = process.execPath): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'ws-drain-train-'));
+  try {
+    const certs = await writeDevCerts(dir, await generateDevCerts({ hosts: ['localhost', '127.0.0.1'] }));
+    const review = join(dir, 'review.json');
+    await writeFile(review, JSON.stringify(TRAINING_REVIEW));
+    const args = [...IMAGE_NODE_FLAGS, join(bundleDir, BUNDLE_ENTRY), 'serve', '--port', String(await freePort()), '--metrics-port', '0', '--tls-cert', certs.tlsCert, '--tls-key', certs.tlsKey, '--log-level', 'warn'];
+    const env = { ...process.env, ...IMAGE_NODE_ENV, WS_DRAIN_NAMESPACE_SOURCE: 'none', WS_DRAIN_CODE_CACHE_TRAIN: review };
+    await promisify(execFile)(node, args, { env, timeout: 120_000 });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  return join(bundleDir, CODE_CACHE);
 }
 
 /**
- * Fills the compile cache by loading every chunk once (every command's, the
- * Kubernetes client's too: check and inject load it, and serve with a kubeconfig).
- * Loading runs each chunk's top level only, which has no side effects; the
- * CLI's entry itself is run as `--version`. `node`: the release that will run the
- * bundle (its cache is only valid for itself). Returns the cache directory, or
- * undefined when that Node cannot write a portable cache.
+ * One CommonJS script of `entry`, the Kubernetes client left to
+ * kube-client.cjs beside it. `strict`: fail if a lazy require no longer occurs.
  */
-export async function writeCompileCache(bundleDir: string, node: string = process.execPath, user?: { uid: number; gid: number }): Promise<string | undefined> {
-  const version = (await promisify(execFile)(node, ['--version'])).stdout.trim().replace(/^v/, '');
-  if (!hasPortableCompileCache(version)) return undefined;
-  const cacheDir = compileCacheDir(bundleDir);
-  await rm(cacheDir, { recursive: true, force: true });
-  // Node keeps each user's entries apart (a directory per uid): the cache is written as the user who will read it.
-  await mkdir(cacheDir, { recursive: true });
-  if (user !== undefined) await chown(cacheDir, user.uid, user.gid);
-  // Entry points are run, not imported: their top level acts (main.js runs the CLI, a review thread's entry serves its port).
-  const entries = new Set(Object.keys(ENTRY_POINTS).map((name) => `${name}.js`));
-  const chunks = (await readdir(bundleDir)).filter((f) => f.endsWith('.js') && !entries.has(f));
-  const env = { ...process.env, ...compileCacheEnv(cacheDir), NODE_NO_WARNINGS: '1' };
-  const load = `for (const f of ${JSON.stringify(chunks)}) await import(${JSON.stringify(bundleDir)} + '/' + f);`;
-  await promisify(execFile)(node, ['--input-type=module', '-e', load], { env, ...user });
-  await promisify(execFile)(node, [join(bundleDir, BUNDLE_ENTRY), '--version'], { env, ...user });
-  return cacheDir;
-}
-
-/** `root`: a checkout to bundle (bench/admission.ts --baseline bundles an older commit). */
-export async function bundleCli(outdir: string = BUNDLE_DIR, root: string = ROOT): Promise<string> {
-  await rm(outdir, { recursive: true, force: true });
-  // A cache of an older bundle would only be rejected entry by entry.
-  await rm(compileCacheDir(outdir), { recursive: true, force: true });
+async function bundleScript(entry: string, outfile: string, strict: boolean): Promise<void> {
   await build({
-    // An older checkout (bench --baseline) may predate an entry point.
-    entryPoints: Object.fromEntries(Object.entries(ENTRY_POINTS).flatMap(([name, source]) => (existsSync(join(root, source)) ? [[name, join(root, source)]] : []))),
-    outdir,
+    entryPoints: [entry],
+    outfile,
     bundle: true,
-    splitting: true,
-    format: 'esm',
+    format: 'cjs',
     platform: 'node',
     target: 'node20',
-    // Dependencies written as CommonJS call require(); an ES module has none of its own.
-    banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
+    // import.meta.url of a CommonJS script: its file's URL (review-pool.ts finds the review thread's entry beside it).
+    banner: { js: "const __importMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
+    define: { 'import.meta.url': '__importMetaUrl' },
+    // import.meta.resolve: review-pool.ts's path for TypeScript sources (tsx) only.
+    logOverride: { 'empty-import-meta': 'silent' },
     minifyWhitespace: true,
     minifySyntax: true,
     sourcemap: 'linked',
     logLevel: 'warning',
-    plugins: [lazyRequires(LAZY_REQUIRES, root === ROOT), builtinsByRequire],
+    plugins: [lazyRequires(LAZY_REQUIRES, strict), kubeClientBeside],
   });
+}
+
+/**
+ * Bundles the CLI of `root` (bench/admission.ts --baseline bundles an older
+ * checkout) into `outdir`: the loader, the script, the Kubernetes client and
+ * the review threads' entry. Returns the loader, what the image runs.
+ */
+export async function bundleCli(outdir: string = BUNDLE_DIR, root: string = ROOT): Promise<string> {
+  await rm(outdir, { recursive: true, force: true });
+  await Promise.all([
+    // An older checkout (bench --baseline) may not have every lazy require.
+    bundleScript(join(root, 'src/cli/main.ts'), join(outdir, BUNDLE_SCRIPT), root === ROOT),
+    bundleScript(join(root, 'src/server/review-thread-entry.ts'), join(outdir, 'review-thread-entry.cjs'), false),
+    build({ entryPoints: [join(root, 'node_modules/@kubernetes/client-node')], outfile: join(outdir, KUBE_CLIENT), bundle: true, format: 'cjs', platform: 'node', target: 'node20', minifyWhitespace: true, minifySyntax: true, logLevel: 'warning' }),
+  ]);
+  await copyFile(join(ROOT, 'scripts/code-cache-loader.cjs'), join(outdir, BUNDLE_ENTRY));
   return join(outdir, BUNDLE_ENTRY);
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const entry = await bundleCli();
-  // As root (the image's build stage), for the user the image runs as; else for whoever builds.
-  const cache = await writeCompileCache(BUNDLE_DIR, process.execPath, process.getuid?.() === 0 ? IMAGE_USER : undefined);
-  process.stdout.write(`${entry}\n${cache ?? `no compile cache: Node ${process.versions.node} has no portable one (24.12+)`}\n`);
+  const cache = await trainCodeCache(BUNDLE_DIR);
+  process.stdout.write(`${entry}\n${cache}\n`);
 }

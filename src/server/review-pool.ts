@@ -87,13 +87,14 @@ interface Thread {
 const START_TIMEOUT_MS = 30_000;
 
 /**
- * The thread's entry: review-thread-entry.js beside this file (dist/server,
- * or the dist/bundle entry of that name); from TypeScript sources (tsx, vitest) the
- * .ts file through tsx's loader, which a worker does not inherit.
+ * The thread's entry: review-thread-entry.js beside this file (dist/server),
+ * review-thread-entry.cjs beside the bundle's CommonJS script (dist/bundle,
+ * whose import.meta.url is the script's: scripts/bundle.ts); from TypeScript
+ * sources (tsx, vitest) the .ts file through tsx's loader, which a worker does not inherit.
  */
 function startThread(entry: URL | undefined, data: ThreadData, resourceLimits: ResourceLimits): Worker {
   const here = import.meta.url;
-  if (entry === undefined && !here.endsWith('.ts')) return new Worker(new URL('./review-thread-entry.js', here), { workerData: data, resourceLimits });
+  if (entry === undefined && !here.endsWith('.ts')) return new Worker(new URL(here.endsWith('.cjs') ? './review-thread-entry.cjs' : './review-thread-entry.js', here), { workerData: data, resourceLimits });
   const target = entry ?? new URL('./review-thread-entry.ts', here);
   if (!target.pathname.endsWith('.ts')) return new Worker(target, { workerData: data, resourceLimits });
   const tsx = import.meta.resolve('tsx/esm/api');
