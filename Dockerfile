@@ -36,8 +36,9 @@ RUN --mount=type=cache,target=/root/.npm npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 # npm run build also bundles the CLI into dist/bundle (scripts/bundle.ts), what the image runs,
-# and writes its compile cache, dist/compile-cache.
-COPY scripts/bundle.ts ./scripts/
+# and trains its code cache: serve, run by this stage's Node (the image's release) on loopback,
+# answers a review and the loader (scripts/code-cache-loader.cjs) writes the cache.
+COPY scripts/bundle.ts scripts/code-cache-loader.cjs ./scripts/
 RUN npm run build
 RUN npm prune --omit=dev --no-audit --no-fund
 
@@ -102,13 +103,6 @@ ENV NODE_ENV=production
 # Node's threads instead of one per allocating thread, each keeping what it
 # once held (scripts/bundle.ts, IMAGE_NODE_ENV; docs/performance.md).
 ENV MALLOC_ARENA_MAX=2
-# V8's code cache of the bundle, written by `npm run build` with this same Node
-# release (scripts/bundle.ts), as the USER below (Node keeps a directory of
-# entries per uid): a start reads compiled code instead of compiling the chunks
-# (docs/performance.md: cold start). Portable: written under /src, used under /app. Node rejects entries another architecture or release wrote (then it
-# compiles as without the cache), and a read-only root filesystem only stops it
-# adding entries.
-ENV NODE_COMPILE_CACHE=/app/dist/compile-cache NODE_COMPILE_CACHE_PORTABLE=1
 COPY --from=node-runtime /node/bin/node /nodejs/bin/node
 COPY --from=node-runtime /node/LICENSE /nodejs/LICENSE
 WORKDIR /app
@@ -122,7 +116,11 @@ USER 65532:65532
 EXPOSE 8443 9090
 # The entrypoint is the ws-drain CLI, so `docker run IMAGE plan ...` works and
 # the Deployment's args are plain CLI arguments (serve --port=8443 ...). It is the
-# bundle: a third of the start time of dist/cli/main.js (docs/performance.md).
+# bundle's loader: it compiles the CLI's one script with the V8 code cache the
+# build trained on a review (scripts/bundle.ts; docs/performance.md: cold start).
+# V8 takes the cache only on the Node release, architecture and flags that wrote
+# it: the arm64 image, built on amd64, compiles as without one
+# (NODE_DEBUG=ws-drain says which).
 # --max-semi-space-size=8 caps V8's young generation (scripts/bundle.ts, IMAGE_NODE_FLAGS).
-ENTRYPOINT ["/nodejs/bin/node","--max-semi-space-size=8","/app/dist/bundle/main.js"]
+ENTRYPOINT ["/nodejs/bin/node","--max-semi-space-size=8","/app/dist/bundle/main.cjs"]
 CMD ["serve"]

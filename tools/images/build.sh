@@ -85,7 +85,7 @@ base_args=(--build-arg "NODE_BUILD_IMAGE=$node_build" --build-arg "RUNTIME_IMAGE
   --platform "linux/$host_arch" --build-arg "BUILDPLATFORM=linux/$host_arch")
 # examples/Dockerfile runs on a Node runtime image (distroless nodejs).
 example_args=(--build-arg "NODE_BUILD_IMAGE=$node_build" --build-arg "NODE_RUNTIME_IMAGE=$node_runtime")
-project_hash="$(inputs_hash "$bases" Dockerfile .dockerignore package.json package-lock.json tsconfig.json tsconfig.build.json scripts/bundle.ts src helper)"
+project_hash="$(inputs_hash "$bases" Dockerfile .dockerignore package.json package-lock.json tsconfig.json tsconfig.build.json scripts/bundle.ts scripts/code-cache-loader.cjs src helper)"
 for target in helper webhook; do
   ref="localhost/ws-drain/ws-drain-$target:src-$project_hash"
   if ! bases_exists "$ref"; then
