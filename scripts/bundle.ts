@@ -3,8 +3,9 @@
 // instead of resolving and compiling hundreds of node_modules files
 // (docs/performance.md: cold start). A command's code runs only when that
 // command runs (main.ts's dynamic imports become lazy module inits); the
-// Kubernetes client is a script of its own (kube-client.cjs), read only by
-// what uses it; a review thread starts from review-thread-entry.cjs.
+// large dependencies serve does not use (the Kubernetes client, x509, yaml)
+// are scripts of their own beside it (SIDE_SCRIPTS), read only by what uses
+// them; a review thread starts from review-thread-entry.cjs.
 //
 // The image's entry is dist/bundle/main.cjs (scripts/code-cache-loader.cjs):
 // it compiles ws-drain.cjs with ws-drain.cjs.cache, the V8 code cache that the
@@ -29,16 +30,27 @@ export const BUNDLE_ENTRY = 'main.cjs';
 /** The CLI as one script, and V8's code cache of it (the loader reads both from beside itself). */
 export const BUNDLE_SCRIPT = 'ws-drain.cjs';
 export const CODE_CACHE = `${BUNDLE_SCRIPT}.cache`;
-/** The Kubernetes client, required only by what uses it (check, inject, serve with a kubeconfig). */
-export const KUBE_CLIENT = 'kube-client.cjs';
+/**
+ * Dependencies bundled as scripts of their own beside ws-drain.cjs, required
+ * on first use: serve in a pod uses none of them (the Kubernetes client: check,
+ * inject, serve with a kubeconfig; x509: certs and serve --dev; yaml: inject,
+ * plan, check), and a script V8 compiles without a cache (another
+ * architecture's image) costs in proportion to its size.
+ */
+export const SIDE_SCRIPTS: Readonly<Record<string, string>> = { '@kubernetes/client-node': 'kube-client.cjs', '@peculiar/x509': 'x509.cjs', yaml: 'yaml.cjs' };
+export const KUBE_CLIENT = SIDE_SCRIPTS['@kubernetes/client-node']!;
 
-/** esbuild plugin: @kubernetes/client-node is required from kube-client.cjs beside the script, on first use. */
-const kubeClientBeside: Plugin = {
-  name: 'kube-client-beside',
+/** esbuild plugin: each of SIDE_SCRIPTS is required from its script beside the bundle's, on first use. */
+const sideScripts: Plugin = {
+  name: 'side-scripts',
   setup(b) {
-    b.onResolve({ filter: /^@kubernetes\/client-node$/ }, () => ({ path: 'client-node', namespace: 'kube-client' }));
-    b.onLoad({ filter: /.*/, namespace: 'kube-client' }, () => ({ contents: `module.exports = require(${JSON.stringify(`./${KUBE_CLIENT}`)});`, loader: 'js' }));
-    b.onResolve({ filter: /^\.\/kube-client\.cjs$/ }, (args) => ({ path: args.path, external: true }));
+    b.onResolve({ filter: /^[@a-z]/ }, (args) => {
+      const file = SIDE_SCRIPTS[args.path];
+      return file === undefined ? undefined : { path: file, namespace: 'side-script' };
+    });
+    // A module standing for the package: its require() of the script stays in the output.
+    b.onLoad({ filter: /.*/, namespace: 'side-script' }, (args) => ({ contents: `module.exports = require(${JSON.stringify(`./${args.path}`)});`, loader: 'js' }));
+    b.onResolve({ filter: /^\.\/[\w-]+\.cjs$/, namespace: 'side-script' }, (args) => ({ path: args.path, external: true }));
   },
 };
 
@@ -205,8 +217,8 @@ export async function trainCodeCache(bundleDir: string, node: string = process.e
 }
 
 /**
- * One CommonJS script of `entry`, the Kubernetes client left to
- * kube-client.cjs beside it. `strict`: fail if a lazy require no longer occurs.
+ * One CommonJS script of `entry`, SIDE_SCRIPTS left to their scripts
+ * beside it. `strict`: fail if a lazy require no longer occurs.
  */
 async function bundleScript(entry: string, outfile: string, strict: boolean): Promise<void> {
   await build({
@@ -225,7 +237,7 @@ async function bundleScript(entry: string, outfile: string, strict: boolean): Pr
     minifySyntax: true,
     sourcemap: 'linked',
     logLevel: 'warning',
-    plugins: [lazyRequires(LAZY_REQUIRES, strict), kubeClientBeside],
+    plugins: [lazyRequires(LAZY_REQUIRES, strict), sideScripts],
   });
 }
 
@@ -240,7 +252,9 @@ export async function bundleCli(outdir: string = BUNDLE_DIR, root: string = ROOT
     // An older checkout (bench --baseline) may not have every lazy require.
     bundleScript(join(root, 'src/cli/main.ts'), join(outdir, BUNDLE_SCRIPT), root === ROOT),
     bundleScript(join(root, 'src/server/review-thread-entry.ts'), join(outdir, 'review-thread-entry.cjs'), false),
-    build({ entryPoints: [join(root, 'node_modules/@kubernetes/client-node')], outfile: join(outdir, KUBE_CLIENT), bundle: true, format: 'cjs', platform: 'node', target: 'node20', minifyWhitespace: true, minifySyntax: true, logLevel: 'warning' }),
+    ...Object.entries(SIDE_SCRIPTS).map(([pkg, file]) =>
+      build({ stdin: { contents: `module.exports = require(${JSON.stringify(pkg)});`, resolveDir: root }, outfile: join(outdir, file), bundle: true, format: 'cjs', platform: 'node', target: 'node20', minifyWhitespace: true, minifySyntax: true, logLevel: 'warning' }),
+    ),
   ]);
   await copyFile(join(ROOT, 'scripts/code-cache-loader.cjs'), join(outdir, BUNDLE_ENTRY));
   return join(outdir, BUNDLE_ENTRY);

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BUNDLE_ENTRY, CODE_CACHE, IMAGE_NODE_ENV, IMAGE_NODE_FLAGS, KUBE_CLIENT, bundleCli, trainCodeCache } from '../../scripts/bundle.js';
+import { BUNDLE_ENTRY, CODE_CACHE, IMAGE_NODE_ENV, IMAGE_NODE_FLAGS, KUBE_CLIENT, SIDE_SCRIPTS, bundleCli, trainCodeCache } from '../../scripts/bundle.js';
 import { DEFAULT_CONFIG } from '../../src/core/index.js';
 import { admit, parseAdmissionReview, serializeReview } from '../../src/server/admission.js';
 import { OFFLOAD_MIN_BYTES } from '../../src/server/review-pool.js';
@@ -154,7 +154,7 @@ describe('the bundle as the image runs it', { timeout: TIMEOUT_MS }, () => {
     }
   });
 
-  it('in a pod (a service account, no kubeconfig) serve never loads the Kubernetes client; with --kubeconfig it does', async () => {
+  it('in a pod (a service account, no kubeconfig) serve never loads the Kubernetes client, x509 or yaml; with --kubeconfig it loads the client', async () => {
     const bundleDir = join(moved, 'bundle');
     const client = join(bundleDir, KUBE_CLIENT);
     const sa = join(dir, 'serviceaccount');
@@ -171,7 +171,7 @@ describe('the bundle as the image runs it', { timeout: TIMEOUT_MS }, () => {
       expect(String(lost['err'])).toContain(`127.0.0.1:${refused}`);
       const { files } = await loadedBy(inPod);
       expect(files).toContain(join(bundleDir, BUNDLE_ENTRY));
-      expect(files).not.toContain(client);
+      for (const side of Object.values(SIDE_SCRIPTS)) expect(files).not.toContain(join(bundleDir, side));
     } finally {
       await inPod.cleanup();
     }
