@@ -427,7 +427,7 @@ function wsDrain(name: string, extra: string[], baseline = false, nodeFlags: rea
     path: '/mutate',
     expected: (env) => env.expected,
     command: (env, port) => ({
-      env: baseline ? { ...env.baselineImage.env, ...env.baselineCompileCache } : { ...IMAGE_NODE_ENV },
+      env: baseline ? { ...env.baselineImage.env, ...(codeCache ? env.baselineCompileCache : {}) } : { ...IMAGE_NODE_ENV },
       file: env.node,
       args: [...(baseline ? env.baselineImage.flags : nodeFlags), baseline ? env.baselineCli : codeCache ? env.cli : env.noCacheCli, 'serve', '--port', String(port), '--metrics-port', '0', '--tls-cert', env.cert, '--tls-key', env.key, ...extra],
     }),
@@ -507,6 +507,8 @@ const TARGETS: Record<string, TargetSpec> = {
   'ws-drain-snapshot-informer': snapshotTarget('ws-drain from a startup snapshot, namespace informer', 'warm', true),
   'ws-drain-silent': wsDrain('ws-drain --log-level silent', ['--log-level', 'silent']),
   baseline: wsDrain('ws-drain --baseline', [], true),
+  // As an image whose V8 rejects the cache starts (the arm64 image, built on amd64). Only REFs whose cache is Node's compile cache (an environment variable).
+  'baseline-no-cache': wsDrain('ws-drain --baseline without its compile cache', [], true, IMAGE_NODE_FLAGS, false),
   'ws-drain-2-workers': wsDrain('ws-drain --workers 2', ['--workers', '2']),
   // V8's young generation grows to 3 × 16 MiB under a steady allocation rate; the image caps it at 8 (IMAGE_NODE_FLAGS), these otherwise.
   'ws-drain-semi-1': wsDrain('ws-drain --max-semi-space-size=1', [], false, ['--max-semi-space-size=1']),
