@@ -520,6 +520,8 @@ const TARGETS: Record<string, TargetSpec> = {
   // V8's mid-tier compiler off: its zones are malloc's, on V8's helper threads.
   'ws-drain-no-maglev': wsDrain('ws-drain --no-maglev', [], false, [...IMAGE_NODE_FLAGS, '--no-maglev']),
   'ws-drain-no-concurrent-recompilation': wsDrain('ws-drain --no-concurrent-recompilation', [], false, [...IMAGE_NODE_FLAGS, '--no-concurrent-recompilation']),
+  // V8's GC without helper threads: on 2 shared cores a parallel scavenge's main thread can wait for a preempted helper (p99, issue 14).
+  'ws-drain-single-threaded-gc': wsDrain('ws-drain --single-threaded-gc', [], false, [...IMAGE_NODE_FLAGS, '--single-threaded-gc']),
   // An experiment: a preloaded thread calls glibc's malloc_trim(0) every 10 s (bench/malloc-trim.ts).
   'ws-drain-malloc-trim': {
     ...wsDrain('ws-drain, malloc_trim every 10 s', []),
