@@ -56,7 +56,7 @@ import { admit, parseAdmissionReview, serializeReview } from '../src/server/admi
 import { benchDistinctReviews, benchReview } from './review.js';
 import { mallocTrimShim } from './malloc-trim.js';
 import { buildServeSnapshot } from './snapshot.js';
-import { IMAGE_NODE_ENV, IMAGE_NODE_FLAGS, bundleCli, trainCodeCache } from '../scripts/bundle.js';
+import { IMAGE_NODE_ENV, IMAGE_NODE_FLAGS, bundleCli, freePort, trainCodeCache } from '../scripts/bundle.js';
 
 // autocannon ships no types; this is the part of its API the bench uses.
 interface Histogram {
@@ -131,17 +131,6 @@ async function runFloor(stage: string | undefined, port: number, certFile: strin
   });
   server.listen(port, '127.0.0.1');
   process.on('SIGTERM', () => server.close(() => process.exit(0)));
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createNetServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
 }
 
 /** One POST of `body` over a new TLS 1.3 connection: the status, or undefined if it could not connect. */

@@ -184,7 +184,8 @@ const TRAINING_REVIEW = {
   },
 };
 
-function freePort(): Promise<number> {
+/** A loopback port nobody listens on now (the training serve's; bench/admission.ts's servers). */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer().listen(0, '127.0.0.1', () => {
       const { port } = (s.address() as AddressInfo);
