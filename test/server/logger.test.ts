@@ -71,4 +71,36 @@ describe('createLogger', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('writes lines whole, in order, at most writeBytes a write, and hands a partial batch over on every way out', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ws-drain-log-'));
+    const file = join(dir, 'log');
+    const fd = openSync(file, 'w');
+    const writes = vi.spyOn(fs, 'write');
+    const lines = () => readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { n: number; pad: string });
+    try {
+      const logger = createLogger('info', fd);
+      // Lines of 90 to ~600 bytes (and one of 5000, longer than a write): batches cross flushBytes at every offset.
+      const sent = Array.from({ length: 300 }, (_, n) => ({ n, pad: n === 150 ? 'y'.repeat(5000) : 'x'.repeat((n * 37) % 500) }));
+      for (const line of sent) logger.info(line, 'admission');
+      await new Promise<void>((resolve) => logger.flush(() => resolve()));
+      await vi.waitFor(() => expect(lines().length).toBe(300), { timeout: 30_000 });
+      expect(lines().map((l) => [l.n, l.pad])).toEqual(sent.map((l) => [l.n, l.pad]));
+      for (const call of writes.mock.calls) {
+        const data = call[1] as string | Uint8Array;
+        const bytes = typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
+        if (bytes > LOG_BUFFER.writeBytes) expect(String(data).split('\n').filter(Boolean)).toHaveLength(1); // only the one long line
+        expect(String(data).endsWith('\n')).toBe(true);
+      }
+
+      // pino's exit path (flushSync) writes a batch still below flushBytes, synchronously.
+      logger.info({ n: 300, pad: '' }, 'admission');
+      (logger as unknown as Record<symbol, { flushSync(): void }>)[pino.symbols.streamSym]!.flushSync();
+      expect(lines().at(-1)).toMatchObject({ n: 300 });
+    } finally {
+      writes.mockRestore();
+      closeSync(fd);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
