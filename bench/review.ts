@@ -1,8 +1,18 @@
 // The request every benchmark sends and the answer it must get back: a
 // ReplicaSet creating an opted-in pod with three containers, answered by the
 // same core the webhook runs (so a server that answers wrongly is caught).
-import { DEFAULT_CONFIG } from '../src/core/index.js';
-import { admit, parseAdmissionReview, serializeReview } from '../src/server/admission.js';
+import { execFile, spawn } from 'node:child_process';
+import { readSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PerformanceObserver } from 'node:perf_hooks';
+import { createInterface } from 'node:readline';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs, promisify } from 'node:util';
+import { decide, DEFAULT_CONFIG, PodSchema } from '../src/core/index.js';
+import { admit, answerReview, envelope, parseAdmissionReview, responseFor, serializeReview } from '../src/server/admission.js';
+import { parseReviewBody } from '../src/server/review-routes.js';
 import { admissionReview, optedInPod } from '../test/server/review-fixtures.js';
 
 export function benchReview(): { body: string; uid: string; expected: string } {
@@ -36,4 +46,190 @@ export function benchDistinctReviews(n: number): { bodies: string[]; expected: s
     expected.push(serializeReview(admit(parsed.review, DEFAULT_CONFIG).review));
   }
   return { bodies, expected };
+}
+
+// ---------------------------------------------------------------------------
+// The computed answer's cost, without HTTP, log or metrics: what the webhook
+// executes for a review the answer cache cannot help with (a pod that never
+// repeats), stage by stage, over benchDistinctReviews' pods in turn.
+//
+//   npx tsx bench/review.ts                 µs per review per stage and KiB allocated (medians of rounds)
+//   npx tsx bench/review.ts --callgrind     instructions per review of the whole path, under valgrind
+//   options: --reviews N (per round) --rounds N --pods N
+//
+// The loop runs as the image runs the webhook: this file bundled by esbuild (not
+// through tsx, whose names wrapper costs in the hot functions), on the image's
+// Node release (tools/nodejs/run.sh) with the image's V8 flags. The stages are
+// timed with process.cpuUsage in interleaved rounds; callgrind's counts (every
+// thread: the compilers and GC included) hardly depend on the machine's load.
+
+/** Each stage of the computed path, on input the previous stage made once. */
+function stages(pods: number): Array<{ name: string; run: (i: number) => unknown }> {
+  const { bodies } = benchDistinctReviews(pods);
+  const raws = bodies.map((b) => Buffer.from(b));
+  const objects = bodies.map((b) => JSON.parse(b) as unknown);
+  const reviews = objects.map((o) => {
+    const p = parseAdmissionReview(o);
+    if (!p.ok) throw new Error(p.error);
+    return p.review;
+  });
+  const pod = (i: number): unknown => reviews[i % pods]!.request.object;
+  const decisions = reviews.map((r) => decide(r.request.object, 'apps', DEFAULT_CONFIG));
+  return [
+    { name: 'whole: body → answer text', run: (i) => wholePath(raws[i % pods]!) },
+    { name: 'JSON.parse of the body', run: (i) => JSON.parse(raws[i % pods]!.toString('utf8')) },
+    { name: 'envelope (zod)', run: (i) => parseAdmissionReview(objects[i % pods]) },
+    { name: 'decide (the core)', run: (i) => decide(pod(i), 'apps', DEFAULT_CONFIG) },
+    { name: '  of it: PodSchema (zod)', run: (i) => PodSchema.safeParse(pod(i)) },
+    { name: 'answer: patch JSON, base64', run: (i) => responseFor(reviews[i % pods]!.request.uid, decisions[i % pods]!) },
+    { name: 'answer: review JSON', run: (i) => serializeReview(envelope(responseFor('u', decisions[i % pods]!).response)) },
+  ];
+}
+
+/** What serve does on an answer-cache miss, between the body's bytes and the answer's text. */
+function wholePath(raw: Buffer): string {
+  const parsed = parseReviewBody(raw);
+  if (!parsed.ok) throw new Error(parsed.error);
+  return answerReview(parsed.review, DEFAULT_CONFIG).body;
+}
+
+function cpuMicros(): number {
+  const u = process.cpuUsage();
+  return u.user + u.system;
+}
+
+/** Bytes allocated per call: heap growth over batches in which no GC ran (a GC event discards the batch). */
+function allocatedPerCall(run: (i: number) => unknown, batches: number): number {
+  let collected = 0;
+  const observer = new PerformanceObserver((list) => (collected += list.getEntries().length));
+  observer.observe({ entryTypes: ['gc'] });
+  const perCall: number[] = [];
+  const BATCH = 20;
+  for (let b = 0; b < batches; b++) {
+    const gcBefore = collected;
+    const before = process.memoryUsage().heapUsed;
+    for (let i = 0; i < BATCH; i++) run(b * BATCH + i);
+    const after = process.memoryUsage().heapUsed;
+    if (collected === gcBefore && after > before) perCall.push((after - before) / BATCH);
+  }
+  observer.disconnect();
+  return median(perCall);
+}
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+
+/** Runs in the bundled child: the table on stdout as JSON. */
+function measureStages(reviews: number, rounds: number, pods: number): void {
+  const all = stages(pods);
+  for (const s of all) for (let i = 0; i < 3 * pods; i++) s.run(i); // warm: every pod through every stage, JIT settled
+  const micros = new Map<string, number[]>(all.map((s) => [s.name, []]));
+  for (let r = 0; r < rounds; r++) {
+    for (const s of all) {
+      const t = cpuMicros();
+      for (let i = 0; i < reviews; i++) s.run(i);
+      micros.get(s.name)!.push((cpuMicros() - t) / reviews);
+    }
+  }
+  const rows = all.map((s) => ({ stage: s.name, us: median(micros.get(s.name)!), kib: allocatedPerCall(s.run, 200) / 1024 }));
+  process.stdout.write(`${JSON.stringify(rows)}\n`);
+}
+
+/** Runs in the bundled child under callgrind: warm up, then tell the parent, which zeroes the counters; run; tell it again. */
+function callgrindLoop(reviews: number, pods: number): void {
+  const whole = stages(pods)[0]!;
+  for (let i = 0; i < 3 * pods; i++) whole.run(i);
+  const handshake = (line: string): void => {
+    process.stdout.write(`${line}\n`);
+    readSync(0, Buffer.alloc(1)); // the parent answers once callgrind_control is done
+  };
+  handshake('warm');
+  for (let i = 0; i < reviews; i++) whole.run(i);
+  handshake('done');
+}
+
+export async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      reviews: { type: 'string', default: '20000' },
+      rounds: { type: 'string', default: '5' },
+      pods: { type: 'string', default: '1000' },
+      callgrind: { type: 'boolean', default: false },
+      child: { type: 'string' },
+    },
+  });
+  const reviews = Number(values.reviews);
+  const pods = Number(values.pods);
+  if (values.child === 'stages') return measureStages(reviews, Number(values.rounds), pods);
+  if (values.child === 'callgrind') return callgrindLoop(reviews, pods);
+
+  const root = fileURLToPath(new URL('..', import.meta.url));
+  const dir = await mkdtemp(join(tmpdir(), 'ws-drain-review-'));
+  try {
+    const script = join(dir, 'review.cjs');
+    // Bundled as scripts/bundle.ts bundles the CLI; the child runs main() with --child.
+    const { build } = await import('esbuild');
+    const { IMAGE_NODE_ENV, IMAGE_NODE_FLAGS } = await import('../scripts/bundle.js');
+    await build({
+      stdin: { contents: "require('./review.ts').main();", resolveDir: join(root, 'bench'), loader: 'ts' },
+      outfile: script, bundle: true, format: 'cjs', platform: 'node', target: 'node20', minifySyntax: true, logLevel: 'warning',
+      external: ['esbuild', '../scripts/bundle.js'],
+      define: { 'import.meta.url': JSON.stringify(pathToFileURL(join(root, 'bench/review.ts')).href) },
+    });
+    const node = (await promisify(execFile)(join(root, 'tools/nodejs/run.sh'), ['--print'], { cwd: root })).stdout.trim();
+    const args = [...IMAGE_NODE_FLAGS, script, '--reviews', String(reviews), '--rounds', values.rounds, '--pods', String(pods)];
+    const env = { ...process.env, ...IMAGE_NODE_ENV };
+    const load = (): string => loadavg().map((l) => l.toFixed(2)).join(' ');
+    const loadBefore = load();
+    if (values.callgrind) {
+      const perReview = await instructionsPerReview(node, [...args, '--child', 'callgrind'], env, dir, reviews);
+      console.log(`instructions per review (callgrind, all threads, ${reviews} reviews of ${pods} pods after ${3 * pods} of warm-up): ${Math.round(perReview / 100) / 10} k`);
+    } else {
+      const out = (await promisify(execFile)(node, [...args, '--child', 'stages'], { env, maxBuffer: 1 << 20 })).stdout;
+      const rows = JSON.parse(out) as Array<{ stage: string; us: number; kib: number }>;
+      console.log(`computed path, ${pods} distinct pods, ${values.rounds} rounds of ${reviews} (medians), node ${node}`);
+      console.log(`${'stage'.padEnd(30)} ${'µs/review'.padStart(10)} ${'KiB alloc'.padStart(10)}`);
+      for (const r of rows) console.log(`${r.stage.padEnd(30)} ${r.us.toFixed(2).padStart(10)} ${r.kib.toFixed(1).padStart(10)}`);
+    }
+    console.log(`load average ${loadBefore} → ${load()}, commit ${(await promisify(execFile)('git', ['rev-parse', '--short', 'HEAD'], { cwd: root })).stdout.trim()}`);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Counts the child's instructions between its two handshakes (callgrind_control --zero, then --dump). */
+async function instructionsPerReview(node: string, args: string[], env: NodeJS.ProcessEnv, dir: string, reviews: number): Promise<number> {
+  const out = join(dir, 'callgrind.out');
+  const child = spawn('valgrind', ['--tool=callgrind', '--collect-jumps=no', '--smc-check=all-non-file', `--callgrind-out-file=${out}`, node, ...args], {
+    env,
+    stdio: ['pipe', 'pipe', 'ignore'],
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+  const lines = createInterface({ input: child.stdout! });
+  const control = (flag: string): Promise<unknown> => promisify(execFile)('callgrind_control', [flag, String(child.pid)]);
+  for await (const line of lines) {
+    if (line === 'warm') await control('--zero');
+    else if (line === 'done') await control('--dump');
+    else continue;
+    child.stdin!.write('\n');
+    if (line === 'done') break;
+  }
+  child.stdin!.end();
+  if ((await exited) !== 0) throw new Error('the callgrind child failed');
+  // The dump after the zeroing (the final dump at exit is the third file); summed over threads.
+  const dumps = (await readdir(dir)).filter((f) => f.startsWith('callgrind.out')).sort();
+  let total = 0;
+  for (const f of dumps) {
+    const text = await readFile(join(dir, f), 'utf8');
+    if (!/^trigger: Program termination/m.test(text) && /^part: 1$/m.test(text)) {
+      total += Number(/^summary: (\d+)/m.exec(text)?.[1] ?? /^totals: (\d+)/m.exec(text)?.[1] ?? NaN);
+    }
+  }
+  return total / reviews;
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  main().catch((err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });
 }

@@ -17,13 +17,13 @@ import {
   type NamespaceView,
 } from './namespace-defaults.js';
 import { boundedMessage, boundedWarnings, MAX_MESSAGE_CHARS, MAX_WARNINGS } from './limits.js';
-import { describeIssues, PodSchema, type Pod } from './pod-schema.js';
+import { describeIssues, PodSchema, StringMap, type Pod } from './pod-schema.js';
 import { unknownKeyErrors } from './unknown-keys.js';
 import { INJECTED_ANNOTATION, PLAN_ANNOTATION, PREFIX, type Decision, type WebhookConfig } from './types.js';
 
 // Just enough to read the opt-in without judging the rest of a pod that may not have opted in.
 const AnnotationsOnly = z.object({
-  metadata: z.object({ annotations: z.record(z.string(), z.string()).nullish(), labels: z.record(z.string(), z.string()).nullish() }).nullish(),
+  metadata: z.object({ annotations: StringMap.nullish(), labels: StringMap.nullish() }).nullish(),
 });
 
 /**
@@ -52,7 +52,7 @@ function decidePod(input: unknown, ns: NamespaceView, config: WebhookConfig): De
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     return { kind: 'deny', code: 400, message: 'the admitted object is not a Pod: expected a JSON object' };
   }
-  if ([...ALWAYS_EXCLUDED_NAMESPACES, ...config.excludeNamespaces].includes(namespace)) {
+  if (ALWAYS_EXCLUDED_NAMESPACES.includes(namespace) || config.excludeNamespaces.includes(namespace)) {
     // Never judged here; but a pod that asks for ws-drain should hear that it will not get it.
     const keys = Object.keys(AnnotationsOnly.safeParse(input).data?.metadata?.annotations ?? {});
     const why = ALWAYS_EXCLUDED_NAMESPACES.includes(namespace) ? 'always excluded' : 'in --exclude-namespaces';
@@ -108,7 +108,7 @@ function decidePod(input: unknown, ns: NamespaceView, config: WebhookConfig): De
         'annotations of the pod they were copied from',
     };
   }
-  if (isAlreadyInjected(pod)) return { kind: 'skip', reason: 'already-injected', warnings: [] };
+  if (isAlreadyInjected(pod, marks)) return { kind: 'skip', reason: 'already-injected', warnings: [] };
   if (isWindowsPod(pod)) {
     return {
       kind: 'skip',

@@ -79,8 +79,8 @@ export function injectionMarks(pod: Pod): string[] {
 }
 
 /** True when the pod already went through ws-drain: its parts, or (sleep mode injects neither) both annotations. */
-export function isAlreadyInjected(pod: Pod): boolean {
-  if (injectionMarks(pod).length > 0) return true;
+export function isAlreadyInjected(pod: Pod, marks: readonly string[] = injectionMarks(pod)): boolean {
+  if (marks.length > 0) return true;
   const annotations = pod.metadata?.annotations ?? {};
   return annotations[INJECTED_ANNOTATION] !== undefined && annotations[PLAN_ANNOTATION] !== undefined;
 }

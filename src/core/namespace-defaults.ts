@@ -174,14 +174,18 @@ export function mergeNamespaceDefaults(pod: Readonly<Record<string, string>>, ns
 
 /** Named in "from" only when set. */
 const OPTIONAL_KEYS: readonly string[] = [ANNOTATION.containers, ANNOTATION.ports, ...DRAIN_ONLY_KEYS];
+// Each key with its name in the plan's "from" (without the prefix), cut once rather than per pod.
+const fields = (keys: readonly string[]): ReadonlyArray<readonly [string, string]> => keys.map((k) => [k, k.slice(PREFIX.length)]);
+const PLAN_VALUE_FIELDS = fields(PLAN_VALUE_KEYS);
+const OPTIONAL_FIELDS = fields(OPTIONAL_KEYS);
 
 /** ws-drain/plan's "from": the opt-in and each value, by annotation name without the prefix. */
 export function planSources(merged: MergedAnnotations, optInFrom: 'pod' | 'namespace'): Record<string, PlanSource> {
   const from: Record<string, PlanSource> = { enabled: optInFrom };
-  for (const k of PLAN_VALUE_KEYS) from[k.slice(PREFIX.length)] = merged.sources[k] ?? 'default';
-  for (const k of OPTIONAL_KEYS) {
+  for (const [k, field] of PLAN_VALUE_FIELDS) from[field] = merged.sources[k] ?? 'default';
+  for (const [k, field] of OPTIONAL_FIELDS) {
     const s = merged.sources[k];
-    if (s !== undefined) from[k.slice(PREFIX.length)] = s;
+    if (s !== undefined) from[field] = s;
   }
   return from;
 }

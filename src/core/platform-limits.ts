@@ -81,8 +81,11 @@ type Match = { how: 'requires' | 'may run on'; where: string };
  */
 export function platformLimits(pod: Pod, graceSeconds: number): PlatformLimit[] {
   const found: PlatformLimit[] = [];
+  // Most pods name no node kind at all (no selector, affinity or toleration): nothing to match.
+  const spec = pod.spec;
+  const picksNodes = spec.nodeSelector != null || spec.affinity?.nodeAffinity != null || (spec.tolerations?.length ?? 0) > 0;
   for (const kind of NODE_KINDS) {
-    if (graceSeconds <= kind.limitSeconds) continue;
+    if (!picksNodes || graceSeconds <= kind.limitSeconds) continue;
     const match = matchKind(pod, kind);
     if (!match) continue;
     // Short enough for one warning line (warning() cuts at 120 characters); docs/platform-limits.md has the why.

@@ -95,6 +95,18 @@ describe('malformed input', () => {
   it('non-string annotations are denied with 400', () => {
     expect(denial({ metadata: { annotations: { 'ws-drain/session-p95': 300 } }, spec: {} }).code).toBe(400);
   });
+
+  // Annotations, labels and nodeSelector are string maps (StringMap): each bad member is named by its path.
+  it.each([
+    ['a non-string annotation', { annotations: { 'ws-drain/session-p95': '5m', 'example.com/n': 3 } }, {}, 'metadata.annotations.example.com/n: Invalid input: expected string, received number'],
+    ['annotations as a list', { annotations: ['ws-drain/session-p95'] }, {}, 'metadata.annotations: Invalid input: expected object, received array'],
+    ['a non-string label', { annotations: { 'ws-drain/session-p95': '5m' }, labels: { app: null } }, {}, 'metadata.labels.app: Invalid input: expected string, received null'],
+    ['a non-string nodeSelector value', { annotations: { 'ws-drain/session-p95': '5m' } }, { nodeSelector: { 'kubernetes.io/os': { linux: true } } }, 'spec.nodeSelector.kubernetes.io/os: Invalid input: expected string, received object'],
+  ])('%s is denied with 400 naming the member', (_, metadata, spec, message) => {
+    const d = denial({ metadata, spec: { containers: [container('web', { ports: [tcp(8080)] })], ...spec } });
+    expect(d.code).toBe(400);
+    expect(d.message).toContain(message);
+  });
 });
 
 describe('drain injection', () => {
