@@ -121,7 +121,9 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floo
 /** Runs in the bundled child: the table on stdout as JSON. */
 function measureStages(reviews: number, rounds: number, pods: number): void {
   const all = stages(pods);
-  for (const s of all) for (let i = 0; i < 3 * pods; i++) s.run(i); // warm: every pod through every stage, JIT settled
+  // Warm: V8 keeps optimising (and deoptimising) the path for some 40,000 reviews.
+  for (let i = 0; i < 40_000; i++) all[0]!.run(i);
+  for (const s of all) for (let i = 0; i < 3 * pods; i++) s.run(i);
   const micros = new Map<string, number[]>(all.map((s) => [s.name, []]));
   for (let r = 0; r < rounds; r++) {
     for (const s of all) {
@@ -181,8 +183,10 @@ export async function main(): Promise<void> {
     const load = (): string => loadavg().map((l) => l.toFixed(2)).join(' ');
     const loadBefore = load();
     if (values.callgrind) {
-      const perReview = await instructionsPerReview(node, [...args, '--child', 'callgrind'], env, dir, reviews);
-      console.log(`instructions per review (callgrind, all threads, ${reviews} reviews of ${pods} pods after ${3 * pods} of warm-up): ${Math.round(perReview / 100) / 10} k`);
+      const { all, main } = await instructionsPerReview(node, [...args, '--child', 'callgrind'], env, dir, reviews);
+      const k = (n: number): string => `${(n / reviews / 1000).toFixed(1)} k`;
+      console.log(`instructions per review (callgrind, ${reviews} reviews of ${pods} pods after ${3 * pods} of warm-up): main thread ${k(main)}, all threads ${k(all)}`);
+      console.log('(the other threads: mostly V8 compiling in the background, still optimising after this warm-up; the main thread is the steadier figure)');
     } else {
       const out = (await promisify(execFile)(node, [...args, '--child', 'stages'], { env, maxBuffer: 1 << 20 })).stdout;
       const rows = JSON.parse(out) as Array<{ stage: string; us: number; kib: number }>;
@@ -196,17 +200,14 @@ export async function main(): Promise<void> {
   }
 }
 
-/** Counts the child's instructions between its two handshakes (callgrind_control --zero, then --dump). */
-async function instructionsPerReview(node: string, args: string[], env: NodeJS.ProcessEnv, dir: string, reviews: number): Promise<number> {
+/** Counts the child's instructions between its two handshakes (callgrind_control --zero, then --dump), per thread. */
+async function instructionsPerReview(node: string, args: string[], env: NodeJS.ProcessEnv, dir: string, reviews: number): Promise<{ all: number; main: number }> {
   const out = join(dir, 'callgrind.out');
-  const child = spawn('valgrind', ['--tool=callgrind', '--collect-jumps=no', '--smc-check=all-non-file', `--callgrind-out-file=${out}`, node, ...args], {
-    env,
-    stdio: ['pipe', 'pipe', 'ignore'],
-  });
+  const valgrind = ['--tool=callgrind', '--collect-jumps=no', '--smc-check=all-non-file', '--separate-threads=yes', `--callgrind-out-file=${out}`];
+  const child = spawn('valgrind', [...valgrind, node, ...args], { env, stdio: ['pipe', 'pipe', 'ignore'] });
   const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-  const lines = createInterface({ input: child.stdout! });
   const control = (flag: string): Promise<unknown> => promisify(execFile)('callgrind_control', [flag, String(child.pid)]);
-  for await (const line of lines) {
+  for await (const line of createInterface({ input: child.stdout! })) {
     if (line === 'warm') await control('--zero');
     else if (line === 'done') await control('--dump');
     else continue;
@@ -215,16 +216,18 @@ async function instructionsPerReview(node: string, args: string[], env: NodeJS.P
   }
   child.stdin!.end();
   if ((await exited) !== 0) throw new Error('the callgrind child failed');
-  // The dump after the zeroing (the final dump at exit is the third file); summed over threads.
-  const dumps = (await readdir(dir)).filter((f) => f.startsWith('callgrind.out')).sort();
-  let total = 0;
-  for (const f of dumps) {
+  // callgrind.out.<dump>-<thread>: the one dump before exit's, one file per thread (01: the main thread).
+  let all = 0;
+  let main = 0;
+  for (const f of await readdir(dir)) {
+    const m = /^callgrind\.out\.1-(\d+)$/.exec(f);
+    if (!m) continue;
     const text = await readFile(join(dir, f), 'utf8');
-    if (!/^trigger: Program termination/m.test(text) && /^part: 1$/m.test(text)) {
-      total += Number(/^summary: (\d+)/m.exec(text)?.[1] ?? /^totals: (\d+)/m.exec(text)?.[1] ?? NaN);
-    }
+    const count = Number(/^(?:summary|totals): (\d+)/m.exec(text)?.[1] ?? 0);
+    all += count;
+    if (m[1] === '01') main = count;
   }
-  return total / reviews;
+  return { all, main };
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {

@@ -4,7 +4,7 @@
 
 import type { DrainRequest } from './annotations.js';
 import { ANNOTATION, drainUrl } from './annotations.js';
-import { INSTALL_COMMAND, isHelperCommand, prestopArgv } from './helper-argv.js';
+import { INSTALL_COMMAND, isHelperCommand, prestopArgv, type PrestopArgs } from './helper-argv.js';
 import { hookHeader, hookHost, hookPath } from './hook-url.js';
 import { someNames } from './limits.js';
 import { buildPlan, KUBERNETES_DEFAULT_GRACE_SECONDS, planAnnotation, requiredGraceSeconds, resolveGrace } from './plan.js';
@@ -201,19 +201,27 @@ export function injectPod(input: Pod, request: DrainRequest, config: WebhookConf
     const next = shallowCopy(c);
     if (useHelper) {
       needsHelper = true;
-      const argv = prestopArgv({
+      // Options set one by one, not spread from conditional literals: no temporary object per option and container.
+      const args: PrestopArgs = {
         container: c.name,
         delaySeconds: d,
         budgetSeconds: request.mode === 'drain' || isProxy ? request.sessionP95Seconds : 0,
         ports,
-        ...(isProxy ? { role: 'proxy' as const } : {}),
-        ...(request.signal && !isProxy ? { signal: request.signal } : {}),
-        ...(request.http && c === drainTarget ? { drainUrl: drainUrl(request.http), drainMethod: request.http.method } : {}),
-        ...(hook.kind === 'http' ? { hookUrl: hook.url, hookHeaders: hook.headers } : {}),
-        ...(hook.kind === 'exec' ? { hookArgv: hook.argv } : {}),
-        ...(asTrigger ? { hookAt: 'drain' as const } : {}),
-        ...(hook.kind === 'exec' || hook.kind === 'http' ? { hookTimeoutSeconds: request.cleanupSeconds } : {}),
-      });
+      };
+      if (isProxy) args.role = 'proxy';
+      if (request.signal && !isProxy) args.signal = request.signal;
+      if (request.http && c === drainTarget) {
+        args.drainUrl = drainUrl(request.http);
+        args.drainMethod = request.http.method;
+      }
+      if (hook.kind === 'http') {
+        args.hookUrl = hook.url;
+        args.hookHeaders = hook.headers;
+      }
+      if (hook.kind === 'exec') args.hookArgv = hook.argv;
+      if (asTrigger) args.hookAt = 'drain';
+      if (hook.kind === 'exec' || hook.kind === 'http') args.hookTimeoutSeconds = request.cleanupSeconds;
+      const argv = prestopArgv(args);
       setPreStop(c, next, at, { exec: { command: argv } }, patch);
       next.volumeMounts = appendItem(c.volumeMounts, `${at}/volumeMounts`, helperMount(), patch);
     } else if (d > 0) {
