@@ -7,6 +7,7 @@
 //   options: --rounds N --duration S --connections N --rate R --rss-reviews N --cold-starts N
 //            --targets floor,ws-drain,agnhost,... (see TARGETS) --breakdown
 //            --baseline REF   adds ws-drain as of git REF (e.g. main) as a column, to measure a change
+//                             (or the columns --targets names: baseline-no-answer-cache, baseline-informer...)
 //            --cold-only      only the cold starts
 //            --distinct-pods N  also every phase with N different pods sent in turn (all answer-cache
 //                             misses once N > the cache's size), beside the one pod sent again and again
@@ -495,6 +496,8 @@ const TARGETS: Record<string, TargetSpec> = {
   'ws-drain-snapshot-informer': snapshotTarget('ws-drain from a startup snapshot, namespace informer', 'warm', true),
   'ws-drain-silent': wsDrain('ws-drain --log-level silent', ['--log-level', 'silent']),
   baseline: wsDrain('ws-drain --baseline', [], true),
+  // The computed answer as of --baseline: every review through the core, to measure a change to it.
+  'baseline-no-answer-cache': wsDrain('ws-drain --baseline --answer-cache-size 0', ['--answer-cache-size', '0'], true),
   // As an image whose V8 rejects the cache starts (the arm64 image, built on amd64). Only REFs whose cache is Node's compile cache (an environment variable).
   'baseline-no-cache': wsDrain('ws-drain --baseline without its compile cache', [], true, IMAGE_NODE_FLAGS, false),
   'ws-drain-2-workers': wsDrain('ws-drain --workers 2', ['--workers', '2']),
@@ -718,9 +721,10 @@ async function main(): Promise<void> {
   const keys = values.targets!.split(',').map((k) => k.trim());
   if (values.baseline !== undefined) {
     TARGETS['baseline']!.name = `ws-drain @ ${values.baseline}`;
-    if (!keys.includes('baseline')) keys.splice(keys.indexOf('ws-drain') + 1, 0, 'baseline');
+    if (!keys.some((k) => k.startsWith('baseline'))) keys.splice(keys.indexOf('ws-drain') + 1, 0, 'baseline');
     TARGETS['baseline-informer']!.name = `ws-drain @ ${values.baseline}, informer, --kubeconfig`;
-  } else if (keys.includes('baseline') || keys.includes('baseline-informer')) throw new Error('--targets baseline needs --baseline REF');
+    TARGETS['baseline-no-answer-cache']!.name = `ws-drain @ ${values.baseline} --answer-cache-size 0`;
+  } else if (keys.some((k) => k.startsWith('baseline'))) throw new Error('--targets baseline needs --baseline REF');
   for (const k of keys) if (!TARGETS[k]) throw new Error(`--targets: unknown target ${k} (known: ${Object.keys(TARGETS).join(', ')})`);
   if (keys.includes('ws-drain-other-node') !== (values['other-node'] !== undefined)) throw new Error('--other-node PATH and --targets ws-drain-other-node go together');
   const loadAtStart = load();
