@@ -54,7 +54,7 @@ export function benchDistinctReviews(n: number): { bodies: string[]; expected: s
 // repeats), stage by stage, over benchDistinctReviews' pods in turn.
 //
 //   npx tsx bench/review.ts                 µs per review per stage and KiB allocated (medians of rounds)
-//   npx tsx bench/review.ts --callgrind     instructions per review of the whole path, under valgrind
+//   npx tsx bench/review.ts --callgrind     instructions per review of the whole path, under valgrind (V8 single-threaded)
 //   options: --reviews N (per round) --rounds N --pods N
 //
 // The loop runs as the image runs the webhook: this file bundled by esbuild (not
@@ -183,10 +183,12 @@ export async function main(): Promise<void> {
     const load = (): string => loadavg().map((l) => l.toFixed(2)).join(' ');
     const loadBefore = load();
     if (values.callgrind) {
-      const { all, main } = await instructionsPerReview(node, [...args, '--child', 'callgrind'], env, dir, reviews);
+      // V8's --predictable: its compilers and GC on the main thread, at reproducible points. With
+      // them on background threads, the same code counted 384 k and 415 k on the main thread in two
+      // runs: what it runs depends on when an optimised version lands, still often after this warm-up.
+      const { all, main } = await instructionsPerReview(node, ['--predictable', ...args, '--child', 'callgrind'], env, dir, reviews);
       const k = (n: number): string => `${(n / reviews / 1000).toFixed(1)} k`;
-      console.log(`instructions per review (callgrind, ${reviews} reviews of ${pods} pods after ${3 * pods} of warm-up): main thread ${k(main)}, all threads ${k(all)}`);
-      console.log('(the other threads: mostly V8 compiling in the background, still optimising after this warm-up; the main thread is the steadier figure)');
+      console.log(`instructions per review (callgrind, node --predictable, ${reviews} reviews of ${pods} pods after ${3 * pods} of warm-up): ${k(all)} (main thread ${k(main)})`);
     } else {
       const out = (await promisify(execFile)(node, [...args, '--child', 'stages'], { env, maxBuffer: 1 << 20 })).stdout;
       const rows = JSON.parse(out) as Array<{ stage: string; us: number; kib: number }>;
