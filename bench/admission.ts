@@ -18,7 +18,8 @@
 //
 // Every server runs in its own process, started the way it ships (ws-drain: the
 // bundled CLI, `npm run bundle`, with its trained code cache, on the image's Node
-// release from tools/nodejs/run.sh), so the load generator (this process) never
+// release from tools/nodejs/run.sh, with the image's jemalloc preloaded from
+// tools/images/jemalloc.sh), so the load generator (this process) never
 // shares an event loop with it. All traffic: TLS 1.3, keep-alive, the same
 // AdmissionReview body (an opted-in 3-container pod from a ReplicaSet). Per round,
 // the targets take turns (the order rotates each round) through:
@@ -56,7 +57,7 @@ import { admit, parseAdmissionReview, serializeReview } from '../src/server/admi
 import { benchDistinctReviews, benchReview } from './review.js';
 import { mallocTrimShim } from './malloc-trim.js';
 import { buildServeSnapshot } from './snapshot.js';
-import { IMAGE_NODE_ENV, IMAGE_NODE_FLAGS, bundleCli, freePort, trainCodeCache } from '../scripts/bundle.js';
+import { IMAGE_NODE_FLAGS, assertPreloaded, bundleCli, freePort, hostJemalloc, imageNodeEnv, trainCodeCache } from '../scripts/bundle.js';
 
 // autocannon ships no types; this is the part of its API the bench uses.
 interface Histogram {
@@ -380,6 +381,8 @@ interface Env {
   node: string;
   /** The environment that preloads bench/malloc-trim-shim.c (malloc_trim(0) every 10 s), when a target needs it. */
   mallocTrim: Record<string, string>;
+  /** The image's jemalloc for this machine (tools/images/jemalloc.sh), preloaded as the image does. */
+  jemalloc: string;
   /** --other-node: its binary and its copy of the bundle, with a code cache it trained. */
   other: { node: string; cli: string };
   /** A kubeconfig whose API server refuses connections: serve's default namespace informer, without a cluster. */
@@ -416,7 +419,7 @@ function wsDrain(name: string, extra: string[], baseline = false, nodeFlags: rea
     path: '/mutate',
     expected: (env) => env.expected,
     command: (env, port) => ({
-      env: baseline ? { ...env.baselineImage.env, ...(codeCache ? env.baselineCompileCache : {}) } : { ...IMAGE_NODE_ENV },
+      env: baseline ? { ...env.baselineImage.env, ...(env.baselineImage.env['LD_PRELOAD'] ? { LD_PRELOAD: env.jemalloc } : {}), ...(codeCache ? env.baselineCompileCache : {}) } : imageNodeEnv(env.jemalloc),
       file: env.node,
       args: [...(baseline ? env.baselineImage.flags : nodeFlags), baseline ? env.baselineCli : codeCache ? env.cli : env.noCacheCli, 'serve', '--port', String(port), '--metrics-port', '0', '--tls-cert', env.cert, '--tls-key', env.key, ...extra],
     }),
@@ -433,7 +436,7 @@ function snapshotTarget(name: string, blob: 'warm' | 'cold', informer = false): 
     ...wsDrain(name, []),
     ...(informer ? { expected: undefined } : {}),
     command: (env, port) => ({
-      env: { ...IMAGE_NODE_ENV, ...(informer ? env.inCluster.env : {}) },
+      env: { ...imageNodeEnv(env.jemalloc), ...(informer ? env.inCluster.env : {}) },
       file: env.node,
       args: [
         ...IMAGE_NODE_FLAGS,
@@ -441,6 +444,18 @@ function snapshotTarget(name: string, blob: 'warm' | 'cold', informer = false): 
         ...(informer ? ['--namespace-source', 'cluster', '--service-account-dir', env.inCluster.serviceAccountDir] : []),
       ],
     }),
+  };
+}
+
+/** ws-drain on glibc's malloc with `mallocEnv` instead of the image's jemalloc; `trim`: with the malloc_trim shim. */
+function glibc(name: string, mallocEnv: Record<string, string>, trim = false): TargetSpec {
+  return {
+    ...wsDrain(name, []),
+    command: (env, port) => {
+      const c = wsDrain('', []).command(env, port);
+      const { LD_PRELOAD: _, MALLOC_CONF: __, ...rest } = c.env ?? {};
+      return { ...c, env: { ...rest, ...mallocEnv, ...(trim ? env.mallocTrim : {}) } };
+    },
   };
 }
 
@@ -458,15 +473,9 @@ const TARGETS: Record<string, TargetSpec> = {
   'ws-drain-no-answer-cache': wsDrain('ws-drain --answer-cache-size 0', ['--answer-cache-size', '0']),
   'ws-drain-no-cache': wsDrain('ws-drain without its code cache', [], false, IMAGE_NODE_FLAGS, false),
   'ws-drain-default-heap': wsDrain('ws-drain, V8 default young generation', [], false, []),
-  // glibc's malloc as it comes: the image's environment without MALLOC_ARENA_MAX.
-  'ws-drain-malloc-default': {
-    ...wsDrain('ws-drain, glibc malloc defaults', []),
-    command: (env, port) => {
-      const c = wsDrain('', []).command(env, port);
-      const { MALLOC_ARENA_MAX: _, ...rest } = c.env ?? {};
-      return { ...c, env: rest };
-    },
-  },
+  // glibc's malloc instead of the image's jemalloc: with two arenas (the image before jemalloc), and as it comes.
+  'ws-drain-glibc': glibc('ws-drain, glibc malloc (MALLOC_ARENA_MAX=2)', { MALLOC_ARENA_MAX: '2' }),
+  'ws-drain-malloc-default': glibc('ws-drain, glibc malloc defaults', {}),
   // What serve loads in a cluster (--namespace-source=cluster, the default): the namespace
   // informer with the pod's service account (no kubeconfig: client-node is not loaded), here
   // retrying an API server that refuses connections. Its answer carries the "namespace not
@@ -513,14 +522,8 @@ const TARGETS: Record<string, TargetSpec> = {
   'ws-drain-no-concurrent-recompilation': wsDrain('ws-drain --no-concurrent-recompilation', [], false, [...IMAGE_NODE_FLAGS, '--no-concurrent-recompilation']),
   // V8's GC without helper threads: on 2 shared cores a parallel scavenge's main thread can wait for a preempted helper (p99, issue 14).
   'ws-drain-single-threaded-gc': wsDrain('ws-drain --single-threaded-gc', [], false, [...IMAGE_NODE_FLAGS, '--single-threaded-gc']),
-  // An experiment: a preloaded thread calls glibc's malloc_trim(0) every 10 s (bench/malloc-trim.ts).
-  'ws-drain-malloc-trim': {
-    ...wsDrain('ws-drain, malloc_trim every 10 s', []),
-    command: (env, port) => {
-      const c = wsDrain('', []).command(env, port);
-      return { ...c, env: { ...c.env, ...env.mallocTrim } };
-    },
-  },
+  // An experiment: on glibc's malloc (two arenas), a preloaded thread calls malloc_trim(0) every 10 s (bench/malloc-trim.ts).
+  'ws-drain-malloc-trim': glibc('ws-drain, glibc malloc, malloc_trim every 10 s', { MALLOC_ARENA_MAX: '2' }, true),
   // --no-maglev without the answer cache (beside ws-drain-no-answer-cache): the core's path, as for pods seen once.
   'ws-drain-no-maglev-no-answer-cache': wsDrain('ws-drain --no-maglev --answer-cache-size 0', ['--answer-cache-size', '0'], false, [...IMAGE_NODE_FLAGS, '--no-maglev']),
   // Another Node release (--other-node) with the image's flags and environment.
@@ -529,7 +532,7 @@ const TARGETS: Record<string, TargetSpec> = {
     command: (env, port) => {
       const c = wsDrain('', []).command(env, port);
       const args = c.args.map((a) => (a === env.cli ? env.other.cli : a));
-      return { file: env.other.node, args, env: { ...IMAGE_NODE_ENV } };
+      return { file: env.other.node, args, env: imageNodeEnv(env.jemalloc) };
     },
   },
   agnhost: {
@@ -752,6 +755,7 @@ async function main(): Promise<void> {
       await trainCodeCache(join(dir, 'other', 'bundle'), otherNode);
     }
     const mallocTrim = keys.includes('ws-drain-malloc-trim') ? await mallocTrimShim(dir) : {};
+    const jemalloc = await hostJemalloc();
     const pems = await generateDevCerts({ hosts: ['localhost', '127.0.0.1'] });
     const files = await writeDevCerts(dir, pems);
     const { body, uid, expected } = benchReview();
@@ -783,7 +787,7 @@ async function main(): Promise<void> {
       snapshot.warm = await buildServeSnapshot(join(dir, 'snapshot'), node, bodyFile, 'warm');
       snapshot.cold = await buildServeSnapshot(join(dir, 'snapshot'), node, undefined, 'cold');
     }
-    const env: Env = { dir, serverCpus: values['server-cpus'], cert: files.tlsCert, key: files.tlsKey, ca: pems.caCert, body, expected, distinct: distinctPods === undefined ? undefined : benchDistinctReviews(distinctPods), responseFile, cli, noCacheCli: join(dir, 'no-cache', 'bundle', basename(cli)), baselineCli: baseline?.cli ?? '', baselineImage: baseline?.image ?? { flags: [], env: {} }, baselineCompileCache: baseline?.compileCache ?? {}, agnhost: join(agnhostDir, 'agnhost'), node, mallocTrim, other, kubeconfig, inCluster, snapshot };
+    const env: Env = { dir, serverCpus: values['server-cpus'], cert: files.tlsCert, key: files.tlsKey, ca: pems.caCert, body, expected, distinct: distinctPods === undefined ? undefined : benchDistinctReviews(distinctPods), responseFile, cli, noCacheCli: join(dir, 'no-cache', 'bundle', basename(cli)), baselineCli: baseline?.cli ?? '', baselineImage: baseline?.image ?? { flags: [], env: {} }, baselineCompileCache: baseline?.compileCache ?? {}, agnhost: join(agnhostDir, 'agnhost'), node, mallocTrim, jemalloc, other, kubeconfig, inCluster, snapshot };
 
     // Cold starts first, on an otherwise idle set of servers.
     const coldKeys = keys.filter((k) => TARGETS[k]!.coldStart);
@@ -802,6 +806,9 @@ async function main(): Promise<void> {
       const spec = TARGETS[key]!;
       const { child, port, log, startedAt } = await startTarget(key, env, 'load');
       await firstOk(child, port, spec.path, env.ca, body, startedAt);
+      // A preload ld.so cannot open is only a warning in the server's log: check it took.
+      const preload = spec.command(env, port).env?.['LD_PRELOAD'];
+      if (preload !== undefined) await assertPreloaded(child.pid!, preload);
       const first = await postOnce(port, spec.path, env.ca, body);
       const answer = spec.expected?.(env) ?? first?.text ?? '';
       // agnhost's answer is checked once here; from then on, byte for byte like the others.

@@ -1,6 +1,6 @@
 // Where the webhook's resident memory goes: /proc/<pid>/smaps of `ws-drain
-// serve` (the bundle on the image's Node, with its flags and code cache, as
-// bench/admission.ts runs it) and of a bare Node https server on the same Node
+// serve` (the bundle on the image's Node, with its flags, code cache and
+// jemalloc, as bench/admission.ts runs it) and of a bare Node https server on the same Node
 // (the floor), split into the Node binary's pages, other files, V8's heap (from
 // the webhook's own /metrics), glibc's malloc (main heap and thread arenas),
 // thread stacks and the rest. Taken at start (after one review), after a
@@ -38,7 +38,7 @@ import { promisify, parseArgs } from 'node:util';
 import { generateDevCerts, writeDevCerts } from '../src/certs/dev-certs.js';
 import { benchReview } from './review.js';
 import { mallocTrimShim } from './malloc-trim.js';
-import { IMAGE_NODE_ENV, IMAGE_NODE_FLAGS, bundleCli, trainCodeCache } from '../scripts/bundle.js';
+import { IMAGE_NODE_ENV, IMAGE_NODE_FLAGS, assertPreloaded, bundleCli, hostJemalloc, trainCodeCache } from '../scripts/bundle.js';
 
 type Autocannon = (opts: Record<string, unknown>) => Promise<{ requests: { total: number }; errors: number; non2xx: number; mismatches?: number }>;
 const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
@@ -50,25 +50,40 @@ interface Variant {
   floor?: boolean;
   /** Runs on --other-node instead of the image's Node. */
   otherNode?: boolean;
+  /** Preloads the image's jemalloc (tools/images/jemalloc.sh), as the image does. */
+  jemalloc?: boolean;
   /** Preloads bench/malloc-trim-shim.c: malloc_trim(0) every so many ms. */
   mallocTrimMs?: number;
   flags: readonly string[];
   env?: Record<string, string>;
 }
 
-const IMAGE: Variant = { flags: IMAGE_NODE_FLAGS, env: IMAGE_NODE_ENV };
-/** Node's own default for what IMAGE_NODE_ENV sets: glibc's malloc as it comes. */
-const MALLOC_DEFAULT = Object.fromEntries(Object.entries(IMAGE_NODE_ENV).filter(([k]) => k !== 'MALLOC_ARENA_MAX'));
+const IMAGE: Variant = { flags: IMAGE_NODE_FLAGS, env: IMAGE_NODE_ENV, jemalloc: true };
+/** The image before jemalloc: glibc's malloc with two arenas for all threads. */
+const GLIBC: Variant = { flags: IMAGE_NODE_FLAGS, env: { NODE_ENV: 'production', MALLOC_ARENA_MAX: '2' } };
+/** jemalloc with MALLOC_CONF `conf` instead of the image's. */
+const jemalloc = (conf: string | undefined): Variant => ({ ...IMAGE, env: { NODE_ENV: 'production', ...(conf === undefined ? {} : { MALLOC_CONF: conf }) } });
 
 const VARIANTS: Record<string, Variant> = {
   'ws-drain': IMAGE,
-  'ws-drain-malloc-default': { flags: IMAGE_NODE_FLAGS, env: MALLOC_DEFAULT },
+  // glibc's malloc: as the image ran it before jemalloc (two arenas), and as it comes.
+  glibc: GLIBC,
+  'ws-drain-malloc-default': { flags: IMAGE_NODE_FLAGS, env: { NODE_ENV: 'production' } },
   // The floor on the image's Node: with the image's flags and environment, and with Node's defaults.
   floor: { ...IMAGE, floor: true },
+  'floor-glibc': { ...GLIBC, floor: true },
   'floor-node-defaults': { floor: true, flags: [] },
+  // jemalloc's settings: its defaults (dirty pages decay over 10 s, purged only when the allocating threads call in), a background thread, shorter decay, fewer arenas.
+  'jemalloc-default': jemalloc(undefined),
+  'jemalloc-bg': jemalloc('background_thread:true'),
+  'jemalloc-bg-1s': jemalloc('background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0'),
+  'jemalloc-bg-1s-1-thread': jemalloc('background_thread:true,max_background_threads:1,dirty_decay_ms:1000,muzzy_decay_ms:0'),
+  'jemalloc-bg-1s-narenas-2': jemalloc('background_thread:true,dirty_decay_ms:1000,narenas:2'),
+  'jemalloc-bg-0': jemalloc('background_thread:true,dirty_decay_ms:0,muzzy_decay_ms:0'),
+  // One change each to glibc's settings as the image ran them.
+  'arena-1': { ...GLIBC, env: { ...GLIBC.env, MALLOC_ARENA_MAX: '1' } },
+  'trim-128k': { ...GLIBC, env: { ...GLIBC.env, GLIBC_TUNABLES: 'glibc.malloc.trim_threshold=131072' } },
   // One change each to the image's settings.
-  'arena-1': { ...IMAGE, env: { ...IMAGE_NODE_ENV, MALLOC_ARENA_MAX: '1' } },
-  'trim-128k': { ...IMAGE, env: { ...IMAGE_NODE_ENV, GLIBC_TUNABLES: 'glibc.malloc.trim_threshold=131072' } },
   'semi-4': { ...IMAGE, flags: [...IMAGE_NODE_FLAGS, '--max-semi-space-size=4'] },
   'single-threaded-gc': { ...IMAGE, flags: [...IMAGE_NODE_FLAGS, '--single-threaded-gc'] },
   'pool-1': { ...IMAGE, flags: [...IMAGE_NODE_FLAGS, '--v8-pool-size=1'] },
@@ -81,9 +96,9 @@ const VARIANTS: Record<string, Variant> = {
   // V8's compilers allocate their zones with malloc (on its helper threads when concurrent): fewer or none of them.
   'no-maglev': { ...IMAGE, flags: [...IMAGE_NODE_FLAGS, '--no-maglev'] },
   'no-concurrent-recompilation': { ...IMAGE, flags: [...IMAGE_NODE_FLAGS, '--no-concurrent-recompilation'] },
-  // What a periodic malloc_trim(0) would keep (an experiment: a preloaded shim, bench/malloc-trim.ts).
-  'malloc-trim-10s': { ...IMAGE, mallocTrimMs: 10_000 },
-  'malloc-trim-1s': { ...IMAGE, mallocTrimMs: 1_000 },
+  // What a periodic malloc_trim(0) keeps of glibc's arenas (an experiment: a preloaded shim, bench/malloc-trim.ts).
+  'malloc-trim-10s': { ...GLIBC, mallocTrimMs: 10_000 },
+  'malloc-trim-1s': { ...GLIBC, mallocTrimMs: 1_000 },
   // Another Node release (--other-node) with the image's flags and environment.
   'other-node': { ...IMAGE, otherNode: true },
   'floor-other-node': { ...IMAGE, floor: true, otherNode: true },
@@ -341,13 +356,15 @@ async function main(): Promise<void> {
     await writeFile(join(dir, 'response.json'), expected);
     await writeFile(join(dir, 'floor.mjs'), FLOOR);
     const results: Array<{ name: string; node: string; phases: Breakdown[] }> = [];
+    let jemallocSo: string | undefined;
     let port = 20_000 + Math.floor(Math.random() * 20_000);
-    for (const name of names) {
+    // A variant may be named more than once (e.g. glibc,ws-drain,glibc,ws-drain): each run gets files and a cgroup of its own.
+    for (const [i, name] of names.entries()) {
       const v = VARIANTS[name]!;
       let node = v.otherNode ? otherNode! : imageNode;
       if (values['cold-node']) {
         // A copy of its own, written past the page cache: its pages are read in by this server alone.
-        const copy = join(dir, `node-${name}`);
+        const copy = join(dir, `node-${i}-${name}`);
         await promisify(execFile)('dd', [`if=${node}`, `of=${copy}`, 'bs=4M', 'oflag=direct', 'status=none']);
         await promisify(execFile)('chmod', ['+x', copy]);
         node = copy;
@@ -357,14 +374,19 @@ async function main(): Promise<void> {
       const args = v.floor
         ? [...v.flags, join(dir, 'floor.mjs'), String(p), files.tlsCert, files.tlsKey, join(dir, 'response.json')]
         : [...v.flags, v.otherNode ? otherEntry : entry, 'serve', '--port', String(p), '--metrics-port', String(mp), '--tls-cert', files.tlsCert, '--tls-key', files.tlsKey, '--log-level', 'info'];
-      const cg = values.cgroup ? await makeCgroup(`ws-drain-bench-memory-${process.pid}-${name}`) : undefined;
+      const cg = values.cgroup ? await makeCgroup(`ws-drain-bench-memory-${process.pid}-${i}-${name}`) : undefined;
       if (cg !== undefined) cgroups.push(cg);
       // In its cgroup before exec: everything the server touches is charged there.
       const [file, argv] = cg === undefined ? [node, args] : ['sh', ['-c', 'echo $$ > "$0/cgroup.procs" && exec "$@"', cg.dir, node, ...args]];
       const trim = v.mallocTrimMs === undefined ? {} : await mallocTrimShim(dir, v.mallocTrimMs);
-      const child = spawn(file, argv, { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, WS_DRAIN_NAMESPACE_SOURCE: 'none', ...v.env, ...trim } });
+      const preload = v.jemalloc ? { LD_PRELOAD: (jemallocSo ??= await hostJemalloc()) } : {};
+      const base: NodeJS.ProcessEnv = { ...process.env, WS_DRAIN_NAMESPACE_SOURCE: 'none' };
+      delete base['LD_PRELOAD'];
+      delete base['MALLOC_CONF'];
+      const child = spawn(file, argv, { stdio: ['ignore', 'ignore', 'inherit'], env: { ...base, ...v.env, ...trim, ...preload } });
       children.push(child);
       await firstOk(p, pems.caCert, body);
+      if (preload.LD_PRELOAD !== undefined) await assertPreloaded(child.pid!, preload.LD_PRELOAD);
       const metrics = v.floor ? undefined : mp;
       const phases: Breakdown[] = [await breakdown(child.pid!, node, metrics, cg)];
       const load = (opts: Record<string, unknown>) =>

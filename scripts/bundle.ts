@@ -14,7 +14,7 @@
 // review runs instead of compiling it. bench/admission.ts measures the same files.
 import { build, type Plugin } from 'esbuild';
 import { execFile } from 'node:child_process';
-import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -137,13 +137,39 @@ export const IMAGE_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=8'];
 
 /**
  * The environment the image runs the bundle with (the Dockerfile's ENV says
- * the same; test/manifests checks it). The bench runs the bundle with it too.
- * MALLOC_ARENA_MAX: glibc's malloc gives each thread that allocates (V8's GC
- * and compiler threads, libuv's pool) an arena of its own, up to 8 per core,
- * that keeps what it once held; two arenas shared by all threads keep less
- * (docs/performance.md).
+ * the same, with LD_PRELOAD=IMAGE_PRELOAD; test/manifests checks it). The
+ * bench runs the bundle with it too (imageNodeEnv). MALLOC_CONF configures
+ * jemalloc, which the image preloads instead of glibc's malloc: its
+ * background thread returns pages freed and unused for dirty_decay_ms to the
+ * kernel (glibc's arenas keep them; docs/performance.md). Without the preload
+ * (the build's code-cache training) glibc ignores it.
  */
-export const IMAGE_NODE_ENV: Readonly<Record<string, string>> = { NODE_ENV: 'production', MALLOC_ARENA_MAX: '2' };
+export const IMAGE_NODE_ENV: Readonly<Record<string, string>> = { NODE_ENV: 'production', MALLOC_CONF: 'background_thread:true,dirty_decay_ms:1000,narenas:2' };
+
+/** Where the image keeps jemalloc's shared object, preloaded into node (the Dockerfile's ENV LD_PRELOAD). */
+export const IMAGE_PRELOAD = '/nodejs/lib/libjemalloc.so.2';
+
+/**
+ * The image's environment outside the image: IMAGE_NODE_ENV with jemalloc
+ * preloaded from `jemalloc` (hostJemalloc()). A preload the loader cannot
+ * open is only a warning on stderr (the process runs on glibc's malloc), so
+ * callers check the running process with assertPreloaded.
+ */
+export function imageNodeEnv(jemalloc: string): Record<string, string> {
+  return { ...IMAGE_NODE_ENV, LD_PRELOAD: jemalloc };
+}
+
+/** The image's jemalloc for this machine's architecture (tools/images/jemalloc.sh: Debian's package, cached). */
+export async function hostJemalloc(): Promise<string> {
+  const { stdout } = await promisify(execFile)(join(ROOT, 'tools/images/jemalloc.sh'), { cwd: ROOT });
+  return stdout.trim().split('\n').pop()!;
+}
+
+/** Throws unless process `pid` has `lib` mapped: the preload took. */
+export async function assertPreloaded(pid: number, lib: string): Promise<void> {
+  const maps = await readFile(`/proc/${pid}/maps`, 'utf8');
+  if (!maps.split('\n').some((l) => l.endsWith(` ${lib}`))) throw new Error(`process ${pid} runs without ${lib} (LD_PRELOAD did not take: see its stderr)`);
+}
 
 /** The user the webhook image runs as (the Dockerfile's USER; test/manifests checks it). */
 export const IMAGE_USER = { uid: 65532, gid: 65532 } as const;

@@ -6,7 +6,7 @@ import { builtinModules } from 'node:module';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { BUNDLE_ENTRY, IMAGE_NODE_ENV, IMAGE_NODE_FLAGS, IMAGE_USER } from '../../scripts/bundle.js';
+import { BUNDLE_ENTRY, IMAGE_NODE_ENV, IMAGE_NODE_FLAGS, IMAGE_PRELOAD, IMAGE_USER } from '../../scripts/bundle.js';
 import { INSTALL_COMMAND } from '../../src/core/helper-argv.js';
 import { execForm, parseCopy, parseDockerfile, type Instruction, type Stage } from './dockerfile.js';
 import { REPO_ROOT } from './render.js';
@@ -73,6 +73,7 @@ describe('Dockerfile', () => {
   it('takes its base images from build args whose defaults are the public images (CI passes local ones)', () => {
     expect(stage('build').base).toBe('${NODE_BUILD_IMAGE}');
     expect(stage('node-runtime').base).toBe('${NODE_BUILD_IMAGE}');
+    expect(stage('jemalloc').base).toBe('${NODE_BUILD_IMAGE}');
     expect(stage('helper-build').base).toBe('${GO_BUILD_IMAGE}');
     expect(stage('webhook').base).toBe('${RUNTIME_IMAGE}');
     expect(releaseBase(stage('build'))).toBe('node:${NODE_VERSION}-bookworm-slim');
@@ -87,6 +88,9 @@ describe('Dockerfile', () => {
     // The Go helper is cross-compiled for the target, and the Node runtime is the target's npm package.
     expect(runs(stage('helper-build')).join('\n')).toMatch(/GOARCH="\$\{TARGETARCH\}"/);
     expect(runs(stage('node-runtime')).join('\n')).toMatch(/npm pack .*node-linux-\$\{arch\}@\$\{NODE_VERSION\}/);
+    // jemalloc is Debian's package of the target architecture, at the pinned version tools/images/jemalloc.sh fetches too.
+    expect(runs(stage('jemalloc')).join('\n')).toMatch(/apt-get .*download "libjemalloc2:\$\{TARGETARCH\}=\$\{JEMALLOC_VERSION\}"/);
+    expect(globalArg('JEMALLOC_VERSION')).toMatch(/^\d+\.\d+\.\d+-\d+$/);
     expect(stage('webhook').platform).toBe('$TARGETPLATFORM');
   });
 
@@ -131,8 +135,11 @@ describe('Dockerfile', () => {
     expect(all(webhook, 'ENV').map((e) => e.args)).toContain('NODE_ENV=production');
 
     const copies = all(webhook, 'COPY').map(parseCopy);
-    // Nothing from the build context: the Node runtime out of node-runtime, the rest out of the build stage.
-    expect(copies.every((c) => c.from === 'build' || c.from === 'node-runtime')).toBe(true);
+    // Nothing from the build context: the Node runtime out of node-runtime, jemalloc out of its stage, the rest out of the build stage.
+    expect(copies.every((c) => c.from === 'build' || c.from === 'node-runtime' || c.from === 'jemalloc')).toBe(true);
+    // The allocator the environment preloads is the one copied in, with its licence.
+    const jemalloc = copies.filter((c) => c.from === 'jemalloc').map((c) => c.destination).sort();
+    expect(jemalloc).toEqual([IMAGE_PRELOAD, '/usr/share/doc/libjemalloc2/copyright'].sort());
     const build = stage('build');
     const copied = copies.filter((c) => c.from === 'build').flatMap((c) => c.sources.map((s) => relativeToWorkdir(build, s))).sort();
     expect(copied).toEqual(['dist', 'node_modules', 'package.json']);
@@ -158,7 +165,7 @@ describe('Dockerfile', () => {
     expect(last(webhook, 'USER').args.trim()).toBe(`${IMAGE_USER.uid}:${IMAGE_USER.gid}`);
     // The image's environment is the one the build trains with and the benchmark runs the bundle with.
     const envPairs = all(webhook, 'ENV').flatMap((e) => e.args.trim().split(/\s+/));
-    expect(envPairs.sort()).toEqual(Object.entries(IMAGE_NODE_ENV).map(([k, v]) => `${k}=${v}`).sort());
+    expect(envPairs.sort()).toEqual([...Object.entries(IMAGE_NODE_ENV).map(([k, v]) => `${k}=${v}`), `LD_PRELOAD=${IMAGE_PRELOAD}`].sort());
   });
 
   it('ships every package the compiled code imports: production dependencies are enough at runtime', () => {

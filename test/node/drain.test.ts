@@ -12,7 +12,7 @@ import { REPO_ROOT } from '../e2e/controlplane/binaries.js';
 import { leftovers, NODE } from './host.js';
 import { expectCleanDrain } from './expect-drain.js';
 import { helmTests } from './helm.js';
-import { installWsDrain } from './install.js';
+import { installWsDrain, WEBHOOK_NAMESPACE } from './install.js';
 import { nodeStateDir, startNode, type RealNode } from './node.js';
 import { podShapeTests } from './pod-shapes.js';
 import { underLoad, waitForRoutes, type DisruptionRun } from './scenario.js';
@@ -86,6 +86,16 @@ describe('ws-drain on a real node (kubelet, containerd, kube-proxy, registry)', 
     // The uid the install ran as, from inside the running pod's shared volume.
     const owner = await n().kubectl(['-n', NS, 'exec', pods[0]!.metadata.name, '-c', 'ws-echo', '--', '/nodejs/bin/node', '-e', "const s=require('fs').statSync('/ws-drain/ws-drain-helper');console.log(s.uid)"]);
     expect(owner.trim()).toBe('65532');
+  });
+
+  it('the webhook pod runs on the image\'s jemalloc: its process (PID 1 of the container) has it mapped', async () => {
+    const pods = JSON.parse(await n().kubectl(['-n', WEBHOOK_NAMESPACE, 'get', 'pods', '-l', 'app.kubernetes.io/name=ws-drain-webhook', '-o', 'json'])) as { items: Array<{ metadata: { name: string } }> };
+    expect(pods.items.length).toBeGreaterThan(0);
+    for (const pod of pods.items) {
+      // The image has no shell; its node reads the maps of the container's first process, the ENTRYPOINT's node.
+      const mapped = await n().kubectl(['-n', WEBHOOK_NAMESPACE, 'exec', pod.metadata.name, '--', '/nodejs/bin/node', '-e', "const m=require('fs').readFileSync('/proc/1/maps','utf8').split('\\n').filter((l)=>l.endsWith(' /nodejs/lib/libjemalloc.so.2'));const c=require('fs').readFileSync('/proc/1/cmdline','utf8').split('\\0');console.log(JSON.stringify({exe:c[0],mapped:m.length>0}))"]);
+      expect(JSON.parse(mapped)).toEqual({ exe: '/nodejs/bin/node', mapped: true });
+    }
   });
 
   it('rollout restart: no refused connect, no 1006, no lost acknowledged message, every session closed with 1001; the helper logs in kubectl logs', async () => {

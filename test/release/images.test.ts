@@ -7,21 +7,26 @@
 // no binfmt needed): the helper's version and its parse-only check of the argv
 // the webhook injects, the arm64 Node's version and the bundle's --help (V8
 // rejecting the code cache the amd64 build stage trained, as it should); the
-// SBOM lists exactly the npm packages in the image;
+// webhook runs on the image's jemalloc (serve in the amd64 image maps it; on
+// both platforms jemalloc reports the image's MALLOC_CONF in effect); the
+// SBOM lists exactly the npm packages in the image, and jemalloc;
 // tools/release/attach-sbom.mjs attaches each SBOM to its index as an OCI
 // referrer; and tools/release/pin.sh pins the kustomize render and the chart
 // values to the digests.
 // The base images are built locally (--local-bases): CI cannot pull public ones.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { existsSync, readFileSync } from 'node:fs';
+import { chown, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { request as httpsRequest } from 'node:https';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { IMAGE_PRELOAD } from '../../scripts/bundle.js';
+import { generateDevCerts, writeDevCerts } from '../../src/certs/dev-certs.js';
 import { DEFAULT_CONFIG } from '../../src/core/config.js';
 import { decide } from '../../src/core/decide.js';
 import { HELPER_BINARY } from '../../src/core/types.js';
@@ -238,6 +243,71 @@ describe('tools/release/build.sh: release images in a local registry', () => {
     expect(existsSync(join(arm, 'lib/ld-linux-aarch64.so.1'))).toBe(true);
   });
 
+  it('the webhook runs on the image\'s jemalloc: serve, started as the container starts it, has it mapped; on amd64 and on arm64 jemalloc is the allocator and reads the image\'s MALLOC_CONF', async () => {
+    const Config = z.object({ config: z.object({ Entrypoint: z.array(z.string()).min(2), User: z.string(), Env: z.array(z.string()) }) });
+    const imageConfig = async (arch: string) => {
+      const config = Config.parse(JSON.parse(await must('skopeo', ['inspect', '--config', '--tls-verify=false', '--override-arch', arch, `docker://${byDigest(printed.get('ws-drain-webhook')!)}`]))).config;
+      return { ...config, env: Object.fromEntries(config.Env.map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)])) };
+    };
+    const amd64 = await imageConfig('amd64');
+    expect(amd64.env['LD_PRELOAD']).toBe(IMAGE_PRELOAD);
+    const rootfs = await unpack(printed.get('ws-drain-webhook')!, 'amd64', work);
+    expect(await elfMachine(join(rootfs, IMAGE_PRELOAD))).toBe('amd64');
+    // serve as the container runs it (chroot into the image, its user, its ENV), on loopback with throw-away certificates.
+    const certs = await writeDevCerts(join(rootfs, 'tmp', 'jemalloc-certs'), await generateDevCerts({ hosts: ['127.0.0.1'] }));
+    for (const file of [certs.tlsCert, certs.tlsKey]) await chown(file, 65532, 65532);
+    const inImage = (path: string) => path.slice(rootfs.length);
+    const port = await freePort();
+    const serve = spawn('chroot', [`--userspec=${amd64.User}`, rootfs, ...amd64.Entrypoint, 'serve', '--port', String(port), '--metrics-port', '0', '--namespace-source', 'none', '--tls-cert', inImage(certs.tlsCert), '--tls-key', inImage(certs.tlsKey)], {
+      env: { ...amd64.env, PATH: process.env['PATH'] },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    serve.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+    try {
+      const healthy = () =>
+        new Promise<boolean>((resolve) => {
+          httpsRequest({ host: '127.0.0.1', port, path: '/healthz', ca: readFileSync(certs.caCert), servername: '127.0.0.1' }, (res) => {
+            res.resume();
+            resolve(res.statusCode === 200);
+          })
+            .on('error', () => resolve(false))
+            .end();
+        });
+      const deadline = Date.now() + 60_000;
+      while (!(await healthy())) {
+        if (serve.exitCode !== null || Date.now() > deadline) throw new Error(`serve in the image did not answer /healthz (exit ${serve.exitCode}):\n${stderr}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      // chroot execs the ENTRYPOINT: its pid is the webhook's node.
+      const maps = await readFile(`/proc/${serve.pid}/maps`, 'utf8');
+      // (The host's chroot, which starts with the image's ENV too, cannot open the preload and says so on stderr; node in the image can.)
+      expect(maps.split('\n').filter((l) => l.endsWith(`${rootfs}${IMAGE_PRELOAD}`)).length).toBeGreaterThan(0);
+    } finally {
+      const exited = new Promise((r) => serve.once('exit', r));
+      if (serve.exitCode === null) serve.kill('SIGTERM');
+      await exited;
+    }
+    // jemalloc prints its options at exit with stats_print: the image's settings, read by the allocator in use.
+    const options = (stats: string) => Object.fromEntries([...stats.matchAll(/^\s*opt\.(\w+): (\S+)/gm)].map((m) => [m[1]!, m[2]!]));
+    const wanted = Object.fromEntries(amd64.env['MALLOC_CONF']!.split(',').map((pair) => pair.split(':') as [string, string]));
+    expect(Object.keys(wanted)).toContain('background_thread');
+    const stats = await runProcess('chroot', [`--userspec=${amd64.User}`, rootfs, ...amd64.Entrypoint, '--version'], { env: { ...amd64.env, MALLOC_CONF: `${amd64.env['MALLOC_CONF']},stats_print:true`, PATH: process.env['PATH'] } });
+    expect(stats.code).toBe(0);
+    expect(stats.stderr).toContain('Begin jemalloc statistics');
+    expect(options(stats.stderr)).toMatchObject(wanted);
+    // arm64 under qemu-user: -L makes the image's root the loader's, so LD_PRELOAD's path is the image's file.
+    const arm64 = await imageConfig('arm64');
+    expect(arm64.env).toEqual(amd64.env);
+    const armRoot = await unpack(printed.get('ws-drain-webhook')!, 'arm64', work);
+    expect(await elfMachine(join(armRoot, IMAGE_PRELOAD))).toBe('arm64');
+    const armStats = await runProcess('qemu-aarch64-static', ['-L', armRoot, join(armRoot, arm64.Entrypoint[0]!), '--version'], { env: { ...arm64.env, MALLOC_CONF: `${arm64.env['MALLOC_CONF']},stats_print:true`, PATH: '/usr/bin:/bin' } });
+    expect(armStats.code).toBe(0);
+    expect(armStats.stdout.trim()).toBe(`v${nodeVersion}`);
+    expect(armStats.stderr).toContain('Begin jemalloc statistics');
+    expect(options(armStats.stderr)).toMatchObject(wanted);
+  });
+
   it('the webhook SBOM (SPDX 2.3) lists exactly the npm packages in the image, and the Node runtime', async () => {
     const sbom = z
       .object({ spdxVersion: z.literal('SPDX-2.3'), packages: z.array(z.object({ name: z.string(), versionInfo: z.string(), externalRefs: z.array(z.object({ referenceLocator: z.string() })).optional() })) })
@@ -258,6 +328,7 @@ describe('tools/release/build.sh: release images in a local registry', () => {
     expect(inImage.size).toBeGreaterThan(10);
     expect([...listed].sort()).toEqual([...inImage].sort());
     expect(sbom.packages.find((p) => p.name === 'node')?.versionInfo).toBe(nodeVersion);
+    expect(sbom.packages.find((p) => p.name === 'libjemalloc2')?.versionInfo).toBe(/^ARG JEMALLOC_VERSION=(.*)$/m.exec(await readFile(join(REPO_ROOT, 'Dockerfile'), 'utf8'))?.[1]);
     const helper = JSON.parse(await readFile(join(work, 'out/ws-drain-helper.spdx.json'), 'utf8')) as { spdxVersion: string; packages: { name: string }[] };
     expect(helper.spdxVersion).toBe('SPDX-2.3');
     expect(helper.packages.map((p) => p.name)).toContain('stdlib');

