@@ -127,7 +127,7 @@ ENV NODE_ENV=production
 # binary stays the npm package's. The ENV lines are scripts/bundle.ts's
 # IMAGE_NODE_ENV and IMAGE_PRELOAD (test/manifests checks they agree);
 # docs/performance.md has the figures.
-ENV MALLOC_CONF=background_thread:true,dirty_decay_ms:1000,narenas:2
+ENV MALLOC_CONF=background_thread:true,dirty_decay_ms:1000
 ENV LD_PRELOAD=/nodejs/lib/libjemalloc.so.2
 COPY --from=node-runtime /node/bin/node /nodejs/bin/node
 COPY --from=node-runtime /node/LICENSE /nodejs/LICENSE

@@ -144,7 +144,7 @@ export const IMAGE_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=8'];
  * kernel (glibc's arenas keep them; docs/performance.md). Without the preload
  * (the build's code-cache training) glibc ignores it.
  */
-export const IMAGE_NODE_ENV: Readonly<Record<string, string>> = { NODE_ENV: 'production', MALLOC_CONF: 'background_thread:true,dirty_decay_ms:1000,narenas:2' };
+export const IMAGE_NODE_ENV: Readonly<Record<string, string>> = { NODE_ENV: 'production', MALLOC_CONF: 'background_thread:true,dirty_decay_ms:1000' };
 
 /** Where the image keeps jemalloc's shared object, preloaded into node (the Dockerfile's ENV LD_PRELOAD). */
 export const IMAGE_PRELOAD = '/nodejs/lib/libjemalloc.so.2';
