@@ -137,32 +137,18 @@ export function serializeReview(review: AdmissionReviewResponse): string {
 }
 
 /**
- * The bytes that follow the uid in serializeReview's answer (which writes the
- * uid first), copied into memory of their own: the part of an answer two
- * reviews that differ only in their uid share (answer-memo.ts). undefined if
- * `body` is not such an answer for `uid`.
+ * What follows the uid in serializeReview's text (which writes the uid
+ * first): the part of an answer two reviews that differ only in their uid
+ * share (answer-memo.ts). undefined if `body` is not such an answer for `uid`.
  */
-export function answerAfterUid(body: Buffer, uid: string): Buffer | undefined {
-  const head = Buffer.from(REVIEW_HEAD + JSON.stringify(uid));
-  if (body.length < head.length || !body.subarray(0, head.length).equals(head)) return undefined;
-  // Not a slice: an entry kept for minutes must not pin the 8 KiB pool slab it was written into.
-  const after = Buffer.allocUnsafeSlow(body.length - head.length);
-  body.copy(after, 0, head.length);
-  return after;
+export function answerAfterUid(body: string, uid: string): string | undefined {
+  const head = REVIEW_HEAD + JSON.stringify(uid);
+  return body.startsWith(head) ? body.slice(head.length) : undefined;
 }
 
-/**
- * serializeReview's bytes of the answer whose bytes after the uid are
- * `after` (answerAfterUid), for `uid`: one buffer, written as is (no string
- * to flatten or to join to the headers).
- */
-export function answerWithUid(uid: string, after: Buffer): Buffer {
-  const head = REVIEW_HEAD + JSON.stringify(uid);
-  const headBytes = Buffer.byteLength(head);
-  const out = Buffer.allocUnsafe(headBytes + after.length);
-  out.write(head, 0);
-  after.copy(out, headBytes);
-  return out;
+/** serializeReview's text of the answer whose text after the uid is `after` (answerAfterUid), for `uid`. */
+export function answerWithUid(uid: string, after: string): string {
+  return REVIEW_HEAD + JSON.stringify(uid) + after;
 }
 
 /** Maps a core Decision onto an AdmissionResponse. */

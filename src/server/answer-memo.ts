@@ -22,7 +22,7 @@
 //   only once two uids have been seen to be request.uid ("verified"); before,
 //   only the same uid, i.e. the same bytes.
 // - admit() reads request.uid only to echo it, and serializeReview writes it
-//   first: the answer is the remembered bytes after the uid, behind this uid.
+//   first: the answer is the remembered text after the uid, behind this uid.
 // - The namespace's view is looked up for every review, as admit() does, and
 //   must be the view the entry was answered with: the informer and its worker
 //   copy (namespaces.ts, namespace-ipc.ts) make a new view for every change of
@@ -58,8 +58,7 @@ const UID_MARK = Buffer.from('"uid":"');
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 
-/** `body`: the answer's bytes, to write as they are. */
-export type MemoAnswer = { ok: true; result: AdmissionRecord; body: Buffer } | { ok: false; error: string };
+export type MemoAnswer = { ok: true; result: AdmissionRecord; body: string } | { ok: false; error: string };
 
 export interface AnswerMemo {
   /** A POST /mutate body's answer, as parseReviewBody and answerParsed('mutate') give it: from the memo when it holds it. */
@@ -82,8 +81,8 @@ interface Entry {
   verified: boolean;
   /** The view admit() answered with. */
   view: NamespaceView;
-  /** The answer's bytes after its uid (answerAfterUid), in memory of their own. */
-  after: Buffer;
+  /** The answer's text after its uid (answerAfterUid). */
+  after: string;
   record: Omit<AdmissionRecord, 'uid'>;
   bytes: number;
 }
@@ -181,17 +180,13 @@ export function createAnswerMemo(opts: AnswerMemoOptions): AnswerMemo {
       if (!parsed.ok) return parsed;
       const used: { view?: NamespaceView } = {};
       const lookup: NamespaceLookup = (name) => (used.view = looked?.name === name ? looked : namespaces(name));
-      const answered = answerParsed('mutate', parsed.review, config, lookup);
-      const result = answered.result;
-      // Bytes once: the memo keeps a copy of part of them, and the reply writes them as they are.
-      const body = Buffer.from(answered.body);
+      const { result, body } = answerParsed('mutate', parsed.review, config, lookup);
       // No lookup: not a pod CREATE, so not the core's answer.
       const core = result.outcome === 'mutated' || result.outcome === 'skipped' || (result.outcome === 'denied' && !result.reason?.startsWith(OVERSIZE_DENIAL_PREFIX));
       const view = used.view;
       if (cut !== undefined && view !== undefined && core && parsed.review.request.uid === cut.uid) {
         remember(cut.key, cut.uid, () => {
-          // Not copied if it could not be kept (remember's bound).
-          const after = body.length > MAX_ENTRY_BYTES ? undefined : answerAfterUid(body, result.uid);
+          const after = answerAfterUid(body, result.uid);
           const { review: _answered, uid: _uid, ...record } = result;
           return after === undefined ? undefined : { view, after, record };
         });

@@ -33,13 +33,10 @@ export interface MutateDeps {
 
 export function reply(res: ServerResponse, status: number, body: string | Uint8Array, extraHeaders: readonly string[] = []): void {
   if (res.headersSent) return;
-  // Bytes, not text: Node joins a string body to the header block into one more
-  // string (a copy of the answer on the heap per review); bytes go out beside it.
-  const bytes = typeof body === 'string' ? Buffer.from(body) : body;
   // Flat [name, value, ...] headers: no per-request object for Node to walk.
-  const length = String(bytes.byteLength);
+  const length = String(typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength);
   res.writeHead(status, extraHeaders.length === 0 ? ['content-type', JSON_UTF8, 'content-length', length] : ['content-type', JSON_UTF8, 'content-length', length, ...extraHeaders]);
-  res.end(bytes);
+  res.end(body);
 }
 
 /**
