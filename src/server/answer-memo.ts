@@ -55,10 +55,13 @@ const ENTRY_OVERHEAD = 256;
 /** admissionReviewSchema's bound of request.uid. */
 const MAX_UID_CHARS = 256;
 const UID_MARK = Buffer.from('"uid":"');
+/** What answerWithUid writes before the quoted uid, in bytes. */
+const ANSWER_HEAD_BYTES = answerWithUid('', '').length - 2;
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 
-export type MemoAnswer = { ok: true; result: AdmissionRecord; body: string } | { ok: false; error: string };
+/** `bytes`: the body's UTF-8 length when known without measuring it (a hit), so the reply does not flatten the text to count it. */
+export type MemoAnswer = { ok: true; result: AdmissionRecord; body: string; bytes?: number } | { ok: false; error: string };
 
 export interface AnswerMemo {
   /** A POST /mutate body's answer, as parseReviewBody and answerParsed('mutate') give it: from the memo when it holds it. */
@@ -83,6 +86,8 @@ interface Entry {
   view: NamespaceView;
   /** The answer's text after its uid (answerAfterUid). */
   after: string;
+  /** Its UTF-8 length, measured once. */
+  afterBytes: number;
   record: Omit<AdmissionRecord, 'uid'>;
   bytes: number;
 }
@@ -153,7 +158,7 @@ export function createAnswerMemo(opts: AnswerMemoOptions): AnswerMemo {
     const size = kept.after.length + ENTRY_OVERHEAD;
     const verified = old !== undefined ? old.verified || old.uid !== uid : firstUid !== uid;
     drop(key);
-    entries.set(key, { ...kept, uid, verified, bytes: size });
+    entries.set(key, { ...kept, afterBytes: Buffer.byteLength(kept.after), uid, verified, bytes: size });
     bytes += size;
     while (entries.size > maxEntries || bytes > maxBytes) drop(oldest(entries)!);
   }
@@ -171,7 +176,9 @@ export function createAnswerMemo(opts: AnswerMemoOptions): AnswerMemo {
             entries.delete(cut.key);
             entries.set(cut.key, entry);
             onLookup(true);
-            return { ok: true, result: { ...entry.record, uid: cut.uid }, body: answerWithUid(cut.uid, entry.after) };
+            // The cut uid is printable ASCII without escapes: one byte a character, quoted.
+            const bytes = ANSWER_HEAD_BYTES + cut.uid.length + 2 + entry.afterBytes;
+            return { ok: true, result: { ...entry.record, uid: cut.uid }, body: answerWithUid(cut.uid, entry.after), bytes };
           }
         }
       }

@@ -31,10 +31,11 @@ export interface MutateDeps {
   answers?: AnswerMemo;
 }
 
-export function reply(res: ServerResponse, status: number, body: string | Uint8Array, extraHeaders: readonly string[] = []): void {
+/** `byteLength`: the body's length when the caller knows it (counting a string flattens it: a copy on the heap). */
+export function reply(res: ServerResponse, status: number, body: string | Uint8Array, extraHeaders: readonly string[] = [], byteLength?: number): void {
   if (res.headersSent) return;
   // Flat [name, value, ...] headers: no per-request object for Node to walk.
-  const length = String(typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength);
+  const length = String(byteLength ?? (typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength));
   res.writeHead(status, extraHeaders.length === 0 ? ['content-type', JSON_UTF8, 'content-length', length] : ['content-type', JSON_UTF8, 'content-length', length, ...extraHeaders]);
   res.end(body);
 }
@@ -113,7 +114,7 @@ export function createMutateHandler(deps: MutateDeps, route: Route = 'mutate'): 
     if (memo !== undefined) {
       const answered = memo.answer(raw, namespaces);
       if (!answered.ok) return refuse(res, 400, answered.error);
-      reply(res, 200, answered.body);
+      reply(res, 200, answered.body, undefined, answered.bytes);
       return record(answered.result, seconds(started));
     }
     const parsed = parseReviewBody(raw);

@@ -187,6 +187,8 @@ describe('answer memo', () => {
             const got = memo.answer(raw, namespaces.lookup);
             expect(textOf(got)).toBe(textOf(want));
             expect(recordOf(got)).toEqual(recordOf(want));
+            // The length a hit states (the reply's content-length) is the answer's UTF-8 length.
+            if (got.ok && got.bytes !== undefined) expect(got.bytes).toBe(Buffer.byteLength(got.body));
             // ws_drain_namespace_cache_misses_total counts lookups: one per pod CREATE, hit or not.
             expect(namespaces.lookups).toBe(wantLookups);
             answered += 1;
