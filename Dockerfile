@@ -134,9 +134,10 @@ COPY --from=node-runtime /node/LICENSE /nodejs/LICENSE
 COPY --from=jemalloc /jemalloc/libjemalloc.so.2 /nodejs/lib/libjemalloc.so.2
 COPY --from=jemalloc /jemalloc/copyright /usr/share/doc/libjemalloc2/copyright
 WORKDIR /app
-# Only what runs: compiled JS, production dependencies, and package.json
-# (its "type": "module" makes Node load dist/ as ES modules, and its
-# "version" is the one `ws-drain --version` prints).
+# Only what runs: compiled JS, production dependencies, and package.json.
+# The entrypoint is the bundle (dist/bundle, its version inlined); package.json's
+# "type": "module" and node_modules let the tsc output beside it run too
+# (`node dist/cli/main.js`).
 COPY --from=build /src/package.json ./package.json
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
