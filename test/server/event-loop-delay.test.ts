@@ -1,5 +1,5 @@
 // The event-loop lag gauges: they must read how late the loop ran (a blocked
-// loop: more than 0.1 s; an idle one: far below the 100 ms sampling interval),
+// loop: how far past its due time; an idle one: ~0), on a hand-driven clock,
 // under the names the dashboard queries, without prom-client's 10 ms timer.
 import { createRequire } from 'node:module';
 import type { IntervalHistogram } from 'node:perf_hooks';
@@ -26,26 +26,36 @@ async function untilSamples(sampler: EventLoopDelaySampler, n: number): Promise<
 }
 
 describe('event-loop lag gauges', () => {
-  it('read the delay past the interval: ~0 when idle, over 0.1 s after a 300 ms block', async () => {
+  it('read the delay past the interval: ~0 when idle, the block past the due time after one', async () => {
+    // The sampler's timer and clock are driven by hand: a block is the clock
+    // moving on while no timer runs, so the figures are exact on a busy machine.
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    let now = 1_000;
+    const clock = vi.spyOn(performance, 'now').mockImplementation(() => now);
     const registry = new Registry();
     const sampler = registerEventLoopDelay(registry);
+    const tick = (late: number): void => {
+      now += EVENT_LOOP_SAMPLE_MS + late;
+      vi.advanceTimersByTime(EVENT_LOOP_SAMPLE_MS);
+    };
     try {
-      await untilSamples(sampler, 5);
+      for (let i = 0; i < 5; i++) tick(0);
+      expect(sampler.samples()).toBe(5);
       const idle = await gauges(registry);
       // prom-client's monitor recorded the whole interval: ≥ the interval on a healthy loop.
-      expect(idle['nodejs_eventloop_lag_p50_seconds']).toBeLessThan(0.05);
-      expect(idle['nodejs_eventloop_lag_min_seconds']).toBeLessThan(0.05);
+      expect(idle['nodejs_eventloop_lag_max_seconds']).toBeLessThan(1e-6);
       expect(sampler.samples()).toBe(0); // the scrape reset the window
 
-      const start = performance.now();
-      while (performance.now() - start < 300); // blocks the loop past at least two due times
-      await untilSamples(sampler, 1);
+      for (let i = 0; i < 3; i++) tick(0);
+      tick(300); // the loop blocked: the run came 300 ms past its due time
       const blocked = await gauges(registry);
-      expect(blocked['nodejs_eventloop_lag_max_seconds']).toBeGreaterThan(0.1);
-      expect(blocked['nodejs_eventloop_lag_p99_seconds']).toBeGreaterThan(0.1);
-      expect(blocked['nodejs_eventloop_lag_max_seconds']).toBeLessThan(0.3 + 1); // not the time since the last scrape
+      expect(blocked['nodejs_eventloop_lag_max_seconds']).toBeCloseTo(0.3, 2); // the histogram's precision; not the time since the last scrape (0.7 s)
+      expect(blocked['nodejs_eventloop_lag_p99_seconds']).toBeGreaterThan(0.29);
+      expect(blocked['nodejs_eventloop_lag_p50_seconds']).toBeLessThan(1e-6);
     } finally {
       sampler.stop();
+      clock.mockRestore();
+      vi.useRealTimers();
     }
   });
 
