@@ -2,7 +2,7 @@
 // one ReplicaSet (or parallel Job) reach admission byte for byte the same but
 // for the review's uid: no name yet (generateName), the same labels, owner and
 // spec. A rollout or scale-up of N replicas, when admission load peaks, asks
-// the same question N times; from the third time on, the answer comes from
+// the same question N times; from the fourth time on, the answer comes from
 // here, without JSON.parse, the core or serialisation.
 //
 // Why a remembered answer is the one the webhook would compute
@@ -21,6 +21,10 @@
 //   for every body of the key. So an entry answers a review with another uid
 //   only once two uids have been seen to be request.uid ("verified"); before,
 //   only the same uid, i.e. the same bytes.
+// - Entries and sightings are found by a cheap hash (FNV-1a in JavaScript)
+//   of the same bytes, but count for a body only when their digest is its
+//   key: a cheap hash shared by two bodies costs a digest or a computed
+//   answer, never another body's answer or verification.
 // - admit() reads request.uid only to echo it, and serializeReview writes it
 //   first: the answer is the remembered text after the uid, behind this uid.
 // - The namespace's view is looked up for every review, as admit() does, and
@@ -31,13 +35,18 @@
 //   denied), not an internal error, and not the 1 MiB safety net's denial,
 //   whose verdict also depends on the uid's length.
 //
-// What it costs when pods do not repeat: a body's first sighting keeps only
-// its digest and uid; the answer is kept at the second (which also verifies
-// the uid when it differs). Bounded whatever arrives: at most `entries`
-// answers holding at most entries × BYTES_PER_ENTRY of text (and one largest
-// entry's), least recently used out first, plus `entries` first sightings; a
-// body or answer over MAX_ENTRY_BYTES is not kept. Each serve --workers
-// process keeps a memo of its own.
+// What it costs when pods do not repeat: a body's first sighting (one whose
+// cheap hash is not held) keeps only that cheap hash, without a SHA-256: in
+// the server a digest costs 10-19 µs (OpenSSL's code runs cold between
+// reviews), the cheap hash ~2 (docs/performance.md). The second sighting
+// takes the digest and keeps it with the uid, the third keeps the answer
+// (and verifies the uid when it differs): one computed answer more per
+// template than with a digest at the first sighting. Bounded whatever
+// arrives: at most `entries` answers holding at most entries ×
+// BYTES_PER_ENTRY of text (and one largest entry's), least recently used out
+// first, plus `entries` sightings (a cheap hash, or a digest and a uid), the
+// oldest out first; a body or answer over MAX_ENTRY_BYTES is not kept. Each
+// serve --workers process keeps a memo of its own.
 import { createHash } from 'node:crypto';
 import type { NamespaceView } from '../core/namespace-defaults.js';
 import type { WebhookConfig } from '../core/types.js';
@@ -66,7 +75,8 @@ export type MemoAnswer = { ok: true; result: AdmissionRecord; body: string; byte
 export interface AnswerMemo {
   /** A POST /mutate body's answer, as parseReviewBody and answerParsed('mutate') give it: from the memo when it holds it. */
   answer(raw: Uint8Array, namespaces: NamespaceLookup): MemoAnswer;
-  stats(): { entries: number; bytes: number };
+  /** `sightings`: bodies seen and not kept (a cheap hash, or a digest and a uid). */
+  stats(): { entries: number; bytes: number; sightings: number };
 }
 
 export interface AnswerMemoOptions {
@@ -78,6 +88,8 @@ export interface AnswerMemoOptions {
 }
 
 interface Entry {
+  /** The SHA-256 of the body without its uid's value: what the entry answers (the cheap hash only finds it). */
+  digest: string;
   /** The uid of the review that made this answer. */
   uid: string;
   /** Another uid has parsed as request.uid with this key too: the cut is request.uid. */
@@ -92,8 +104,28 @@ interface Entry {
   bytes: number;
 }
 
-/** The key of a body without the value of its first "uid", and that value. */
-function cutUid(raw: Uint8Array): { key: string; uid: string } | undefined {
+/** A body seen and not kept: `null` when only its cheap hash was taken, then its digest and the uid that parsed as its request.uid. */
+type Sighting = { digest: string; uid: string } | null;
+
+/** A body cut around the value of its first "uid": that value, and the cheap hash of the rest. */
+interface Cut {
+  bytes: Buffer;
+  start: number;
+  end: number;
+  uid: string;
+  hash: number;
+}
+
+const FNV_OFFSET = 0x811c9dc5;
+const FNV_PRIME = 0x01000193;
+
+/** FNV-1a, 32 bits, of bytes[from, to), continued from `h`. */
+function fnv1a(bytes: Uint8Array, from: number, to: number, h: number): number {
+  for (let i = from; i < to; i++) h = Math.imul(h ^ bytes[i]!, FNV_PRIME);
+  return h;
+}
+
+function cutUid(raw: Uint8Array): Cut | undefined {
   const bytes = Buffer.isBuffer(raw) ? raw : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
   const mark = bytes.indexOf(UID_MARK);
   if (mark < 0) return undefined;
@@ -105,8 +137,18 @@ function cutUid(raw: Uint8Array): { key: string; uid: string } | undefined {
     const c = bytes[i]!;
     if (c < 0x20 || c > 0x7e || c === BACKSLASH) return undefined;
   }
-  const key = createHash('sha256').update(bytes.subarray(0, start)).update(bytes.subarray(end)).digest('base64');
-  return { key, uid: bytes.toString('latin1', start, end) };
+  const hash = fnv1a(bytes, end, bytes.length, fnv1a(bytes, 0, start, FNV_OFFSET));
+  return { bytes, start, end, uid: bytes.toString('latin1', start, end), hash };
+}
+
+/** The cheap hash a body is found by, undefined when it has no uid the memo can cut (exported for the tests' collisions). */
+export function cheapHash(raw: Uint8Array): number | undefined {
+  return cutUid(raw)?.hash;
+}
+
+/** The key proper: the SHA-256 of the bytes the cheap hash covers. */
+function digestOf(cut: Cut): string {
+  return createHash('sha256').update(cut.bytes.subarray(0, cut.start)).update(cut.bytes.subarray(cut.end)).digest('base64');
 }
 
 /** Views are never edited, only replaced: the same object, or (a view made per lookup, as for bare names) the same parts. */
@@ -125,40 +167,55 @@ export function createAnswerMemo(opts: AnswerMemoOptions): AnswerMemo {
   const maxEntries = opts.entries;
   const maxBytes = Math.max(opts.entries * BYTES_PER_ENTRY, MAX_ENTRY_BYTES + ENTRY_OVERHEAD);
   const onLookup = opts.onLookup ?? (() => {});
-  // Map order is recency: a hit moves its entry to the end, eviction takes the first.
-  const entries = new Map<string, Entry>();
+  // Both by cheap hash; an entry or sighting counts for a body only with its digest. Map order is
+  // recency: a hit moves its entry to the end, eviction takes the first.
+  const entries = new Map<number, Entry>();
   let bytes = 0;
-  // Bodies seen once, by key: the uid that parsed as their request.uid.
-  const seenOnce = new Map<string, string>();
+  // Bodies seen and not kept, the oldest out first.
+  const seen = new Map<number, Sighting>();
 
-  function drop(key: string): void {
-    const entry = entries.get(key);
+  function drop(hash: number): void {
+    const entry = entries.get(hash);
     if (entry === undefined) return;
-    entries.delete(key);
+    entries.delete(hash);
     bytes -= entry.bytes;
+  }
+
+  function see(hash: number, sighting: Sighting): void {
+    seen.delete(hash);
+    seen.set(hash, sighting);
+    if (seen.size > maxEntries) seen.delete(oldest(seen)!);
   }
 
   /**
    * A review whose request.uid is `uid`, the value cut out of its body, was
    * answered: its answer (made by `answer` only when needed) is kept from the
-   * second sighting on.
+   * third sighting on; `digest` is the cut's, when already taken.
    */
-  function remember(key: string, uid: string, answer: () => Pick<Entry, 'view' | 'after' | 'record'> | undefined): void {
-    const old = entries.get(key);
-    const firstUid = seenOnce.get(key);
-    if (old === undefined && firstUid === undefined) {
-      // Most bodies are never seen again (distinct pods): keep only that this one was.
-      seenOnce.set(key, uid);
-      if (seenOnce.size > maxEntries) seenOnce.delete(oldest(seenOnce)!);
+  function remember(cut: Cut, digest: string | undefined, answer: () => Pick<Entry, 'view' | 'after' | 'record'> | undefined): void {
+    const { hash, uid } = cut;
+    const old = entries.get(hash);
+    const sighting = seen.get(hash);
+    if (old === undefined && sighting === undefined) {
+      // Most bodies are never seen again (distinct pods): keep only their cheap hash, take no digest.
+      see(hash, null);
       return;
     }
-    seenOnce.delete(key);
+    digest ??= digestOf(cut);
+    const same = old?.digest === digest ? old : undefined;
+    const firstUid = sighting?.digest === digest ? sighting.uid : undefined;
+    if (same === undefined && firstUid === undefined) {
+      // Its cheap hash was seen (this body's, or another's that shares it): now its digest.
+      see(hash, { digest, uid });
+      return;
+    }
+    seen.delete(hash);
     const kept = answer();
     if (kept === undefined || kept.after.length > MAX_ENTRY_BYTES) return;
     const size = kept.after.length + ENTRY_OVERHEAD;
-    const verified = old !== undefined ? old.verified || old.uid !== uid : firstUid !== uid;
-    drop(key);
-    entries.set(key, { ...kept, afterBytes: Buffer.byteLength(kept.after), uid, verified, bytes: size });
+    const verified = same !== undefined ? same.verified || same.uid !== uid : firstUid !== uid;
+    drop(hash);
+    entries.set(hash, { ...kept, afterBytes: Buffer.byteLength(kept.after), digest, uid, verified, bytes: size });
     bytes += size;
     while (entries.size > maxEntries || bytes > maxBytes) drop(oldest(entries)!);
   }
@@ -166,15 +223,16 @@ export function createAnswerMemo(opts: AnswerMemoOptions): AnswerMemo {
   return {
     answer(raw, namespaces) {
       const cut = raw.byteLength <= MAX_ENTRY_BYTES ? cutUid(raw) : undefined;
+      let digest: string | undefined;
       // The namespace as looked up for this review: one lookup per review, as without the memo.
       let looked: NamespaceView | undefined;
       if (cut !== undefined) {
-        const entry = entries.get(cut.key);
-        if (entry !== undefined && (entry.uid === cut.uid || entry.verified)) {
+        const entry = entries.get(cut.hash);
+        if (entry !== undefined && (entry.uid === cut.uid || entry.verified) && entry.digest === (digest = digestOf(cut))) {
           looked = namespaces(entry.record.namespace);
           if (sameView(looked, entry.view)) {
-            entries.delete(cut.key);
-            entries.set(cut.key, entry);
+            entries.delete(cut.hash);
+            entries.set(cut.hash, entry);
             onLookup(true);
             // The cut uid is printable ASCII without escapes: one byte a character, quoted.
             const bytes = ANSWER_HEAD_BYTES + cut.uid.length + 2 + entry.afterBytes;
@@ -192,7 +250,7 @@ export function createAnswerMemo(opts: AnswerMemoOptions): AnswerMemo {
       const core = result.outcome === 'mutated' || result.outcome === 'skipped' || (result.outcome === 'denied' && !result.reason?.startsWith(OVERSIZE_DENIAL_PREFIX));
       const view = used.view;
       if (cut !== undefined && view !== undefined && core && parsed.review.request.uid === cut.uid) {
-        remember(cut.key, cut.uid, () => {
+        remember(cut, digest, () => {
           const after = answerAfterUid(body, result.uid);
           const { review: _answered, uid: _uid, ...record } = result;
           return after === undefined ? undefined : { view, after, record };
@@ -200,6 +258,6 @@ export function createAnswerMemo(opts: AnswerMemoOptions): AnswerMemo {
       }
       return { ok: true, result, body };
     },
-    stats: () => ({ entries: entries.size, bytes }),
+    stats: () => ({ entries: entries.size, bytes, sightings: seen.size }),
   };
 }

@@ -44,7 +44,7 @@ describe('ws-drain serve --workers 2', { timeout: TIMEOUT_MS }, () => {
     // A new connection per request: the primary hands connections to the workers in turn.
     s.agent.destroy();
     const uids: string[] = [];
-    for (let i = 0; i < 6; i++) {
+    for (let i = 0; i < 8; i++) {
       const uid = `workers-${i}`;
       const res = await s.request('POST', '/mutate', JSON.stringify(admissionReview({ uid })), { newConnection: true });
       expect(res.status).toBe(200);
@@ -60,12 +60,12 @@ describe('ws-drain serve --workers 2', { timeout: TIMEOUT_MS }, () => {
       uids.push(uid);
     }
     const metrics = await getMetrics(s.metricsPort);
-    expect(metrics).toMatch(/^ws_drain_admission_requests_total\{outcome="mutated"\} 8$/m);
+    expect(metrics).toMatch(/^ws_drain_admission_requests_total\{outcome="mutated"\} 10$/m);
     expect(metrics).toMatch(/^ws_drain_review_thread_jobs_total\{result="answered"\} 2$/m);
-    // Each worker keeps its own answer cache (the third of the same pod on one worker is its first hit);
-    // the primary sums the counters: the six small reviews, 3 + 3 or any other split, give at least 2 hits.
+    // Each worker keeps its own answer cache (the fourth of the same pod on one worker is its first hit);
+    // the primary sums the counters: the eight small reviews, 4 + 4 or any other split, give at least 2 hits.
     const counter = (name: string) => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(metrics)?.[1]);
-    expect(counter('ws_drain_answer_cache_hits_total') + counter('ws_drain_answer_cache_misses_total')).toBe(6);
+    expect(counter('ws_drain_answer_cache_hits_total') + counter('ws_drain_answer_cache_misses_total')).toBe(8);
     expect(counter('ws_drain_answer_cache_hits_total')).toBeGreaterThanOrEqual(2);
     // The informer's metrics are the primary's own (one informer per pod), not a sum over the workers: one series, 1 not 2.
     expect(metrics).toMatch(/^ws_drain_namespace_informer_synced 1$/m);
