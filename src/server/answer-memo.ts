@@ -9,10 +9,12 @@
 // (test/server/answer-memo.test.ts compares both over generated reviews):
 // - The core is pure: an answer depends only on the review, the namespace's
 //   view and the config, fixed per memo.
-// - A review's key is the SHA-256 of its body's bytes with the value of their
-//   first `"uid":"` cut out (at most 256 printable ASCII characters, no `"`
-//   or `\`): equal digests are taken for equal bytes, as git and image
-//   registries take them. Two bodies with one key then differ only in that
+// - A review's key is its body's bytes with the value of their first
+//   `"uid":"` cut out (at most 256 printable ASCII characters, no `"` or
+//   `\`). An entry keeps a copy of those bytes and answers only a body whose
+//   own are equal to them; a cheap hash of the same bytes (FNV-1a, 32 bits, in
+//   JavaScript) only finds it, so two bodies that share one cost a computed
+//   answer, never each other's. Two bodies with one key differ only in that
 //   value (the cut is at the first such mark, so equal rests mean equal
 //   cuts), and JSON.parse makes the same tree of both but for that one string.
 //   It is request.uid exactly when two bodies with different values there
@@ -21,10 +23,6 @@
 //   for every body of the key. So an entry answers a review with another uid
 //   only once two uids have been seen to be request.uid ("verified"); before,
 //   only the same uid, i.e. the same bytes.
-// - Entries and sightings are found by a cheap hash (FNV-1a in JavaScript)
-//   of the same bytes, but count for a body only when their digest is its
-//   key: a cheap hash shared by two bodies costs a digest or a computed
-//   answer, never another body's answer or verification.
 // - admit() reads request.uid only to echo it, and serializeReview writes it
 //   first: the answer is the remembered text after the uid, behind this uid.
 // - The namespace's view is looked up for every review, as admit() does, and
@@ -36,18 +34,20 @@
 //   whose verdict also depends on the uid's length.
 //
 // What it costs when pods do not repeat: a body's first sighting (one whose
-// cheap hash is not held) keeps only that cheap hash, without a SHA-256: in
-// the server a digest costs 10-19 µs (OpenSSL's code runs cold between
-// reviews), the cheap hash ~2 (docs/performance.md). The second sighting
-// takes the digest and keeps it with the uid, the third keeps the answer
-// (and verifies the uid when it differs): one computed answer more per
-// template than with a digest at the first sighting. Bounded whatever
-// arrives: at most `entries` answers holding at most entries ×
-// BYTES_PER_ENTRY of text (and one largest entry's), least recently used out
-// first, plus `entries` sightings (a cheap hash, or a digest and a uid), the
-// oldest out first; a body or answer over MAX_ENTRY_BYTES is not kept. Each
-// serve --workers process keeps a memo of its own.
-import { createHash } from 'node:crypto';
+// cheap hash the memo does not hold) keeps only that cheap hash and copies
+// nothing; the second keeps a copy of its bytes and its uid; the third keeps
+// the answer (and verifies the uid when it differs). So a template is
+// computed three times before it is answered from here, once more than if
+// the first sighting kept the bytes, which would copy every body that never
+// repeats. No digest: a SHA-256 costs 10-19 µs in the server, where OpenSSL's
+// code runs cold between reviews; the cheap hash ~2, comparing the bytes
+// less than 1 (docs/performance.md). Bounded whatever arrives: at most
+// `entries` answers holding at most entries × BYTES_PER_ENTRY of answer text
+// and bodies (and one largest entry's), least recently used out first, plus
+// `entries` sightings (a cheap hash, or a body's bytes and a uid) holding at
+// most as many bytes, the oldest out first; a body or answer over
+// MAX_ENTRY_BYTES is not kept. Each serve --workers process keeps a memo of
+// its own.
 import type { NamespaceView } from '../core/namespace-defaults.js';
 import type { WebhookConfig } from '../core/types.js';
 import { answerAfterUid, answerWithUid, OVERSIZE_DENIAL_PREFIX, type NamespaceLookup } from './admission.js';
@@ -55,12 +55,12 @@ import { answerParsed, parseReviewBody, type AdmissionRecord } from './review-ro
 
 /** serve --answer-cache-size's default: far more pod templates than roll out at once in one cluster. */
 export const DEFAULT_ANSWER_CACHE_ENTRIES = 256;
-/** A memo of N entries holds at most N × 16 KiB of answer text (4 MiB by default). */
+/** A memo of N entries holds at most N × 16 KiB of answer text and bodies (4 MiB by default), and its sightings as much. */
 export const BYTES_PER_ENTRY = 16 * 1024;
 /** Largest body looked up, and largest answer text kept. */
 export const MAX_ENTRY_BYTES = 64 * 1024;
-/** Counted per entry on top of its answer text: the entry, its key, the Map's slot, the record's strings. */
-const ENTRY_OVERHEAD = 256;
+/** Counted per entry and sighting on top of the bytes it holds: the objects, the Map's slot, the record's strings. */
+export const ENTRY_OVERHEAD = 256;
 /** admissionReviewSchema's bound of request.uid. */
 const MAX_UID_CHARS = 256;
 const UID_MARK = Buffer.from('"uid":"');
@@ -75,8 +75,8 @@ export type MemoAnswer = { ok: true; result: AdmissionRecord; body: string; byte
 export interface AnswerMemo {
   /** A POST /mutate body's answer, as parseReviewBody and answerParsed('mutate') give it: from the memo when it holds it. */
   answer(raw: Uint8Array, namespaces: NamespaceLookup): MemoAnswer;
-  /** `sightings`: bodies seen and not kept (a cheap hash, or a digest and a uid). */
-  stats(): { entries: number; bytes: number; sightings: number };
+  /** `bytes`: the entries' (answers and bodies); `sightings`: bodies seen and not kept, holding `sightingBytes`. */
+  stats(): { entries: number; bytes: number; sightings: number; sightingBytes: number };
 }
 
 export interface AnswerMemoOptions {
@@ -88,8 +88,8 @@ export interface AnswerMemoOptions {
 }
 
 interface Entry {
-  /** The SHA-256 of the body without its uid's value: what the entry answers (the cheap hash only finds it). */
-  digest: string;
+  /** The body it answers, without its uid's value (the cheap hash only finds it). */
+  rest: Rest;
   /** The uid of the review that made this answer. */
   uid: string;
   /** Another uid has parsed as request.uid with this key too: the cut is request.uid. */
@@ -101,11 +101,18 @@ interface Entry {
   /** Its UTF-8 length, measured once. */
   afterBytes: number;
   record: Omit<AdmissionRecord, 'uid'>;
+  /** Counted in the memo's bytes: the answer's text, the body's and ENTRY_OVERHEAD. */
   bytes: number;
 }
 
-/** A body seen and not kept: `null` when only its cheap hash was taken, then its digest and the uid that parsed as its request.uid. */
-type Sighting = { digest: string; uid: string } | null;
+/** A copy of a body's bytes without its uid's value, and where that value was. */
+interface Rest {
+  bytes: Buffer;
+  start: number;
+}
+
+/** A body seen and not kept: `null` when only its cheap hash was taken, then its bytes and the uid that parsed as its request.uid. */
+type Sighting = { rest: Rest; uid: string } | null;
 
 /** A body cut around the value of its first "uid": that value, and the cheap hash of the rest. */
 interface Cut {
@@ -141,14 +148,29 @@ function cutUid(raw: Uint8Array): Cut | undefined {
   return { bytes, start, end, uid: bytes.toString('latin1', start, end), hash };
 }
 
-/** The cheap hash a body is found by, undefined when it has no uid the memo can cut (exported for the tests' collisions). */
+/** The cheap hash a body is found by, undefined when it has no uid the memo can cut (for the tests' collisions). */
 export function cheapHash(raw: Uint8Array): number | undefined {
   return cutUid(raw)?.hash;
 }
 
-/** The key proper: the SHA-256 of the bytes the cheap hash covers. */
-function digestOf(cut: Cut): string {
-  return createHash('sha256').update(cut.bytes.subarray(0, cut.start)).update(cut.bytes.subarray(cut.end)).digest('base64');
+/** The cut body's bytes without the uid's value, copied (a Buffer of its own: no pool slab kept alive). */
+function restOf(cut: Cut): Rest {
+  const { bytes, start, end } = cut;
+  const rest = Buffer.allocUnsafeSlow(start + bytes.length - end);
+  bytes.copy(rest, 0, 0, start);
+  bytes.copy(rest, start, end);
+  return { bytes: rest, start };
+}
+
+/** The cut body is, but for the uid's value, the one `rest` was copied from. */
+function sameRest(rest: Rest, cut: Cut): boolean {
+  const { bytes, start, end } = cut;
+  return (
+    rest.start === start &&
+    rest.bytes.length === start + bytes.length - end &&
+    bytes.compare(rest.bytes, 0, start, 0, start) === 0 &&
+    bytes.compare(rest.bytes, start, rest.bytes.length, end, bytes.length) === 0
+  );
 }
 
 /** Views are never edited, only replaced: the same object, or (a view made per lookup, as for bare names) the same parts. */
@@ -165,14 +187,16 @@ export function createAnswerMemo(opts: AnswerMemoOptions): AnswerMemo {
   const { config } = opts;
   if (!(Number.isInteger(opts.entries) && opts.entries > 0)) throw new Error(`answer memo: entries must be a positive whole number, not ${opts.entries}`);
   const maxEntries = opts.entries;
-  const maxBytes = Math.max(opts.entries * BYTES_PER_ENTRY, MAX_ENTRY_BYTES + ENTRY_OVERHEAD);
+  // One largest entry (body and answer) fits whatever `entries`.
+  const maxBytes = Math.max(opts.entries * BYTES_PER_ENTRY, 2 * MAX_ENTRY_BYTES + ENTRY_OVERHEAD);
   const onLookup = opts.onLookup ?? (() => {});
-  // Both by cheap hash; an entry or sighting counts for a body only with its digest. Map order is
-  // recency: a hit moves its entry to the end, eviction takes the first.
+  // Both by cheap hash; an entry or sighting counts for a body only when it holds the same bytes.
+  // Map order is recency: a hit moves its entry to the end, eviction takes the first.
   const entries = new Map<number, Entry>();
   let bytes = 0;
-  // Bodies seen and not kept, the oldest out first.
+  // Bodies seen and not kept, the oldest out first; seenBytes counts the bytes they hold.
   const seen = new Map<number, Sighting>();
+  let seenBytes = 0;
 
   function drop(hash: number): void {
     const entry = entries.get(hash);
@@ -181,41 +205,51 @@ export function createAnswerMemo(opts: AnswerMemoOptions): AnswerMemo {
     bytes -= entry.bytes;
   }
 
-  function see(hash: number, sighting: Sighting): void {
+  const held = (s: Sighting): number => (s === null ? 0 : s.rest.bytes.length + ENTRY_OVERHEAD);
+
+  function unsee(hash: number): void {
+    const sighting = seen.get(hash);
+    if (sighting === undefined) return;
     seen.delete(hash);
+    seenBytes -= held(sighting);
+  }
+
+  function see(hash: number, sighting: Sighting): void {
+    unsee(hash);
     seen.set(hash, sighting);
-    if (seen.size > maxEntries) seen.delete(oldest(seen)!);
+    seenBytes += held(sighting);
+    while (seen.size > maxEntries || seenBytes > maxBytes) unsee(oldest(seen)!);
   }
 
   /**
    * A review whose request.uid is `uid`, the value cut out of its body, was
    * answered: its answer (made by `answer` only when needed) is kept from the
-   * third sighting on; `digest` is the cut's, when already taken.
+   * third sighting on.
    */
-  function remember(cut: Cut, digest: string | undefined, answer: () => Pick<Entry, 'view' | 'after' | 'record'> | undefined): void {
+  function remember(cut: Cut, answer: () => Pick<Entry, 'view' | 'after' | 'record'> | undefined): void {
     const { hash, uid } = cut;
     const old = entries.get(hash);
     const sighting = seen.get(hash);
     if (old === undefined && sighting === undefined) {
-      // Most bodies are never seen again (distinct pods): keep only their cheap hash, take no digest.
+      // Most bodies are never seen again (distinct pods): keep only their cheap hash, copy nothing.
       see(hash, null);
       return;
     }
-    digest ??= digestOf(cut);
-    const same = old?.digest === digest ? old : undefined;
-    const firstUid = sighting?.digest === digest ? sighting.uid : undefined;
-    if (same === undefined && firstUid === undefined) {
-      // Its cheap hash was seen (this body's, or another's that shares it): now its digest.
-      see(hash, { digest, uid });
+    const same = old !== undefined && sameRest(old.rest, cut) ? old : undefined;
+    const first = sighting && sameRest(sighting.rest, cut) ? sighting : undefined;
+    if (same === undefined && first === undefined) {
+      // Its cheap hash was seen (this body's, or another's that shares it): now its bytes.
+      see(hash, { rest: restOf(cut), uid });
       return;
     }
-    seen.delete(hash);
+    unsee(hash);
     const kept = answer();
     if (kept === undefined || kept.after.length > MAX_ENTRY_BYTES) return;
-    const size = kept.after.length + ENTRY_OVERHEAD;
-    const verified = same !== undefined ? same.verified || same.uid !== uid : firstUid !== uid;
+    const rest = (same ?? first)!.rest;
+    const size = kept.after.length + rest.bytes.length + ENTRY_OVERHEAD;
+    const verified = same !== undefined ? same.verified || same.uid !== uid : first!.uid !== uid;
     drop(hash);
-    entries.set(hash, { ...kept, afterBytes: Buffer.byteLength(kept.after), digest, uid, verified, bytes: size });
+    entries.set(hash, { ...kept, afterBytes: Buffer.byteLength(kept.after), rest, uid, verified, bytes: size });
     bytes += size;
     while (entries.size > maxEntries || bytes > maxBytes) drop(oldest(entries)!);
   }
@@ -223,12 +257,11 @@ export function createAnswerMemo(opts: AnswerMemoOptions): AnswerMemo {
   return {
     answer(raw, namespaces) {
       const cut = raw.byteLength <= MAX_ENTRY_BYTES ? cutUid(raw) : undefined;
-      let digest: string | undefined;
       // The namespace as looked up for this review: one lookup per review, as without the memo.
       let looked: NamespaceView | undefined;
       if (cut !== undefined) {
         const entry = entries.get(cut.hash);
-        if (entry !== undefined && (entry.uid === cut.uid || entry.verified) && entry.digest === (digest = digestOf(cut))) {
+        if (entry !== undefined && (entry.uid === cut.uid || entry.verified) && sameRest(entry.rest, cut)) {
           looked = namespaces(entry.record.namespace);
           if (sameView(looked, entry.view)) {
             entries.delete(cut.hash);
@@ -250,7 +283,7 @@ export function createAnswerMemo(opts: AnswerMemoOptions): AnswerMemo {
       const core = result.outcome === 'mutated' || result.outcome === 'skipped' || (result.outcome === 'denied' && !result.reason?.startsWith(OVERSIZE_DENIAL_PREFIX));
       const view = used.view;
       if (cut !== undefined && view !== undefined && core && parsed.review.request.uid === cut.uid) {
-        remember(cut, digest, () => {
+        remember(cut, () => {
           const after = answerAfterUid(body, result.uid);
           const { review: _answered, uid: _uid, ...record } = result;
           return after === undefined ? undefined : { view, after, record };
@@ -258,6 +291,6 @@ export function createAnswerMemo(opts: AnswerMemoOptions): AnswerMemo {
       }
       return { ok: true, result, body };
     },
-    stats: () => ({ entries: entries.size, bytes, sightings: seen.size }),
+    stats: () => ({ entries: entries.size, bytes, sightings: seen.size, sightingBytes: seenBytes }),
   };
 }

@@ -2,33 +2,22 @@
 // byte-identical answers and the same log records whatever the sequence of
 // reviews, uids, body layouts and namespace changes, cheap hashes shared by
 // two bodies included; bounded under many distinct pods; never a stale
-// namespace; no SHA-256 for a body seen the first time.
-import * as crypto from 'node:crypto';
+// namespace; nothing copied of a body seen the first time.
 import fc from 'fast-check';
 import request from 'supertest';
-import { beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SERVE_FLAGS } from '../../src/cli/serve-command.js';
 import { DEFAULT_CONFIG } from '../../src/core/index.js';
 import { withNamespaceDefaults, type NamespaceView } from '../../src/core/namespace-defaults.js';
 import type { WebhookConfig } from '../../src/core/types.js';
 import type { NamespaceLookup } from '../../src/server/admission.js';
-import { BYTES_PER_ENTRY, cheapHash, createAnswerMemo, DEFAULT_ANSWER_CACHE_ENTRIES, MAX_ENTRY_BYTES, type MemoAnswer } from '../../src/server/answer-memo.js';
+import { BYTES_PER_ENTRY, cheapHash, createAnswerMemo, DEFAULT_ANSWER_CACHE_ENTRIES, ENTRY_OVERHEAD, MAX_ENTRY_BYTES, type MemoAnswer } from '../../src/server/answer-memo.js';
 import { createApp } from '../../src/server/app.js';
 import { createMetrics } from '../../src/server/metrics.js';
 import { answerParsed, parseReviewBody } from '../../src/server/review-routes.js';
 import { anyPod } from '../core/pod-arbitraries.js';
 import { CONFIG } from '../core/pod-builders.js';
 import { admissionReview, capturingLogger, optedInPod } from './review-fixtures.js';
-
-// createHash as node:crypto's, counted: the memo's digests.
-vi.mock('node:crypto', async (actual) => {
-  const real = await actual<typeof import('node:crypto')>();
-  return { ...real, createHash: vi.fn(real.createHash) };
-});
-const digests = vi.mocked(crypto.createHash);
-beforeEach(() => {
-  digests.mockClear();
-});
 
 type Json = Record<string, unknown>;
 
@@ -176,6 +165,65 @@ const scenarioArb = fc
     fc.record({ templates: fc.constant(templates), entries: fc.constant(entries), steps: fc.array(stepArb(templates.length), { minLength: 1, maxLength: 40 }) }),
   );
 
+/**
+ * Two pods' reviews that share a cheap hash (answer-memo.ts), both of one
+ * length, so only their bytes tell them apart: a birthday search over a
+ * label's six digits. `a` and `b` make a family's body for those digits and a uid.
+ */
+function collidingPair(a: (build: string, uid: string) => Buffer, b: (build: string, uid: string) => Buffer): (first: boolean, uid: string) => Buffer {
+  const digits = (n: number) => String(n).padStart(6, '0');
+  expect(a(digits(0), 'x').byteLength).toBe(b(digits(0), 'x').byteLength);
+  // Bodies from the text around the digits: JSON.stringify per candidate is slow.
+  const [aHead, aTail] = a(digits(0), 'x').toString().split(digits(0));
+  const [bHead, bTail] = b(digits(0), 'x').toString().split(digits(0));
+  const seen = new Map<number, number>();
+  for (let i = 0; i < 1 << 17; i++) seen.set(cheapHash(Buffer.from(`${aHead}${digits(i)}${aTail}`))!, i);
+  let pair: [string, string] | undefined;
+  for (let j = 0; pair === undefined; j++) {
+    const i = seen.get(cheapHash(Buffer.from(`${bHead}${digits(j)}${bTail}`))!);
+    if (i !== undefined) pair = [digits(i), digits(j)];
+  }
+  const [i, j] = pair;
+  const bodies = new Map<string, Buffer>();
+  return (first, uid) => {
+    const key = `${first} ${uid}`;
+    if (!bodies.has(key)) bodies.set(key, first ? a(i, uid) : b(j, uid));
+    return bodies.get(key)!;
+  };
+}
+
+/** Random sequences of two colliding families' reviews get the webhook's answers without the memo, and some from memory. */
+function answersCollidingAsWithout(review: (first: boolean, uid: string) => Buffer, uids: string[]): void {
+  const lookup: NamespaceLookup = (name) => ({ name });
+  expect(cheapHash(review(true, uids[0]!))).toBe(cheapHash(review(false, uids[1]!)));
+  expect(textOf(uncached(review(true, uids[0]!), DEFAULT_CONFIG, lookup))).not.toBe(textOf(uncached(review(false, uids[0]!), DEFAULT_CONFIG, lookup)));
+  let hits = 0;
+  let answered = 0;
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1, max: 3 }),
+      fc.array(fc.record({ first: fc.boolean(), uid: fc.constantFrom(...uids) }), { minLength: 1, maxLength: 40 }),
+      (entries, steps) => {
+        let hit = false;
+        const memo = createAnswerMemo({ config: DEFAULT_CONFIG, entries, onLookup: (h) => (hit = h) });
+        for (const { first, uid } of steps) {
+          const raw = review(first, uid);
+          const got = memo.answer(raw, lookup);
+          const want = uncached(raw, DEFAULT_CONFIG, lookup);
+          expect(textOf(got)).toBe(textOf(want));
+          expect(recordOf(got)).toEqual(recordOf(want));
+          answered += 1;
+          if (hit) hits += 1;
+        }
+        expect(memo.stats().sightings).toBeLessThanOrEqual(entries);
+      },
+    ),
+    { numRuns: 150, seed: 14 },
+  );
+  // Not vacuous: both families were answered from memory in turn.
+  expect(hits).toBeGreaterThan(answered / 10);
+}
+
 describe('answer memo', () => {
   it('answers every sequence of reviews byte for byte as the webhook without it: uids, layouts, namespace changes, every outcome', () => {
     const hitOutcomes = new Map<string, number>();
@@ -284,7 +332,7 @@ describe('answer memo', () => {
     expect(hit).toBe(false);
   });
 
-  it('stays within its entries and bytes under thousands of distinct pods, least recently used out first', () => {
+  it('stays within its entries and bytes under many distinct pods, least recently used out first', () => {
     let hit = false;
     const memo = createAnswerMemo({ config: DEFAULT_CONFIG, entries: 50, onLookup: (h) => (hit = h) });
     const lookup: NamespaceLookup = (name) => ({ name });
@@ -297,38 +345,39 @@ describe('answer memo', () => {
       expect(memo.stats().entries).toBeLessThanOrEqual(50);
       expect(memo.stats().bytes).toBeLessThanOrEqual(50 * BYTES_PER_ENTRY);
       expect(memo.stats().sightings).toBeLessThanOrEqual(50);
+      expect(memo.stats().sightingBytes).toBeLessThanOrEqual(50 * BYTES_PER_ENTRY);
     };
     // Pods seen once each: only their cheap hashes, the oldest out first.
-    for (let i = 0; i < 1000; i++) {
+    for (let i = 0; i < 300; i++) {
       memo.answer(body({ uid: 'a', namespace: 'apps', object: variant(-i) }), lookup);
       within();
     }
-    expect(memo.stats()).toEqual({ entries: 0, bytes: 0, sightings: 50 });
-    for (let i = 0; i < 1500; i++) {
+    expect(memo.stats()).toEqual({ entries: 0, bytes: 0, sightings: 50, sightingBytes: 0 });
+    for (let i = 0; i < 600; i++) {
       // Each thrice with three uids, so every entry is a verified one.
       for (const uid of ['a', 'b', 'c']) memo.answer(body({ uid, namespace: 'apps', object: variant(i) }), lookup);
       within();
     }
     expect(memo.stats().entries).toBe(50);
     // The 50 most recent are held, the one before them is not.
-    memo.answer(body({ uid: 'x', namespace: 'apps', object: variant(1450) }), lookup);
+    memo.answer(body({ uid: 'x', namespace: 'apps', object: variant(550) }), lookup);
     expect(hit).toBe(true);
-    memo.answer(body({ uid: 'x', namespace: 'apps', object: variant(1449) }), lookup);
+    memo.answer(body({ uid: 'x', namespace: 'apps', object: variant(549) }), lookup);
     expect(hit).toBe(false);
-    // Seen thrice again, 1449 is kept; 1450 was used last, so 1451, the least recently used, went out.
-    memo.answer(body({ uid: 'y', namespace: 'apps', object: variant(1449) }), lookup);
-    memo.answer(body({ uid: 'z', namespace: 'apps', object: variant(1449) }), lookup);
+    // Seen thrice again, 549 is kept; 550 was used last, so 551, the least recently used, went out.
+    memo.answer(body({ uid: 'y', namespace: 'apps', object: variant(549) }), lookup);
+    memo.answer(body({ uid: 'z', namespace: 'apps', object: variant(549) }), lookup);
     expect(hit).toBe(false);
-    memo.answer(body({ uid: 'w', namespace: 'apps', object: variant(1449) }), lookup);
+    memo.answer(body({ uid: 'w', namespace: 'apps', object: variant(549) }), lookup);
     expect(hit).toBe(true);
-    memo.answer(body({ uid: 'e', namespace: 'apps', object: variant(1450) }), lookup);
+    memo.answer(body({ uid: 'e', namespace: 'apps', object: variant(550) }), lookup);
     expect(hit).toBe(true);
-    memo.answer(body({ uid: 'e', namespace: 'apps', object: variant(1451) }), lookup);
+    memo.answer(body({ uid: 'e', namespace: 'apps', object: variant(551) }), lookup);
     expect(hit).toBe(false);
     expect(memo.stats().entries).toBe(50);
   });
 
-  it('takes no SHA-256 of a body seen the first time: only from its second sighting on, and for each hit', () => {
+  it('copies nothing of a body seen the first time: its bytes from the second sighting, its answer from the third', () => {
     let hits = 0;
     const memo = createAnswerMemo({ config: DEFAULT_CONFIG, entries: 256, onLookup: (h) => (hits += h ? 1 : 0) });
     const lookup: NamespaceLookup = (name) => ({ name });
@@ -337,74 +386,77 @@ describe('answer memo', () => {
       (pod['metadata'] as Json)['generateName'] = `chat-${i}-`;
       return pod;
     };
-    // Pods that never repeat: computed, no digest.
+    // Pods that never repeat: computed, only their cheap hashes kept.
     for (let i = 0; i < 1000; i++) memo.answer(body({ uid: `u${i}`, namespace: 'apps', object: variant(i) }), lookup);
-    expect(digests).not.toHaveBeenCalled();
-    // A rollout: the first replica without, then one digest each (the second's kept, the third's
-    // verifies and keeps the answer, the rest find it).
-    for (let i = 0; i < 6; i++) memo.answer(body({ uid: `r${i}`, namespace: 'apps', object: variant(-1) }), lookup);
-    expect(digests).toHaveBeenCalledTimes(5);
-    expect(digests).toHaveBeenCalledWith('sha256');
+    expect(memo.stats()).toEqual({ entries: 0, bytes: 0, sightings: 256, sightingBytes: 0 });
+    // A rollout: the second replica's bytes are kept, the third's answer (verified by another uid).
+    const replica = (i: number) => body({ uid: `r${i}`, namespace: 'apps', object: variant(-1) });
+    memo.answer(replica(0), lookup);
+    expect(memo.stats().sightingBytes).toBe(0);
+    memo.answer(replica(1), lookup);
+    // The body less its uid's 2 characters.
+    expect(memo.stats().sightingBytes).toBe(replica(1).byteLength - 2 + ENTRY_OVERHEAD);
+    memo.answer(replica(2), lookup);
+    expect(memo.stats().sightingBytes).toBe(0);
+    expect(memo.stats().entries).toBe(1);
+    expect(hits).toBe(0);
+    for (let i = 3; i < 6; i++) memo.answer(replica(i), lookup);
     expect(hits).toBe(3);
   });
 
-  it('never answers or verifies a body by another one with its cheap hash', () => {
-    // Two pods with different answers (session-p95 10m or 20m) whose bodies share a cheap hash,
-    // found by a birthday search over a label's value. The first family's bodies carry a second
-    // request.uid after the first (JSON.parse keeps the last): their cut is never request.uid, so
-    // no uid but 'dup' may be answered from memory for them, whatever the other family verified.
-    const family = (p95: string, layout: Layout) => (build: string, uid: string) => {
+  it('holds at most its bytes of bodies seen twice, whatever their size', () => {
+    // 8 entries: 128 KiB of bytes, but one largest entry (body and answer) must fit.
+    const memo = createAnswerMemo({ config: DEFAULT_CONFIG, entries: 8, onLookup: () => {} });
+    const lookup: NamespaceLookup = (name) => ({ name });
+    const large = (i: number) => {
+      const pod = optedInPod();
+      (pod['metadata'] as Json)['generateName'] = `chat-${i}-`;
+      (pod['metadata'] as { labels: Record<string, string> }).labels['filler'] = 'x'.repeat(60);
+      const containers = (pod['spec'] as { containers: Json[] }).containers;
+      containers[0]!['env'] = Array.from({ length: 700 }, (_, k) => ({ name: `VAR_${k}`, value: 'x'.repeat(20) }));
+      return pod;
+    };
+    const limit = 2 * MAX_ENTRY_BYTES + ENTRY_OVERHEAD;
+    for (let i = 0; i < 20; i++) {
+      for (const uid of ['a', 'b']) {
+        const raw = body({ uid, namespace: 'apps', object: large(i) });
+        expect(raw.byteLength).toBeGreaterThan(MAX_ENTRY_BYTES / 3);
+        expect(raw.byteLength).toBeLessThanOrEqual(MAX_ENTRY_BYTES);
+        memo.answer(raw, lookup);
+      }
+      expect(memo.stats().sightingBytes).toBeLessThanOrEqual(limit);
+    }
+    // Held: as many of the latest as fit in the bytes, fewer than the count allows.
+    expect(memo.stats().sightingBytes).toBeGreaterThan(limit / 2);
+    expect(memo.stats().sightings).toBeLessThan(8);
+  });
+
+  it('never answers or verifies a body by another one with its cheap hash: bodies apart after the uid', () => {
+    // The first family's bodies carry a second request.uid after the first (JSON.parse keeps the
+    // last): their cut is never request.uid, so no uid but 'dup' may be answered from memory for
+    // them, whatever the other family verified.
+    const family = (p95: string, layout: Layout, pad: string) => (build: string, uid: string) => {
       const pod = optedInPod({ 'ws-drain/session-p95': p95 });
-      (pod['metadata'] as { labels: Record<string, string> }).labels['build'] = build;
+      Object.assign((pod['metadata'] as { labels: Record<string, string> }).labels, { build, pad });
       return body({ uid, namespace: 'apps', object: pod, layout });
     };
-    const a = family('10m', { duplicate: 'dup' });
-    const b = family('20m', 'api-server');
-    // The search builds bodies from text around the label's value: JSON.stringify per candidate is slow.
-    const around = (f: typeof a) => f('@', 'x').toString().split('"@"');
-    const [aHead, aTail] = around(a);
-    const [bHead, bTail] = around(b);
-    const seen = new Map<number, number>();
-    for (let i = 0; i < 1 << 17; i++) seen.set(cheapHash(Buffer.from(`${aHead}"${i}"${aTail}`))!, i);
-    let pair: [number, number] | undefined;
-    for (let j = 0; pair === undefined; j++) {
-      const i = seen.get(cheapHash(Buffer.from(`${bHead}"${j}"${bTail}`))!);
-      if (i !== undefined) pair = [i, j];
-    }
-    const bodies = new Map<string, Buffer>();
-    const review = (first: boolean, uid: string): Buffer => {
-      const key = `${first} ${uid}`;
-      if (!bodies.has(key)) bodies.set(key, first ? a(String(pair![0]), uid) : b(String(pair![1]), uid));
-      return bodies.get(key)!;
+    const a = family('10m', { duplicate: 'dup' }, '');
+    const unpadded = family('20m', 'api-server', '');
+    const b = family('20m', 'api-server', 'x'.repeat(a('', 'x').byteLength - unpadded('', 'x').byteLength));
+    answersCollidingAsWithout(collidingPair(a, b), ['dup', 'u1', 'u2', 'u3']);
+  });
+
+  it('never answers a body by another one with its cheap hash: bodies apart before the uid', () => {
+    // request.uid after the pod, and nothing before it named uid: the bytes before the cut hold the pod.
+    const family = (p95: string) => (build: string, uid: string) => {
+      const pod = optedInPod({ 'ws-drain/session-p95': p95 });
+      const meta = pod['metadata'] as { labels: Record<string, string>; ownerReferences?: unknown };
+      delete meta.ownerReferences;
+      meta.labels['build'] = build;
+      const request = { kind: POD_KIND, resource: POD_RESOURCE, namespace: 'apps', operation: 'CREATE', userInfo: { username: 'admin' }, object: pod, dryRun: false, uid };
+      return Buffer.from(JSON.stringify({ kind: 'AdmissionReview', apiVersion: 'admission.k8s.io/v1', request }));
     };
-    expect(cheapHash(review(true, 'u1'))).toBe(cheapHash(review(false, 'u2')));
-    expect(textOf(uncached(review(true, 'u1'), DEFAULT_CONFIG, (name) => ({ name })))).not.toBe(textOf(uncached(review(false, 'u1'), DEFAULT_CONFIG, (name) => ({ name }))));
-    let hits = 0;
-    let answered = 0;
-    fc.assert(
-      fc.property(
-        fc.integer({ min: 1, max: 3 }),
-        fc.array(fc.record({ first: fc.boolean(), uid: fc.constantFrom('dup', 'u1', 'u2', 'u3') }), { minLength: 1, maxLength: 40 }),
-        (entries, steps) => {
-          let hit = false;
-          const memo = createAnswerMemo({ config: DEFAULT_CONFIG, entries, onLookup: (h) => (hit = h) });
-          const lookup: NamespaceLookup = (name) => ({ name });
-          for (const { first, uid } of steps) {
-            const raw = review(first, uid);
-            const got = memo.answer(raw, lookup);
-            const want = uncached(raw, DEFAULT_CONFIG, lookup);
-            expect(textOf(got)).toBe(textOf(want));
-            expect(recordOf(got)).toEqual(recordOf(want));
-            answered += 1;
-            if (hit) hits += 1;
-          }
-          expect(memo.stats().sightings).toBeLessThanOrEqual(entries);
-        },
-      ),
-      { numRuns: 300, seed: 14 },
-    );
-    // Not vacuous: both families were answered from memory in turn.
-    expect(hits).toBeGreaterThan(answered / 10);
+    answersCollidingAsWithout(collidingPair(family('10m'), family('20m')), ['u1', 'u2', 'u3']);
   });
 
   it('does not look up a body over its size: a large pod is answered right, every time by the core', () => {
@@ -421,7 +473,7 @@ describe('answer memo', () => {
       expect(textOf(got)).toBe(textOf(uncached(raw, DEFAULT_CONFIG, lookup)));
     }
     expect(hits).toBe(0);
-    expect(memo.stats()).toEqual({ entries: 0, bytes: 0, sightings: 0 });
+    expect(memo.stats()).toEqual({ entries: 0, bytes: 0, sightings: 0, sightingBytes: 0 });
   });
 });
 
