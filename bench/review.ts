@@ -55,6 +55,7 @@ export function benchDistinctReviews(n: number): { bodies: string[]; expected: s
 //
 //   npx tsx bench/review.ts                 µs per review per stage and KiB allocated (medians of rounds)
 //   npx tsx bench/review.ts --callgrind     instructions per review of the whole path, under valgrind (V8 single-threaded)
+//   npx tsx bench/review.ts --deopts        V8's deoptimisations and compilations along --reviews of the whole path, per 5,000
 //   options: --reviews N (per round) --rounds N --pods N
 //
 // The loop runs as the image runs the webhook: this file bundled by esbuild (not
@@ -136,6 +137,17 @@ function measureStages(reviews: number, rounds: number, pods: number): void {
   process.stdout.write(`${JSON.stringify(rows)}\n`);
 }
 
+/** Runs in the bundled child under --trace-deopt and --trace-opt: the whole path from the first review, a mark every 5,000. */
+function deoptLoop(reviews: number, pods: number): void {
+  const whole = stages(pods)[0]!;
+  for (let i = 0; i < reviews; i++) {
+    whole.run(i);
+    if ((i + 1) % DEOPT_WINDOW === 0) process.stdout.write(`@@reviews ${i + 1}\n`);
+  }
+}
+
+const DEOPT_WINDOW = 5000;
+
 /** Runs in the bundled child under callgrind: warm up, then tell the parent, which zeroes the counters; run; tell it again. */
 function callgrindLoop(reviews: number, pods: number): void {
   const whole = stages(pods)[0]!;
@@ -156,6 +168,7 @@ export async function main(): Promise<void> {
       rounds: { type: 'string', default: '5' },
       pods: { type: 'string', default: '1000' },
       callgrind: { type: 'boolean', default: false },
+      deopts: { type: 'boolean', default: false },
       child: { type: 'string' },
     },
   });
@@ -163,6 +176,7 @@ export async function main(): Promise<void> {
   const pods = Number(values.pods);
   if (values.child === 'stages') return measureStages(reviews, Number(values.rounds), pods);
   if (values.child === 'callgrind') return callgrindLoop(reviews, pods);
+  if (values.child === 'deopts') return deoptLoop(reviews, pods);
 
   const root = fileURLToPath(new URL('..', import.meta.url));
   const dir = await mkdtemp(join(tmpdir(), 'ws-drain-review-'));
@@ -189,6 +203,11 @@ export async function main(): Promise<void> {
       const { all, main } = await instructionsPerReview(node, ['--predictable', ...args, '--child', 'callgrind'], env, dir, reviews);
       const k = (n: number): string => `${(n / reviews / 1000).toFixed(1)} k`;
       console.log(`instructions per review (callgrind, node --predictable, ${reviews} reviews of ${pods} pods after ${3 * pods} of warm-up): ${k(all)} (main thread ${k(main)})`);
+    } else if (values.deopts) {
+      const trace = ['--trace-deopt', '--trace-opt'];
+      const out = (await promisify(execFile)(node, [...trace, ...args, '--child', 'deopts'], { env, maxBuffer: 1 << 28 })).stdout;
+      console.log(`V8 along ${reviews} reviews of ${pods} pods (after the stages' set-up), node ${node}`);
+      printDeopts(out);
     } else {
       const out = (await promisify(execFile)(node, [...args, '--child', 'stages'], { env, maxBuffer: 1 << 20 })).stdout;
       const rows = JSON.parse(out) as Array<{ stage: string; us: number; kib: number }>;
@@ -200,6 +219,31 @@ export async function main(): Promise<void> {
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** Per window of reviews: optimised compilations and deoptimisations; then the deoptimisations by function and reason. */
+function printDeopts(trace: string): void {
+  const windows: Array<{ upTo: string; turbofan: number; maglev: number; deopts: number }> = [];
+  const byFunction = new Map<string, number>();
+  let current = { upTo: '', turbofan: 0, maglev: 0, deopts: 0 };
+  for (const line of trace.split('\n')) {
+    if (line.startsWith('@@reviews ')) {
+      windows.push({ ...current, upTo: line.slice('@@reviews '.length) });
+      current = { upTo: '', turbofan: 0, maglev: 0, deopts: 0 };
+    } else if (line.startsWith('[completed compiling')) {
+      if (line.includes('(target TURBOFAN')) current.turbofan++;
+      else current.maglev++;
+    } else if (line.startsWith('[bailout (kind: deopt')) {
+      current.deopts++;
+      // "[bailout (kind: deopt-eager, reason: wrong map): begin. deoptimizing 0x… <JSFunction name (sfi = …)>, …"
+      const m = /reason: (.*?)\): begin\. deoptimizing \S+ <JSFunction (\S*)/.exec(line);
+      const key = `${m?.[2] || '(anonymous)'}: ${m?.[1] ?? '?'} (by review ${(windows.length + 1) * DEOPT_WINDOW})`;
+      byFunction.set(key, (byFunction.get(key) ?? 0) + 1);
+    }
+  }
+  console.log(`${'reviews up to'.padEnd(14)} ${'TurboFan'.padStart(9)} ${'Maglev'.padStart(7)} ${'deopts'.padStart(7)}`);
+  for (const w of windows) console.log(`${w.upTo.padEnd(14)} ${String(w.turbofan).padStart(9)} ${String(w.maglev).padStart(7)} ${String(w.deopts).padStart(7)}`);
+  for (const [key, n] of byFunction) console.log(`  ${n} × ${key}`);
 }
 
 /** Counts the child's instructions between its two handshakes (callgrind_control --zero, then --dump), per thread. */

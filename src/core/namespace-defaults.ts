@@ -139,7 +139,8 @@ export interface MergedAnnotations {
 export function mergeNamespaceDefaults(pod: Readonly<Record<string, string>>, ns: NamespaceView, defaults: NamespaceDefaults): MergedAnnotations {
   const annotations: Record<string, string> = {};
   const sources: Record<string, 'pod' | 'namespace'> = {};
-  const warnings: string[] = defaults.ignored.map((i) => `namespace ${ns.name}: ignored ${i.why}`);
+  const warnings: string[] = []; // by push, not map: docs/performance.md
+  for (const i of defaults.ignored) warnings.push(`namespace ${ns.name}: ignored ${i.why}`);
   for (const [k, v] of Object.entries(defaults.values)) {
     if (pod[k] === undefined) {
       annotations[k] = v;

@@ -237,7 +237,10 @@ export function assignRoles(
   errors: string[],
 ): RoleAssignment {
   const regular = spec.containers;
-  const seen = regular.map(see);
+  // Lists built by push, not map, here and below: V8's optimised map makes holey arrays where
+  // unoptimised code makes packed ones, and their readers deoptimised at each change (docs/performance.md).
+  const seen: Seen[] = [];
+  for (const c of regular) seen.push(see(c));
   const warnings: string[] = [];
   const leftOut: LeftOutPort[] = [];
   const prometheusPort = readPrometheusPort(annotations);
@@ -301,7 +304,8 @@ export function assignRoles(
     for (const s of apps) assign(s, 'app', why, annotated);
   } else {
     const candidates = seen.filter((s) => !proxyLike(s) && s.tcp.length > 0);
-    const all = candidates.map((s) => ({ s, own: sessionPorts(s.c, prometheusPort) }));
+    const all: Array<{ s: Seen; own: ReturnType<typeof sessionPorts> }> = [];
+    for (const s of candidates) all.push({ s, own: sessionPorts(s.c, prometheusPort) });
     // The apps are the plain containers with session ports; a front proxy only
     // when no plain one has any (an nginx gateway beside its metrics exporter
     // is the app, the exporter is not).
@@ -337,9 +341,15 @@ export function assignRoles(
     );
   }
   if (apps.length > 0) {
-    const appPorts = unionOfPorts(apps.map((s) => s.role?.ports ?? []));
+    const appPortLists: number[][] = [];
+    const appNames: string[] = [];
+    for (const s of apps) {
+      appPortLists.push(s.role?.ports ?? []);
+      appNames.push(s.c.name);
+    }
+    const appPorts = unionOfPorts(appPortLists);
     // One text for every proxy, naming a few apps: each proxy's plan entry carries it.
-    const beside = `proxy beside ${someNames(apps.map((s) => s.c.name), { quote: false, max: 3 })}`;
+    const beside = `proxy beside ${someNames(appNames, { quote: false, max: 3 })}`;
     const guessed: string[] = [];
     for (const s of seen) {
       if (s.role !== undefined) continue;
@@ -356,9 +366,11 @@ export function assignRoles(
     }
   }
 
-  const containers = seen.map((s): ContainerRole => s.role ?? { name: s.c.name, role: 'none', ports: [], why: 'no session port' });
+  const containers: ContainerRole[] = [];
+  for (const s of seen) containers.push(s.role ?? { name: s.c.name, role: 'none', ports: [], why: 'no session port' });
   if (leftOut.length > 0) {
-    const some = leftOut.slice(0, 64).map((l) => `${l.port} (${l.why})`);
+    const some: string[] = [];
+    for (const l of leftOut.slice(0, 64)) some.push(`${l.port} (${l.why})`);
     warnings.push(`not watched as sessions: ${some.join(', ')}; ${ANNOTATION.ports} overrides`);
   }
   return { containers, leftOut, warnings };

@@ -19,6 +19,7 @@ const MAX_NAMED = 10;
 /** One message per unknown key: "did you mean" when a known key is close, else the list of keys. */
 export function unknownKeyErrors(annotations: Readonly<Record<string, string>>): string[] {
   const keys = unknownKeys(annotations);
+  if (keys.length === 0) return []; // nearly every pod
   const named = keys.slice(0, MAX_NAMED).map((key) => {
     const close = suggestKeys(key);
     if (close.length > 0) return `unknown annotation ${quote(key)}: did you mean ${close.join(' or ')}?`;
