@@ -1,28 +1,37 @@
 // What one review allocates, and the GC it causes: serve as the image runs it
-// (the bundle, the image's Node release, flags and environment, default
-// logging) under V8's --trace-gc-nvp, driven over keep-alive TLS 1.3
-// connections; per variant, rounds interleaved:
+// (the bundle, the image's Node release, flags and environment, jemalloc
+// preloaded, default logging) under V8's --trace-gc-nvp and
+// --trace-memory-reducer, driven over keep-alive TLS 1.3 connections; per
+// variant, rounds interleaved:
 //   heap bytes allocated per review (the sum of V8's `allocated=` over the
 //   phase's collections, over its reviews), scavenges and mark-compacts per
-//   10,000 reviews, server CPU µs per review (/proc/<pid>/stat), and with
-//   --rate the latency from each review's intended send time (p50, p99).
+//   10,000 reviews (the mark-compacts by what started them: V8's memory
+//   reducer, which starts full GCs when the allocation rate looks low, or the
+//   old generation's allocation limit), the longest pause of each kind,
+//   server CPU µs per review (/proc/<pid>/stat), RSS at the phase's end, and
+//   with --rate the latency from each review's intended send time (p50, p99)
+//   and how late the generator itself sent (p99).
 //
 //   npx tsx bench/review-gc.ts --variant now=dist/bundle/main.cjs --variant 'off=dist/bundle/main.cjs --answer-cache-size 0'
-//   options: --pods N (1: one pod again and again; N > 256: every review an answer-cache miss)
+//   npx tsx bench/review-gc.ts --rate 200 --reviews 12000 --variant image=dist/bundle/main.cjs --variant 'no-reducer=--no-memory-reducer dist/bundle/main.cjs'
+//   options: --variant 'label=[node flags ...] path/to/main.cjs [serve args ...]' (node flags: added to IMAGE_NODE_FLAGS)
+//            --pods N (1: one pod again and again; N > 256: every review an answer-cache miss)
 //            --reviews N --warmup N --rounds N --connections N --rate R (0: closed loop) --serve-args "..."
+//            --idle S       seconds idle between the warm-up and the phase (0.3)
+//            --gc-log DIR   keeps each server's trace there, and prints the phase's mark-compacts (time, cause, pause, heap)
 //
 // Complements bench/admission.ts (CPU per review against agnhost, RSS, cold
 // start), which cannot see the heap: this is the bench for allocation work.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { execFile } from 'node:child_process';
-import { mkdtemp, open, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { Agent, request } from 'node:https';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { generateDevCerts, writeDevCerts } from '../src/certs/dev-certs.js';
-import { IMAGE_NODE_ENV, IMAGE_NODE_FLAGS, freePort } from '../scripts/bundle.js';
+import { IMAGE_NODE_FLAGS, assertPreloaded, freePort, hostJemalloc, imageNodeEnv } from '../scripts/bundle.js';
 import { benchDistinctReviews, benchReview } from './review.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -32,10 +41,34 @@ interface Phase {
   allocatedPerReview: number;
   scavenges: number;
   markCompacts: number;
+  /** Of the mark-compacts, those V8's memory reducer started. */
+  reducerMarkCompacts: number;
   gcPauseMs: number;
+  maxScavengeMs: number;
+  maxMarkCompactMs: number;
+  /** V8's semi-space capacity after the phase's last GC, MiB. */
+  semiSpaceMiB: number;
   cpuUs: number;
+  rssMiB: number;
   p50: number;
   p99: number;
+  /** How late the generator sent, p99 ms (paced only). */
+  sendLateP99: number;
+}
+
+interface Gc {
+  /** ms since the server's isolate started, at the GC's end. */
+  at: number;
+  kind: string;
+  pause: number;
+  allocated: number;
+  /** The memory reducer started it (its `started GC` line came since the last mark-compact). */
+  reducer: boolean;
+  /** Heap objects before and after, bytes. */
+  before: number;
+  after: number;
+  /** V8's new_space_capacity after it: one semi-space, bytes. */
+  semiSpace: number;
 }
 
 async function cpuTicks(pid: number): Promise<number> {
@@ -44,9 +77,17 @@ async function cpuTicks(pid: number): Promise<number> {
   return Number(f[11]) + Number(f[12]);
 }
 
-/** `n` reviews over `agent`'s connections: closed loop (rate 0) or paced at `rate`/s; latencies in ms from each intended send. */
-async function drive(port: number, ca: string, agent: Agent, bodies: string[], expected: string[], n: number, connections: number, rate: number, start: number): Promise<number[]> {
+async function rssMiB(pid: number): Promise<number> {
+  return Number(/^VmRSS:\s+(\d+)/m.exec(await readFile(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
+}
+
+/**
+ * `n` reviews over `agent`'s connections: closed loop (rate 0) or paced at `rate`/s; latencies in ms from each
+ * intended send, and (paced) how late each was sent.
+ */
+async function drive(port: number, ca: string, agent: Agent, bodies: string[], expected: string[], n: number, connections: number, rate: number, start: number): Promise<{ lat: number[]; late: number[] }> {
   const lat: number[] = [];
+  const late: number[] = [];
   let next = start;
   const one = (i: number, intended: number): Promise<void> =>
     new Promise((done, fail) => {
@@ -72,7 +113,7 @@ async function drive(port: number, ca: string, agent: Agent, bodies: string[], e
       }
     });
     await Promise.all(workers);
-    return lat;
+    return { lat, late };
   }
   const t0 = performance.now() + 5;
   const pending: Promise<void>[] = [];
@@ -81,17 +122,24 @@ async function drive(port: number, ca: string, agent: Agent, bodies: string[], e
     const wait = intended - performance.now();
     if (wait > 1) await new Promise((r) => setTimeout(r, wait - 1));
     while (performance.now() < intended);
+    late.push(performance.now() - intended);
     pending.push(one(start + i, intended));
   }
   await Promise.all(pending);
-  return lat;
+  return { lat, late };
 }
 
-function gcLines(text: string): Array<{ kind: string; allocated: number; pause: number }> {
-  const out = [];
+/** The collections in a --trace-gc-nvp --trace-memory-reducer log. */
+function gcLines(text: string): Gc[] {
+  const out: Gc[] = [];
+  let reducerStarted = false;
   for (const line of text.split('\n')) {
-    const m = / pause=([\d.]+) .*gc=(\w+) .* allocated=(\d+) /.exec(line);
-    if (m) out.push({ pause: Number(m[1]), kind: m[2]!, allocated: Number(m[3]) });
+    if (/Memory reducer: started GC/.test(line)) reducerStarted = true;
+    const m = /\s([\d.]+) ms: pause=([\d.]+) .*gc=(\w+) .* start_object_size=(\d+) end_object_size=(\d+) .* allocated=(\d+) .* new_space_capacity=(\d+) /.exec(line);
+    if (!m) continue;
+    const kind = m[3]!;
+    out.push({ at: Number(m[1]), pause: Number(m[2]), kind, before: Number(m[4]), after: Number(m[5]), allocated: Number(m[6]), semiSpace: Number(m[7]), reducer: kind !== 's' && reducerStarted });
+    if (kind !== 's') reducerStarted = false;
   }
   return out;
 }
@@ -113,17 +161,24 @@ async function main(): Promise<void> {
       connections: { type: 'string', default: '8' },
       rate: { type: 'string', default: '0' },
       'serve-args': { type: 'string', default: '' },
+      'gc-log': { type: 'string' },
+      idle: { type: 'string', default: '0.3' },
     },
   });
   const variants = (values.variant ?? [`now=${join(ROOT, 'dist/bundle/main.cjs')}`]).map((v) => {
-    // label=path/to/main.cjs[ serve args...]
+    // label=[node flags...] path/to/main.cjs[ serve args...]
     const eq = v.indexOf('=');
-    const [cli, ...args] = v.slice(eq + 1).split(' ');
-    return { label: v.slice(0, eq), cli: resolve(cli!), args };
+    const words = v.slice(eq + 1).split(' ').filter(Boolean);
+    const at = words.findIndex((w) => !w.startsWith('-'));
+    if (at < 0) throw new Error(`--variant ${v}: no path to main.cjs`);
+    return { label: v.slice(0, eq), nodeFlags: words.slice(0, at), cli: resolve(words[at]!), args: words.slice(at + 1) };
   });
   const [pods, reviews, warmup, rounds, connections, rate] = ['pods', 'reviews', 'warmup', 'rounds', 'connections', 'rate'].map((k) => Number(values[k as 'pods']));
   const node = (await promisify(execFile)(join(ROOT, 'tools/nodejs/run.sh'), ['--print'], { cwd: ROOT })).stdout.trim();
+  const jemalloc = await hostJemalloc();
   const dir = await mkdtemp(join(tmpdir(), 'ws-drain-review-gc-'));
+  const gcLog = values['gc-log'];
+  if (gcLog !== undefined) await mkdir(gcLog, { recursive: true });
   const pems = await generateDevCerts({ hosts: ['localhost', '127.0.0.1'] });
   const files = await writeDevCerts(dir, pems);
   const set = pods! <= 1 ? (({ body, expected }) => ({ bodies: [body], expected: [expected] }))(benchReview()) : benchDistinctReviews(pods!);
@@ -137,14 +192,15 @@ async function main(): Promise<void> {
         const log = await open(logFile, 'w');
         const child: ChildProcess = spawn(
           node,
-          [...IMAGE_NODE_FLAGS, '--trace-gc-nvp', v.cli, 'serve', '--port', String(port), '--metrics-port', '0', '--tls-cert', files.tlsCert, '--tls-key', files.tlsKey, ...values['serve-args']!.split(' ').filter(Boolean), ...v.args],
-          { env: { ...process.env, ...IMAGE_NODE_ENV, WS_DRAIN_NAMESPACE_SOURCE: 'none' }, stdio: ['ignore', log.fd, log.fd] },
+          [...IMAGE_NODE_FLAGS, '--trace-gc-nvp', '--trace-memory-reducer', ...v.nodeFlags, v.cli, 'serve', '--port', String(port), '--metrics-port', '0', '--tls-cert', files.tlsCert, '--tls-key', files.tlsKey, ...values['serve-args']!.split(' ').filter(Boolean), ...v.args],
+          { env: { ...process.env, ...imageNodeEnv(jemalloc), WS_DRAIN_NAMESPACE_SOURCE: 'none' }, stdio: ['ignore', log.fd, log.fd] },
         );
         const agent = new Agent({ keepAlive: true, maxSockets: connections! });
         try {
           for (let t = 0; ; t++) {
             try {
               await drive(port, pems.caCert, agent, set.bodies, set.expected, 1, 1, 0, 0);
+              await assertPreloaded(child.pid!, jemalloc);
               break;
             } catch (err) {
               if (t > 200) throw err;
@@ -152,21 +208,38 @@ async function main(): Promise<void> {
             }
           }
           await drive(port, pems.caCert, agent, set.bodies, set.expected, warmup!, connections!, 0, 1);
-          await new Promise((r) => setTimeout(r, 300));
+          // --idle: as bench/admission.ts leaves a server while the other targets take their turns.
+          await new Promise((r) => setTimeout(r, Number(values.idle) * 1000));
           const from = (await readFile(logFile)).length;
           const cpu0 = await cpuTicks(child.pid!);
-          const lat = await drive(port, pems.caCert, agent, set.bodies, set.expected, reviews!, connections!, rate!, warmup! + 1);
+          const { lat, late } = await drive(port, pems.caCert, agent, set.bodies, set.expected, reviews!, connections!, rate!, warmup! + 1);
           const cpu1 = await cpuTicks(child.pid!);
-          const gcs = gcLines((await readFile(logFile)).subarray(from).toString());
+          const rss = await rssMiB(child.pid!);
+          const trace = (await readFile(logFile)).subarray(from).toString();
+          const gcs = gcLines(trace);
+          const mcs = gcs.filter((g) => g.kind !== 's');
+          const per10k = (count: number): number => (count * 10_000) / reviews!;
+          const max = (xs: Gc[]): number => Math.max(0, ...xs.map((g) => g.pause));
           const phase: Phase = {
             allocatedPerReview: gcs.reduce((s, g) => s + g.allocated, 0) / reviews!,
-            scavenges: (gcs.filter((g) => g.kind === 's').length * 10_000) / reviews!,
-            markCompacts: (gcs.filter((g) => g.kind !== 's').length * 10_000) / reviews!,
+            scavenges: per10k(gcs.length - mcs.length),
+            markCompacts: per10k(mcs.length),
+            reducerMarkCompacts: per10k(mcs.filter((g) => g.reducer).length),
             gcPauseMs: gcs.reduce((s, g) => s + g.pause, 0),
+            maxScavengeMs: max(gcs.filter((g) => g.kind === 's')),
+            maxMarkCompactMs: max(mcs),
+            semiSpaceMiB: (gcs.at(-1)?.semiSpace ?? NaN) / 2 ** 20,
             cpuUs: ((cpu1 - cpu0) * 10_000) / reviews!,
+            rssMiB: rss,
             p50: median(lat),
             p99: pct(lat, 99),
+            sendLateP99: late.length > 0 ? pct(late, 99) : NaN,
           };
+          if (gcLog !== undefined) {
+            await writeFile(join(gcLog, `${v.label}-${round + 1}.log`), await readFile(logFile));
+            const mb = (b: number): string => (b / 2 ** 20).toFixed(1);
+            for (const g of mcs) process.stderr.write(`  ${v.label} mark-compact at ${(g.at / 1000).toFixed(1)} s: ${g.reducer ? 'memory reducer' : 'allocation limit'}, pause ${g.pause} ms, heap ${mb(g.before)} -> ${mb(g.after)} MiB\n`);
+          }
           results.set(v.label, [...(results.get(v.label) ?? []), phase]);
           process.stderr.write(`round ${round + 1} ${v.label}: ${JSON.stringify(phase)}\n`);
         } finally {
@@ -190,10 +263,16 @@ async function main(): Promise<void> {
       fmt('heap bytes allocated per review', (p) => p.allocatedPerReview),
       fmt('scavenges per 10k reviews', (p) => p.scavenges, 1),
       fmt('mark-compacts per 10k reviews', (p) => p.markCompacts, 1),
+      fmt('  of them by the memory reducer', (p) => p.reducerMarkCompacts, 1),
       fmt('GC pause ms per 10k reviews', (p) => (p.gcPauseMs * 10_000) / reviews!, 1),
+      fmt('longest scavenge pause ms', (p) => p.maxScavengeMs, 1),
+      fmt('longest mark-compact pause ms', (p) => p.maxMarkCompactMs, 1),
+      fmt('semi-space MiB at the end', (p) => p.semiSpaceMiB, 1),
       fmt('server CPU µs per review', (p) => p.cpuUs),
+      fmt('RSS MiB at the end', (p) => p.rssMiB, 1),
       fmt('p50 ms (from intended send)', (p) => p.p50, 2),
       fmt('p99 ms (from intended send)', (p) => p.p99, 2),
+      ...(rate === 0 ? [] : [fmt('generator sent late, p99 ms', (p) => p.sendLateP99, 2)]),
       '',
     ].join('\n'),
   );
