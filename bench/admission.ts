@@ -515,6 +515,10 @@ const TARGETS: Record<string, TargetSpec> = {
   'ws-drain-semi-2': wsDrain('ws-drain --max-semi-space-size=2', [], false, ['--max-semi-space-size=2']),
   'ws-drain-semi-4': wsDrain('ws-drain --max-semi-space-size=4', [], false, ['--max-semi-space-size=4']),
   'ws-drain-semi-8': wsDrain('ws-drain --max-semi-space-size=8', [], false, ['--max-semi-space-size=8']),
+  // V8 shrinks the young generation to 1 MiB at the first GC after an idle spell (allocation under 1 MB/s), and grows it back
+  // only as survivors fill it: at 200 req/s 5–8× the scavenges. A minimum semi-space keeps it (issue 14's p99).
+  'ws-drain-min-semi-4': wsDrain('ws-drain --min-semi-space-size=4', [], false, [...IMAGE_NODE_FLAGS, '--min-semi-space-size=4']),
+  'ws-drain-min-semi-8': wsDrain('ws-drain --min-semi-space-size=8', [], false, [...IMAGE_NODE_FLAGS, '--min-semi-space-size=8']),
   // The old generation's limit: V8 grows it up to 4× the live size after each full GC with a large maximum heap, less with a small one.
   'ws-drain-old-256': wsDrain('ws-drain --max-old-space-size=256', [], false, [...IMAGE_NODE_FLAGS, '--max-old-space-size=256']),
   // V8's mid-tier compiler off: its zones are malloc's, on V8's helper threads.
