@@ -236,7 +236,7 @@ function printDeopts(trace: string): void {
     } else if (line.startsWith('[bailout (kind: deopt')) {
       current.deopts++;
       // "[bailout (kind: deopt-eager, reason: wrong map): begin. deoptimizing 0x… <JSFunction name (sfi = …)>, …"
-      const m = /reason: (.*?)\): begin\. deoptimizing \S+ <JSFunction (\S*)/.exec(line);
+      const m = /reason: (.*?)\): begin\. deoptimizing \S+ <JSFunction ([^\s(]*)/.exec(line);
       const key = `${m?.[2] || '(anonymous)'}: ${m?.[1] ?? '?'} (by review ${(windows.length + 1) * DEOPT_WINDOW})`;
       byFunction.set(key, (byFunction.get(key) ?? 0) + 1);
     }
