@@ -237,7 +237,7 @@ export function assignRoles(
   errors: string[],
 ): RoleAssignment {
   const regular = spec.containers;
-  // Lists built by push, not map, here and below: V8's optimised map makes holey arrays where
+  // The usual paths' lists are built by push, not map: V8's optimised map makes holey arrays where
   // unoptimised code makes packed ones, and their readers deoptimised at each change (docs/performance.md).
   const seen: Seen[] = [];
   for (const c of regular) seen.push(see(c));
@@ -279,7 +279,9 @@ export function assignRoles(
         }
       }
     }
-    const names = someNames(regular.map((c) => c.name), { quote: false });
+    const regularNames: string[] = [];
+    for (const c of regular) regularNames.push(c.name);
+    const names = someNames(regularNames, { quote: false });
     if (inInits.length > 0) {
       errors.push(`${ANNOTATION.containers}: ${someNames(inInits)} ${inInits.length === 1 ? 'is an init container' : 'are init containers'}; name regular containers only (${names})`);
     }
