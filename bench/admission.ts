@@ -26,7 +26,8 @@
 //   saturation  autocannon, closed loop, as fast as the server answers: req/s.
 //   paced       --rate req/s at even intervals over open keep-alive connections
 //               (open loop, latency from the intended send time, µs resolution):
-//               the latency an API server sees.
+//               the latency an API server sees. Sent from a generator process of
+//               its own per phase, which does not collect while it sends.
 // Headline: server CPU µs per review, from /proc/<pid>/stat utime+stime of the
 // server's process tree before and after each phase. Unlike req/s it hardly
 // depends on what else runs on the machine. Also: RSS of the process tree after
@@ -295,9 +296,79 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 
-/** Open-loop load at a fixed rate over a pool of keep-alive connections used round-robin. */
+/** A paced phase, as the bench process hands it to a generator process of its own (--paced-generator). */
+interface PacedJob {
+  port: number;
+  path: string;
+  ca: string;
+  load: Load;
+  connections: number;
+  duration: number;
+  rate: number;
+}
+
+/** What the generator process sends back: latencies in ms from each intended send, and the answers it learned. */
+interface PacedOutcome {
+  latencies: number[];
+  errors: number;
+  elapsed: number;
+  expected: Array<string | undefined>;
+}
+
+/**
+ * The paced generator's Node flags: a young generation that holds a whole phase's garbage (~20 KB per
+ * request) and a full GC before the phase, so the generator does not collect while it sends. In the
+ * bench process it shared a heap with autocannon's and the results' (a mark-compact every 2-5 s,
+ * pauses 5-34 ms, incremental steps up to 39 ms: `node --trace-gc`), which made it send late.
+ */
+const GENERATOR_FLAGS = ['--expose-gc', '--min-semi-space-size=64', '--max-semi-space-size=64'];
+
+/**
+ * Open-loop load at a fixed rate over a pool of keep-alive connections used round-robin, from a
+ * process of its own (runPacedGenerator): this process's GC cannot delay its sends or its reading
+ * of answers. The server's CPU is read here around the measured part only.
+ */
 async function paced(t: RunningTarget, ca: string, load: Load, opts: { connections: number; duration: number; rate: number }): Promise<PhaseResult> {
-  const agent = new Agent({ keepAlive: true, maxSockets: opts.connections, ca, scheduling: 'fifo', ...TLS13 });
+  const gen = spawn(process.execPath, [...GENERATOR_FLAGS, '--import', 'tsx', SELF, '--paced-generator'], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const exited = new Promise<number | null>((resolve) => gen.once('exit', resolve));
+  const reply = <T>(): Promise<T> =>
+    new Promise((resolve, reject) => {
+      gen.once('message', (m) => resolve(m as T));
+      void exited.then((code) => reject(new Error(`paced generator exited ${code} before answering`)));
+    });
+  try {
+    const ready = reply<{ opened: number }>();
+    gen.send({ port: t.port, path: t.spec.path, ca, load, ...opts } satisfies PacedJob);
+    t.served += (await ready).opened;
+    const cpuBefore = await cpuSeconds(t.pid);
+    const done = reply<PacedOutcome>();
+    gen.send('go');
+    const out = await done;
+    const cpu = (await cpuSeconds(t.pid)) - cpuBefore;
+    out.expected.forEach((e, i) => {
+      if (load.expected[i] === undefined) load.expected[i] = e;
+    });
+    t.served += out.latencies.length;
+    const sorted = out.latencies.sort((a, b) => a - b);
+    return {
+      rps: out.latencies.length / out.elapsed,
+      cpuUs: (cpu / Math.max(1, out.latencies.length)) * 1e6,
+      p50: percentile(sorted, 50),
+      p99: percentile(sorted, 99),
+      errors: out.errors,
+      requests: out.latencies.length,
+    };
+  } finally {
+    gen.kill();
+    await exited;
+  }
+}
+
+/** The generator process of paced(): opens the connections, says how many answered, then on 'go' runs the phase. */
+async function runPacedGenerator(): Promise<void> {
+  const job = await new Promise<PacedJob>((resolve) => process.once('message', (m) => resolve(m as PacedJob)));
+  const { load } = job;
+  const agent = new Agent({ keepAlive: true, maxSockets: job.connections, ca: job.ca, scheduling: 'fifo', ...TLS13 });
   const latencies: number[] = [];
   let errors = 0;
   let next = 0;
@@ -306,7 +377,7 @@ async function paced(t: RunningTarget, ca: string, load: Load, opts: { connectio
       const i = next++ % load.bodies.length;
       const body = load.bodies[i]!;
       const headers = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) };
-      const req = httpsRequest({ host: '127.0.0.1', port: t.port, path: t.spec.path, method: 'POST', agent, headers }, (res) => {
+      const req = httpsRequest({ host: '127.0.0.1', port: job.port, path: job.path, method: 'POST', agent, headers }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {
@@ -322,15 +393,18 @@ async function paced(t: RunningTarget, ca: string, load: Load, opts: { connectio
       req.end(body);
     });
   // Open every connection first, so the measured phase runs over all of them.
-  await Promise.all(Array.from({ length: opts.connections }, () => send(process.hrtime.bigint())));
-  t.served += latencies.length;
+  await Promise.all(Array.from({ length: job.connections }, () => send(process.hrtime.bigint())));
+  const opened = latencies.length;
   latencies.length = 0;
   errors = 0;
+  (globalThis as { gc?: () => void }).gc?.();
+  const go = new Promise((resolve) => process.once('message', resolve));
+  process.send!({ opened });
+  await go;
 
-  const cpuBefore = await cpuSeconds(t.pid);
-  const intervalNs = BigInt(Math.round(1e9 / opts.rate));
+  const intervalNs = BigInt(Math.round(1e9 / job.rate));
   const start = process.hrtime.bigint();
-  const total = opts.rate * opts.duration;
+  const total = job.rate * job.duration;
   const pending: Promise<void>[] = [];
   let sent = 0;
   while (sent < total) {
@@ -340,18 +414,8 @@ async function paced(t: RunningTarget, ca: string, load: Load, opts: { connectio
   }
   await Promise.all(pending);
   const elapsed = Number(process.hrtime.bigint() - start) / 1e9;
-  const cpu = (await cpuSeconds(t.pid)) - cpuBefore;
   agent.destroy();
-  t.served += latencies.length;
-  const sorted = latencies.sort((a, b) => a - b);
-  return {
-    rps: latencies.length / elapsed,
-    cpuUs: (cpu / Math.max(1, latencies.length)) * 1e6,
-    p50: percentile(sorted, 50),
-    p99: percentile(sorted, 99),
-    errors,
-    requests: latencies.length,
-  };
+  process.send!({ latencies, errors, elapsed, expected: load.expected } satisfies PacedOutcome, () => process.disconnect());
 }
 
 interface Env {
@@ -953,6 +1017,8 @@ if (process.argv[2] === '--stage') {
 } else if (process.argv[2] === '--floor') {
   const [port, cert, key, response] = process.argv.slice(3);
   await runFloor(undefined, Number(port), cert!, key!, response!);
+} else if (process.argv[2] === '--paced-generator') {
+  await runPacedGenerator();
 } else {
   await main();
 }
