@@ -6,7 +6,7 @@ import { DEV_CERT_FILES } from '../certs/dev-cert-files.js';
 import { connectToCluster } from '../kube/connect.js';
 import type { KubeConnection } from '../kube/connection.js';
 import { SERVICE_ACCOUNT_DIR } from '../kube/in-cluster.js';
-import { LOG_LEVELS, createLogger, logProcessWarnings, type LogLevel } from '../server/logger.js';
+import { LOG_LEVELS, createLogger, flushed, logProcessWarnings, type LogLevel } from '../server/logger.js';
 import type { WebhookOptions } from '../server/serve.js';
 import { usageError } from './cli-error.js';
 import { CONFIG_FLAGS, configFromFlags, durationFlag, envName, formatFlagHelp, parseFlags, portFlag, stringFlag, type FlagSpec } from './flags.js';
@@ -169,8 +169,8 @@ export async function serveCommand(argv: string[]): Promise<number> {
       if (signals > 1) {
         // A second Ctrl-C means "now".
         logger.warn({ signal }, 'second signal: exiting without waiting');
-        logger.flush();
-        resolve(1);
+        // Without waiting for connections; the log lines of the answers given go out first, in order.
+        void flushed(logger).then(() => resolve(1));
         return;
       }
       logger.info({ signal }, 'signal received');

@@ -25,7 +25,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { AddressInfo } from 'node:net';
 import { AggregatorRegistry, Registry } from 'prom-client';
-import type { Logger } from './logger.js';
+import { flushed, type Logger } from './logger.js';
 import { createInformerMetrics, createMetricsServer } from './metrics.js';
 import { isSubscribe, namespacesMessage, type NamespacesToWorker } from './namespace-ipc.js';
 import { startNamespaceInformer, type InformerOptions, type NamespaceInformer } from './namespaces.js';
@@ -215,7 +215,7 @@ export async function runWorker(start: () => Promise<RunningWebhook>, logger: Lo
           },
         );
       } else if (isMessage<ToWorker>(m, 'ws-drain:exit-now')) {
-        resolve(1);
+        void flushed(logger).then(() => resolve(1));
       }
     });
     process.on('disconnect', () => {

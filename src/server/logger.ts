@@ -3,9 +3,10 @@
 // 200 req/s (docs/performance.md). Lines collect in memory and go out when
 // LOG_BUFFER.flushBytes have gathered or LOG_BUFFER.flushMs after the first of
 // them, whichever comes first; an idle webhook writes nothing. On exit
-// (SIGTERM's graceful shutdown, a second signal, a crash) pino flushes what is
-// left synchronously, so the last lines before exit are not lost; only SIGKILL
-// can lose up to flushMs of lines.
+// (SIGTERM's graceful shutdown, a second signal) the webhook waits for the
+// lines to be written (`flushed`), and on a crash pino flushes what is left
+// synchronously, so the last lines before exit are not lost; only SIGKILL can
+// lose up to flushMs of lines.
 import pino, { type Logger } from 'pino';
 
 export type { Logger };
@@ -116,6 +117,27 @@ function flushedWithin(stream: ReturnType<typeof pino.destination>, ms: number):
     end();
   };
   return stream;
+}
+
+/** How long an exit without waiting still waits for stdout to take the lines already logged. */
+export const EXIT_FLUSH_MS = 2_000;
+
+/**
+ * Resolves once every line logged so far is written, or after `ms` if stdout
+ * does not take them. Exits without waiting (a second signal, a worker told to
+ * exit now) wait for this before process.exit: pino's flushSync on exit writes
+ * what is buffered at once, ahead of a write still queued in libuv's thread
+ * pool, which then lands after those lines or, if the process is gone first,
+ * never. flush(cb) keeps the order: the write in flight first, then the rest.
+ */
+export function flushed(logger: Logger, ms = EXIT_FLUSH_MS): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    logger.flush(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
 }
 
 /**

@@ -1,8 +1,10 @@
 // The log line's timestamp (pino's isoTime field, formatted a cheaper way) and
 // the buffered destination's flushing.
-import fs, { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import fs, { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it, vi } from 'vitest';
 import pino from 'pino';
 import { createLogger, isoTimeField, LOG_BUFFER } from '../../src/server/logger.js';
@@ -102,5 +104,41 @@ describe('createLogger', () => {
       closeSync(fd);
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('flushed(): an exit without waiting writes every line in order, even behind a write stuck in the thread pool', { timeout: 60_000 }, async () => {
+    // One thread-pool thread, busy with a pbkdf2: an async write queued now
+    // waits behind it, as on a loaded node. Then more lines, then exit.
+    const run = async (beforeExit: string): Promise<number[]> => {
+      const dir = mkdtempSync(join(tmpdir(), 'ws-drain-log-'));
+      try {
+        const script = join(dir, 'exit.mts');
+        writeFileSync(
+          script,
+          `import { pbkdf2 } from 'node:crypto';
+          import { createLogger, flushed } from ${JSON.stringify(fileURLToPath(new URL('../../src/server/logger.ts', import.meta.url)))};
+          const logger = createLogger('info', 1);
+          pbkdf2('secret', 'salt', 300_000, 32, 'sha256', () => {});
+          logger.info({ n: 0 }, 'line');
+          logger.info({ n: 1 }, 'line');
+          logger.flush(); // queued behind the pbkdf2
+          for (const n of [2, 3, 4]) logger.info({ n }, 'line');
+          ${beforeExit}
+          process.exit(1);`,
+        );
+        const child = spawn(process.execPath, ['--import', 'tsx', script], { env: { ...process.env, UV_THREADPOOL_SIZE: '1' }, stdio: ['ignore', 'pipe', 'inherit'] });
+        let out = '';
+        child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+        await new Promise((done) => child.on('close', done));
+        return out.split('\n').filter((l) => l !== '').map((l) => (JSON.parse(l) as { n: number }).n);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    };
+    expect(await run('await flushed(logger, 50_000);')).toEqual([0, 1, 2, 3, 4]);
+    // The race it closes: pino's flushSync on exit writes 2-4 at once, and the queued write of 0-1 never runs.
+    const unordered = await run('logger.flush();');
+    expect(unordered).not.toEqual([0, 1, 2, 3, 4]);
+    expect(unordered.slice(0, 3)).toEqual([2, 3, 4]);
   });
 });
