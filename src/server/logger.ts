@@ -4,9 +4,10 @@
 // LOG_BUFFER.flushBytes have gathered or LOG_BUFFER.flushMs after the first of
 // them, whichever comes first; an idle webhook writes nothing. On exit
 // (SIGTERM's graceful shutdown, a second signal) the webhook waits for the
-// lines to be written (`flushed`), and on a crash pino flushes what is left
-// synchronously, so the last lines before exit are not lost; only SIGKILL can
-// lose up to flushMs of lines.
+// lines to be written (`flushed`), so the last lines before exit are not lost;
+// on a crash pino writes what is left synchronously, and a write then still
+// queued in the thread pool (up to flushBytes) may land after it or not at
+// all; SIGKILL can lose up to flushMs of lines.
 import pino, { type Logger } from 'pino';
 
 export type { Logger };
