@@ -101,8 +101,6 @@ interface Entry {
   /** Its UTF-8 length, measured once. */
   afterBytes: number;
   record: Omit<AdmissionRecord, 'uid'>;
-  /** Counted in the memo's bytes: the answer's text, the body's and ENTRY_OVERHEAD. */
-  bytes: number;
 }
 
 /** A copy of a body's bytes without its uid's value, and where that value was. */
@@ -178,9 +176,53 @@ function sameView(a: NamespaceView, b: NamespaceView): boolean {
   return a === b || (a.name === b.name && a.known === b.known && a.labels === b.labels && a.annotations === b.annotations && a.defaults === b.defaults);
 }
 
-/** The first key of a Map: its oldest (or least recently used) one. */
-function oldest<K>(map: Map<K, unknown>): K | undefined {
-  return map.keys().next().value;
+/**
+ * A Map of at most `maxEntries` values holding at most `maxBytes` (each value
+ * counted by `sizeOf`), the first in insertion order out first: setting a key
+ * again, or `touch`, makes it the newest.
+ */
+class BoundedMap<V> {
+  private readonly map = new Map<number, V>();
+  private held = 0;
+
+  constructor(
+    private readonly maxEntries: number,
+    private readonly maxBytes: number,
+    private readonly sizeOf: (value: V) => number,
+  ) {}
+
+  get size(): number {
+    return this.map.size;
+  }
+
+  /** What the values hold, by sizeOf. */
+  get bytes(): number {
+    return this.held;
+  }
+
+  get(key: number): V | undefined {
+    return this.map.get(key);
+  }
+
+  delete(key: number): void {
+    const value = this.map.get(key);
+    if (value === undefined) return;
+    this.map.delete(key);
+    this.held -= this.sizeOf(value);
+  }
+
+  set(key: number, value: V): void {
+    this.delete(key);
+    this.map.set(key, value);
+    this.held += this.sizeOf(value);
+    while (this.map.size > this.maxEntries || this.held > this.maxBytes) this.delete(this.map.keys().next().value!);
+  }
+
+  /** Makes `key` the newest, as least recently used eviction needs on a hit. */
+  touch(key: number, value: V): void {
+    this.map.delete(key);
+    this.map.set(key, value);
+  }
 }
 
 export function createAnswerMemo(opts: AnswerMemoOptions): AnswerMemo {
@@ -191,35 +233,10 @@ export function createAnswerMemo(opts: AnswerMemoOptions): AnswerMemo {
   const maxBytes = Math.max(opts.entries * BYTES_PER_ENTRY, 2 * MAX_ENTRY_BYTES + ENTRY_OVERHEAD);
   const onLookup = opts.onLookup ?? (() => {});
   // Both by cheap hash; an entry or sighting counts for a body only when it holds the same bytes.
-  // Map order is recency: a hit moves its entry to the end, eviction takes the first.
-  const entries = new Map<number, Entry>();
-  let bytes = 0;
-  // Bodies seen and not kept, the oldest out first; seenBytes counts the bytes they hold.
-  const seen = new Map<number, Sighting>();
-  let seenBytes = 0;
-
-  function drop(hash: number): void {
-    const entry = entries.get(hash);
-    if (entry === undefined) return;
-    entries.delete(hash);
-    bytes -= entry.bytes;
-  }
-
-  const held = (s: Sighting): number => (s === null ? 0 : s.rest.bytes.length + ENTRY_OVERHEAD);
-
-  function unsee(hash: number): void {
-    const sighting = seen.get(hash);
-    if (sighting === undefined) return;
-    seen.delete(hash);
-    seenBytes -= held(sighting);
-  }
-
-  function see(hash: number, sighting: Sighting): void {
-    unsee(hash);
-    seen.set(hash, sighting);
-    seenBytes += held(sighting);
-    while (seen.size > maxEntries || seenBytes > maxBytes) unsee(oldest(seen)!);
-  }
+  // Entries in recency order (a hit touches its entry); the answer's text, the body's and ENTRY_OVERHEAD counted.
+  const entries = new BoundedMap<Entry>(maxEntries, maxBytes, (e) => e.after.length + e.rest.bytes.length + ENTRY_OVERHEAD);
+  // Bodies seen and not kept, the oldest out first.
+  const seen = new BoundedMap<Sighting>(maxEntries, maxBytes, (s) => (s === null ? 0 : s.rest.bytes.length + ENTRY_OVERHEAD));
 
   /**
    * A review whose request.uid is `uid`, the value cut out of its body, was
@@ -232,26 +249,22 @@ export function createAnswerMemo(opts: AnswerMemoOptions): AnswerMemo {
     const sighting = seen.get(hash);
     if (old === undefined && sighting === undefined) {
       // Most bodies are never seen again (distinct pods): keep only their cheap hash, copy nothing.
-      see(hash, null);
+      seen.set(hash, null);
       return;
     }
     const same = old !== undefined && sameRest(old.rest, cut) ? old : undefined;
     const first = sighting && sameRest(sighting.rest, cut) ? sighting : undefined;
     if (same === undefined && first === undefined) {
       // Its cheap hash was seen (this body's, or another's that shares it): now its bytes.
-      see(hash, { rest: restOf(cut), uid });
+      seen.set(hash, { rest: restOf(cut), uid });
       return;
     }
-    unsee(hash);
+    seen.delete(hash);
     const kept = answer();
     if (kept === undefined || kept.after.length > MAX_ENTRY_BYTES) return;
     const rest = (same ?? first)!.rest;
-    const size = kept.after.length + rest.bytes.length + ENTRY_OVERHEAD;
     const verified = same !== undefined ? same.verified || same.uid !== uid : first!.uid !== uid;
-    drop(hash);
-    entries.set(hash, { ...kept, afterBytes: Buffer.byteLength(kept.after), rest, uid, verified, bytes: size });
-    bytes += size;
-    while (entries.size > maxEntries || bytes > maxBytes) drop(oldest(entries)!);
+    entries.set(hash, { ...kept, afterBytes: Buffer.byteLength(kept.after), rest, uid, verified });
   }
 
   return {
@@ -264,8 +277,7 @@ export function createAnswerMemo(opts: AnswerMemoOptions): AnswerMemo {
         if (entry !== undefined && (entry.uid === cut.uid || entry.verified) && sameRest(entry.rest, cut)) {
           looked = namespaces(entry.record.namespace);
           if (sameView(looked, entry.view)) {
-            entries.delete(cut.hash);
-            entries.set(cut.hash, entry);
+            entries.touch(cut.hash, entry);
             onLookup(true);
             // The cut uid is printable ASCII without escapes: one byte a character, quoted.
             const bytes = ANSWER_HEAD_BYTES + cut.uid.length + 2 + entry.afterBytes;
@@ -291,6 +303,6 @@ export function createAnswerMemo(opts: AnswerMemoOptions): AnswerMemo {
       }
       return { ok: true, result, body };
     },
-    stats: () => ({ entries: entries.size, bytes, sightings: seen.size, sightingBytes: seenBytes }),
+    stats: () => ({ entries: entries.size, bytes: entries.bytes, sightings: seen.size, sightingBytes: seen.bytes }),
   };
 }
