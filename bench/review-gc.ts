@@ -8,7 +8,9 @@
 //   10,000 reviews (the mark-compacts by what started them: V8's memory
 //   reducer, which starts full GCs when the allocation rate looks low, or the
 //   old generation's allocation limit), the longest pause of each kind,
-//   server CPU µs per review (/proc/<pid>/stat), RSS at the phase's end, and
+//   server CPU µs per review (/proc/<pid>/stat; of it the main thread's, the
+//   rest being V8's and libuv's helper threads), the handler's median wall time
+//   (the log line's durationMs), RSS at the phase's end, and
 //   with --rate the latency from each review's intended send time (p50, p99)
 //   and how late the generator itself sent (p99), and p99 from the actual send.
 //
@@ -19,15 +21,19 @@
 //            --reviews N --warmup N --rounds N --connections N --rate R (0: closed loop) --serve-args "..."
 //            --idle S       seconds idle between the warm-up and the phase (0.3)
 //            --gc-log DIR   keeps each server's trace there, and prints the phase's mark-compacts (time, cause, pause, heap)
+//            --callgrind DIR  each server under valgrind's callgrind, counters zeroed after the warm-up, dumped after the
+//                             phase into DIR: instructions per review, every thread and the main thread (CPU figures then
+//                             are valgrind's); --cache-sim adds simulated I1/D1/LL misses and branch mispredicts
+//                             (VALGRIND_OPTS=--LL=1048576,8,64 makes LL the size of this machine's L2)
 //
 // Complements bench/admission.ts (CPU per review against agnhost, RSS, cold
 // start), which cannot see the heap: this is the bench for allocation work.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { Agent, request } from 'node:https';
 import { loadavg, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { generateDevCerts, writeDevCerts } from '../src/certs/dev-certs.js';
@@ -49,6 +55,10 @@ interface Phase {
   /** V8's semi-space capacity after the phase's last GC, MiB. */
   semiSpaceMiB: number;
   cpuUs: number;
+  /** Of it, the main thread's (the event loop: JavaScript, TLS, the interpreter and Maglev), µs per review. */
+  mainCpuUs: number;
+  /** The handler's own wall time (the log line's durationMs: body → answer written to the socket), median µs. */
+  handlerUs: number;
   rssMiB: number;
   p50: number;
   p99: number;
@@ -56,6 +66,8 @@ interface Phase {
   sendLateP99: number;
   /** p99 from the actual send: without the generator's own lateness in sending. */
   p99FromSent: number;
+  /** --callgrind: callgrind's events per review over the phase, every thread ("Ir": instructions), and the main thread's instructions. */
+  events: Record<string, number>;
 }
 
 interface Gc {
@@ -73,11 +85,14 @@ interface Gc {
   semiSpace: number;
 }
 
-async function cpuTicks(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+async function cpuTicks(pid: number, file = `/proc/${pid}/stat`): Promise<number> {
+  const stat = await readFile(file, 'utf8');
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return Number(f[11]) + Number(f[12]);
 }
+
+/** The main thread's ticks: the thread whose id is the process's. */
+const mainCpuTicks = (pid: number): Promise<number> => cpuTicks(pid, `/proc/${pid}/task/${pid}/stat`);
 
 async function rssMiB(pid: number): Promise<number> {
   return Number(/^VmRSS:\s+(\d+)/m.exec(await readFile(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
@@ -150,6 +165,26 @@ function gcLines(text: string): Gc[] {
   return out;
 }
 
+const CALLGRIND = ['--tool=callgrind', '--collect-jumps=no', '--smc-check=all-non-file', '--separate-threads=yes'];
+/** Simulated caches and branch predictors: I1/D1/LL misses (I1mr, D1mr, D1mw, ILmr, DLmr, DLmw) and mispredicts (Bcm, Bim). */
+const CACHE_SIM = ['--cache-sim=yes', '--branch-sim=yes'];
+
+/** Sums a callgrind dump's threads (`<out>.<dump>-<thread>` files): events per review, and the main thread's (01) instructions as `Ir main`. */
+async function callgrindEvents(out: string, reviews: number): Promise<Record<string, number>> {
+  const base = basename(out);
+  const sums: Record<string, number> = {};
+  for (const f of await readdir(dirname(out))) {
+    const m = new RegExp(`^${base.replace(/[.]/g, '\\.')}\\.\\d+-(\\d+)$`).exec(f);
+    if (!m) continue;
+    const text = await readFile(join(dirname(out), f), 'utf8');
+    const names = /^events: (.*)$/m.exec(text)?.[1]?.split(' ') ?? [];
+    const counts = /^(?:summary|totals): (.*)$/m.exec(text)?.[1]?.split(' ').map(Number) ?? [];
+    names.forEach((n, i) => (sums[n] = (sums[n] ?? 0) + (counts[i] ?? 0) / reviews));
+    if (m[1] === '01') sums['Ir main'] = (counts[0] ?? 0) / reviews;
+  }
+  return sums;
+}
+
 const pct = (xs: number[], p: number): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
@@ -169,6 +204,8 @@ async function main(): Promise<void> {
       'serve-args': { type: 'string', default: '' },
       'gc-log': { type: 'string' },
       idle: { type: 'string', default: '0.3' },
+      callgrind: { type: 'string' },
+      'cache-sim': { type: 'boolean', default: false },
     },
   });
   const variants = (values.variant ?? [`now=${join(ROOT, 'dist/bundle/main.cjs')}`]).map((v) => {
@@ -185,6 +222,7 @@ async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'ws-drain-review-gc-'));
   const gcLog = values['gc-log'];
   if (gcLog !== undefined) await mkdir(gcLog, { recursive: true });
+  if (values.callgrind !== undefined) await mkdir(values.callgrind, { recursive: true });
   const pems = await generateDevCerts({ hosts: ['localhost', '127.0.0.1'] });
   const files = await writeDevCerts(dir, pems);
   const set = pods! <= 1 ? (({ body, expected }) => ({ bodies: [body], expected: [expected] }))(benchReview()) : benchDistinctReviews(pods!);
@@ -196,9 +234,12 @@ async function main(): Promise<void> {
         const port = await freePort();
         const logFile = join(dir, `${v.label}-${round}.log`);
         const log = await open(logFile, 'w');
+        // --callgrind DIR: serve under valgrind, its dumps kept in DIR (callgrind_annotate reads them).
+        const cgOut = values.callgrind === undefined ? undefined : join(resolve(values.callgrind), `${v.label}-${round + 1}.callgrind`);
         const child: ChildProcess = spawn(
-          node,
-          [...IMAGE_NODE_FLAGS, '--trace-gc-nvp', '--trace-memory-reducer', ...v.nodeFlags, v.cli, 'serve', '--port', String(port), '--metrics-port', '0', '--tls-cert', files.tlsCert, '--tls-key', files.tlsKey, ...values['serve-args']!.split(' ').filter(Boolean), ...v.args],
+          cgOut === undefined ? node : 'valgrind',
+          [...(cgOut === undefined ? [] : [...CALLGRIND, ...(values['cache-sim'] ? CACHE_SIM : []), `--callgrind-out-file=${cgOut}`, node]),
+            ...IMAGE_NODE_FLAGS, '--trace-gc-nvp', '--trace-memory-reducer', ...v.nodeFlags, v.cli, 'serve', '--port', String(port), '--metrics-port', '0', '--tls-cert', files.tlsCert, '--tls-key', files.tlsKey, ...values['serve-args']!.split(' ').filter(Boolean), ...v.args],
           { env: { ...process.env, ...imageNodeEnv(jemalloc), WS_DRAIN_NAMESPACE_SOURCE: 'none' }, stdio: ['ignore', log.fd, log.fd] },
         );
         const agent = new Agent({ keepAlive: true, maxSockets: connections! });
@@ -209,7 +250,7 @@ async function main(): Promise<void> {
               await assertPreloaded(child.pid!, jemalloc);
               break;
             } catch (err) {
-              if (t > 200) throw err;
+              if (t > (cgOut === undefined ? 200 : 2400)) throw err;
               await new Promise((r) => setTimeout(r, 50));
             }
           }
@@ -217,9 +258,14 @@ async function main(): Promise<void> {
           // --idle: as bench/admission.ts leaves a server while the other targets take their turns.
           await new Promise((r) => setTimeout(r, Number(values.idle) * 1000));
           const from = (await readFile(logFile)).length;
+          const callgrind = (flag: string): Promise<unknown> => promisify(execFile)('callgrind_control', [flag, String(child.pid)]);
+          if (cgOut !== undefined) await callgrind('--zero');
           const cpu0 = await cpuTicks(child.pid!);
+          const main0 = await mainCpuTicks(child.pid!);
           const { lat, fromSent, late } = await drive(port, pems.caCert, agent, set.bodies, set.expected, reviews!, connections!, rate!, warmup! + 1);
           const cpu1 = await cpuTicks(child.pid!);
+          const main1 = await mainCpuTicks(child.pid!);
+          if (cgOut !== undefined) await callgrind('--dump');
           const rss = await rssMiB(child.pid!);
           const trace = (await readFile(logFile)).subarray(from).toString();
           const gcs = gcLines(trace);
@@ -236,11 +282,14 @@ async function main(): Promise<void> {
             maxMarkCompactMs: max(mcs),
             semiSpaceMiB: (gcs.at(-1)?.semiSpace ?? NaN) / 2 ** 20,
             cpuUs: ((cpu1 - cpu0) * 10_000) / reviews!,
+            mainCpuUs: ((main1 - main0) * 10_000) / reviews!,
+            handlerUs: median([...trace.matchAll(/"durationMs":([\d.]+)/g)].map((m) => Number(m[1]) * 1000)),
             rssMiB: rss,
             p50: median(lat),
             p99: pct(lat, 99),
             sendLateP99: late.length > 0 ? pct(late, 99) : NaN,
             p99FromSent: pct(fromSent, 99),
+            events: cgOut === undefined ? {} : await callgrindEvents(cgOut, reviews!),
           };
           if (gcLog !== undefined) {
             await writeFile(join(gcLog, `${v.label}-${round + 1}.log`), await readFile(logFile));
@@ -276,9 +325,12 @@ async function main(): Promise<void> {
       fmt('longest mark-compact pause ms', (p) => p.maxMarkCompactMs, 1),
       fmt('semi-space MiB at the end', (p) => p.semiSpaceMiB, 1),
       fmt('server CPU µs per review', (p) => p.cpuUs),
+      fmt('  of it the main thread', (p) => p.mainCpuUs),
+      fmt('handler µs, median (log durationMs)', (p) => p.handlerUs),
       fmt('RSS MiB at the end', (p) => p.rssMiB, 1),
       fmt('p50 ms (from intended send)', (p) => p.p50, 2),
       fmt('p99 ms (from intended send)', (p) => p.p99, 2),
+      ...Object.keys(results.get(variants[0]!.label)![0]!.events).map((e) => fmt(`${e} per review (callgrind)`, (p) => p.events[e] ?? NaN)),
       ...(rate === 0 ? [] : [fmt('p99 ms from the actual send', (p) => p.p99FromSent, 2), fmt('generator sent late, p99 ms', (p) => p.sendLateP99, 2)]),
       '',
     ].join('\n'),

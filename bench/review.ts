@@ -55,6 +55,7 @@ export function benchDistinctReviews(n: number): { bodies: string[]; expected: s
 //
 //   npx tsx bench/review.ts                 µs per review per stage and KiB allocated (medians of rounds)
 //   npx tsx bench/review.ts --callgrind     instructions per review of the whole path, under valgrind (V8 single-threaded)
+//   npx tsx bench/review.ts --callgrind --cache-sim   and callgrind's simulated cache misses and branch mispredicts per review
 //   npx tsx bench/review.ts --deopts        V8's deoptimisations and compilations along --reviews of the whole path, per 5,000
 //   options: --reviews N (per round) --rounds N --pods N
 //
@@ -169,6 +170,7 @@ export async function main(): Promise<void> {
       pods: { type: 'string', default: '1000' },
       callgrind: { type: 'boolean', default: false },
       deopts: { type: 'boolean', default: false },
+      'cache-sim': { type: 'boolean', default: false },
       child: { type: 'string' },
     },
   });
@@ -200,9 +202,10 @@ export async function main(): Promise<void> {
       // V8's --predictable: its compilers and GC on the main thread, at reproducible points. With
       // them on background threads, the same code counted 384 k and 415 k on the main thread in two
       // runs: what it runs depends on when an optimised version lands, still often after this warm-up.
-      const { all, main } = await instructionsPerReview(node, ['--predictable', ...args, '--child', 'callgrind'], env, dir, reviews);
+      const { all, main, events } = await instructionsPerReview(node, ['--predictable', ...args, '--child', 'callgrind'], env, dir, reviews, values['cache-sim']);
       const k = (n: number): string => `${(n / reviews / 1000).toFixed(1)} k`;
       console.log(`instructions per review (callgrind, node --predictable, ${reviews} reviews of ${pods} pods after ${3 * pods} of warm-up): ${k(all)} (main thread ${k(main)})`);
+      if (values['cache-sim']) console.log(`per review, every thread: ${Object.entries(events).map(([e, n]) => `${e} ${Math.round(n / reviews)}`).join(', ')}`);
     } else if (values.deopts) {
       const trace = ['--trace-deopt', '--trace-opt'];
       const out = (await promisify(execFile)(node, [...trace, ...args, '--child', 'deopts'], { env, maxBuffer: 1 << 28 })).stdout;
@@ -247,9 +250,11 @@ function printDeopts(trace: string): void {
 }
 
 /** Counts the child's instructions between its two handshakes (callgrind_control --zero, then --dump), per thread. */
-async function instructionsPerReview(node: string, args: string[], env: NodeJS.ProcessEnv, dir: string, reviews: number): Promise<{ all: number; main: number }> {
+async function instructionsPerReview(node: string, args: string[], env: NodeJS.ProcessEnv, dir: string, reviews: number, cacheSim = false): Promise<{ all: number; main: number; events: Record<string, number> }> {
   const out = join(dir, 'callgrind.out');
   const valgrind = ['--tool=callgrind', '--collect-jumps=no', '--smc-check=all-non-file', '--separate-threads=yes', `--callgrind-out-file=${out}`];
+  // Simulated I1/D1/LL misses (I1mr, D1mr, D1mw, ILmr, DLmr, DLmw) and branch mispredicts (Bcm, Bim).
+  if (cacheSim) valgrind.push('--cache-sim=yes', '--branch-sim=yes');
   const child = spawn('valgrind', [...valgrind, node, ...args], { env, stdio: ['pipe', 'pipe', 'ignore'] });
   const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
   const control = (flag: string): Promise<unknown> => promisify(execFile)('callgrind_control', [flag, String(child.pid)]);
@@ -265,6 +270,7 @@ async function instructionsPerReview(node: string, args: string[], env: NodeJS.P
   // callgrind.out.<dump>-<thread>: the one dump before exit's, one file per thread (01: the main thread).
   let all = 0;
   let main = 0;
+  const events: Record<string, number> = {};
   for (const f of await readdir(dir)) {
     const m = /^callgrind\.out\.1-(\d+)$/.exec(f);
     if (!m) continue;
@@ -272,8 +278,11 @@ async function instructionsPerReview(node: string, args: string[], env: NodeJS.P
     const count = Number(/^(?:summary|totals): (\d+)/m.exec(text)?.[1] ?? 0);
     all += count;
     if (m[1] === '01') main = count;
+    const names = /^events: (.*)$/m.exec(text)?.[1]?.split(' ') ?? [];
+    const counts = /^(?:summary|totals): (.*)$/m.exec(text)?.[1]?.split(' ').map(Number) ?? [];
+    names.forEach((n, i) => (events[n] = (events[n] ?? 0) + (counts[i] ?? 0)));
   }
-  return { all, main };
+  return { all, main, events };
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
