@@ -17,7 +17,7 @@ import {
   type NamespaceView,
 } from './namespace-defaults.js';
 import { boundedMessage, boundedWarnings, MAX_MESSAGE_CHARS, MAX_WARNINGS } from './limits.js';
-import { describeIssues, PodSchema, StringMap, type Pod } from './pod-schema.js';
+import { describeIssues, isPod, PodSchema, StringMap, type Pod } from './pod-schema.js';
 import { unknownKeyErrors } from './unknown-keys.js';
 import { INJECTED_ANNOTATION, PLAN_ANNOTATION, PREFIX, type Decision, type WebhookConfig } from './types.js';
 
@@ -85,9 +85,10 @@ function decidePod(input: unknown, ns: NamespaceView, config: WebhookConfig): De
     return { kind: 'skip', reason: 'not-opted-in', warnings };
   }
 
-  const parsed = PodSchema.safeParse(input);
-  if (!parsed.success) {
-    return { kind: 'deny', code: 400, message: `malformed pod: ${describeIssues(parsed.error)}` };
+  if (!isPod(input)) {
+    // isPod only says whether: the issues, for the denial, from zod's parser.
+    const parsed = PodSchema.safeParse(input);
+    if (!parsed.success) return { kind: 'deny', code: 400, message: `malformed pod: ${describeIssues(parsed.error)}` };
   }
   // The schema has no transforms, so the validated input has its shape; working on
   // the input (not zod's output) keeps field order and every unknown field.
