@@ -123,13 +123,15 @@ function decidePod(input: unknown, ns: NamespaceView, config: WebhookConfig): De
   const merged = mergeNamespaceDefaults(annotations, ns, defaults);
   const nsWarnings = [...unread]; // then by push, not map: docs/performance.md
   for (const w of merged.warnings) nsWarnings.push(warning(w));
-  const fromNamespace = Object.keys(merged.sources).filter((k) => merged.sources[k] === 'namespace');
   // A denial that involves the namespace's values says so: the fix may be the namespace owner's.
-  const deny = (errors: string[]): Decision => ({
-    kind: 'deny',
-    code: 422,
-    message: boundedMessage(fromNamespace.length > 0 ? [...errors, `(defaults from namespace ${namespace}: ${fromNamespace.join(', ')})`] : errors),
-  });
+  const deny = (errors: string[]): Decision => {
+    const fromNamespace = Object.keys(merged.sources).filter((k) => merged.sources[k] === 'namespace');
+    return {
+      kind: 'deny',
+      code: 422,
+      message: boundedMessage(fromNamespace.length > 0 ? [...errors, `(defaults from namespace ${namespace}: ${fromNamespace.join(', ')})`] : errors),
+    };
+  };
   const request = parseAnnotations(byNamespace ? { ...merged.annotations, [ANNOTATION.enabled]: 'true' } : merged.annotations, config);
   if (!request.ok) return deny(request.errors);
   request.request.from = planSources(merged, byNamespace ? 'namespace' : 'pod');

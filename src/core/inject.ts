@@ -73,7 +73,8 @@ export function injectionMarks(pod: Pod): string[] {
   const spec = pod.spec;
   const marks: string[] = [];
   if ((spec.initContainers ?? []).some((c) => c.name === INIT_CONTAINER_NAME)) marks.push(`an init container named ${INIT_CONTAINER_NAME}`);
-  const hooked = [...spec.containers, ...(spec.initContainers ?? [])].find((c) => isHelperCommand(c.lifecycle?.preStop?.exec?.command));
+  const helperHook = (c: Container): boolean => isHelperCommand(c.lifecycle?.preStop?.exec?.command);
+  const hooked = spec.containers.find(helperHook) ?? spec.initContainers?.find(helperHook);
   if (hooked) marks.push(`a preStop running ${HELPER_BINARY} in container ${hooked.name}`);
   return marks;
 }
@@ -128,7 +129,7 @@ export function injectPod(input: Pod, request: DrainRequest, config: WebhookConf
   const planContainers = withoutTargetsError(roles.containers, request, errors);
 
   // Bound the work before doing it: every target's argv carries its ports list.
-  const injectedBytes = estimateInjectedBytes(planContainers.filter((c) => c.role !== 'none'));
+  const injectedBytes = estimateInjectedBytes(planContainers);
   if (injectedBytes > MAX_INJECTED_BYTES) {
     errors.push(
       `the preStop hooks for ${planContainers.filter((c) => c.role !== 'none').length} containers would add about ${injectedBytes} bytes to the pod, over the ` +
@@ -139,13 +140,16 @@ export function injectPod(input: Pod, request: DrainRequest, config: WebhookConf
 
   // Existing preStop hooks of the containers that get ours.
   const hooks = new Map<string, ExistingHook>();
-  regular.forEach((c, i) => {
+  // Index loops here and below, not forEach: no closure per review.
+  for (let i = 0; i < regular.length; i++) {
+    const c = regular[i]!;
     if (planContainers[i]?.role !== 'none') hooks.set(c.name, readHook(c, errors));
-  });
+  }
   if (errors.length > 0) return { ok: false, errors };
-  warnings.push(...roles.warnings.map(warning));
+  for (const w of roles.warnings) warnings.push(warning(w));
 
-  const folded = Math.max(0, ...[...hooks.values()].map((h) => (h.kind === 'sleep' ? h.seconds : 0)));
+  let folded = 0; // the longest native sleep among the hooks replaced
+  for (const h of hooks.values()) if (h.kind === 'sleep') folded = Math.max(folded, h.seconds);
   const d = request.prestopDelaySeconds + folded;
   const required = requiredGraceSeconds(d, request.sessionP95Seconds, request.cleanupSeconds, request.margin);
   const grace = resolveGrace(required, spec.terminationGracePeriodSeconds, request.enforce, config);
@@ -173,15 +177,17 @@ export function injectPod(input: Pod, request: DrainRequest, config: WebhookConf
   // change is recorded as the JSON Patch operation that makes it. Diffing a
   // deep clone afterwards cost more than everything else in an admission.
   const patch: PatchOperation[] = [];
-  const apps = regular.filter((_, i) => planContainers[i]?.role === 'app');
-  const drainTarget = request.http ? pickDrainContainer(apps, request.http.port) : undefined;
+  const drainTarget = request.http
+    ? pickDrainContainer(regular.filter((_, i) => planContainers[i]?.role === 'app'), request.http.port)
+    : undefined;
   let needsHelper = false;
   const hooksAsTrigger: string[] = [];
   const containers = regular.slice();
 
-  regular.forEach((c, index) => {
+  for (let index = 0; index < regular.length; index++) {
+    const c = regular[index]!;
     const hook = hooks.get(c.name);
-    if (hook === undefined) return;
+    if (hook === undefined) continue;
     const at = `/spec/containers/${index}`;
     const role = planContainers[index];
     const isProxy = role?.role === 'proxy';
@@ -231,7 +237,7 @@ export function injectPod(input: Pod, request: DrainRequest, config: WebhookConf
       removePreStop(c, next, at, patch);
     }
     containers[index] = next;
-  });
+  }
 
   const out = shallowCopy(spec);
   out.containers = containers;
@@ -275,18 +281,19 @@ export const MAX_INJECTED_BYTES = 512 * 1024;
 /** Fixed part of one target's hook in the patch (argv without ports, mount, JSON). */
 const PER_TARGET_BYTES = 512;
 
-/** About how many bytes the hooks add: each target's ports list in its argv, plus a fixed part. */
-function estimateInjectedBytes(targets: Plan['containers']): number {
+/** About how many bytes the hooks add: each target's (role not "none") ports list in its argv, plus a fixed part. */
+function estimateInjectedBytes(containers: Plan['containers']): number {
   // Targets under ws-drain/ports share one list: measure each long list once.
-  const measured = new Map<number[], number>();
+  let measured: Map<number[], number> | undefined; // made for the first long list only
   let bytes = 0;
-  for (const t of targets) {
+  for (const t of containers) {
+    if (t.role === 'none') continue;
     const long = t.ports.length > SHORT_LIST;
-    let size = long ? measured.get(t.ports) : undefined;
+    let size = long ? measured?.get(t.ports) : undefined;
     if (size === undefined) {
       size = 0;
       for (const p of t.ports) size += p < 10 ? 2 : p < 100 ? 3 : p < 1000 ? 4 : p < 10000 ? 5 : 6;
-      if (long) measured.set(t.ports, size);
+      if (long) (measured ??= new Map()).set(t.ports, size);
     }
     bytes += PER_TARGET_BYTES + t.name.length + size;
   }
@@ -296,11 +303,8 @@ function estimateInjectedBytes(targets: Plan['containers']): number {
 /** UTF-8 size of the annotations once `written` is set, counted as the API server does (keys + values). */
 function annotationsSize(existing: Record<string, string> | null | undefined, written: Record<string, string>): number {
   let bytes = 0;
-  const add = (k: string, v: string): void => {
-    bytes += utf8Length(k) + utf8Length(v);
-  };
-  for (const [k, v] of Object.entries(existing ?? {})) if (!(k in written)) add(k, v);
-  for (const [k, v] of Object.entries(written)) add(k, v);
+  if (existing) for (const k of Object.keys(existing)) if (!(k in written)) bytes += utf8Length(k) + utf8Length(existing[k]!);
+  for (const k of Object.keys(written)) bytes += utf8Length(k) + utf8Length(written[k]!);
   return bytes;
 }
 
@@ -325,11 +329,14 @@ function findConflicts(spec: PodSpec, errors: string[]): void {
   if ((spec.volumes ?? []).some((v) => v.name === VOLUME_NAME)) {
     errors.push(`the pod already has a volume named "${VOLUME_NAME}"; ws-drain needs that name for its helper`);
   }
-  for (const c of [...(spec.initContainers ?? []), ...spec.containers]) {
-    for (const m of c.volumeMounts ?? []) {
-      if (m.mountPath.replace(/\/+$/, '') === MOUNT_PATH) {
-        errors.push(`container ${c.name} already mounts something at ${MOUNT_PATH}; ws-drain needs that path for its helper`);
-      }
+  for (const c of spec.initContainers ?? []) mountConflict(c, errors);
+  for (const c of spec.containers) mountConflict(c, errors);
+}
+
+function mountConflict(c: Container, errors: string[]): void {
+  for (const m of c.volumeMounts ?? []) {
+    if (m.mountPath.replace(/\/+$/, '') === MOUNT_PATH) {
+      errors.push(`container ${c.name} already mounts something at ${MOUNT_PATH}; ws-drain needs that path for its helper`);
     }
   }
 }
@@ -409,8 +416,8 @@ function annotate(metadata: Pod['metadata'], written: Record<string, string>, pa
     copy.annotations = created;
     return copy;
   }
-  for (const [key, value] of Object.entries(written)) {
-    patch.push({ op: opFor(annotations[key]), path: `/metadata/annotations/${pointerToken(key)}`, value });
+  for (const key of Object.keys(written)) {
+    patch.push({ op: opFor(annotations[key]), path: `/metadata/annotations/${pointerToken(key)}`, value: written[key] });
   }
   const copy = shallowCopy(metadata);
   copy.annotations = Object.assign(shallowCopy(annotations), written);

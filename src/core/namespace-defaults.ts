@@ -141,15 +141,16 @@ export function mergeNamespaceDefaults(pod: Readonly<Record<string, string>>, ns
   const sources: Record<string, 'pod' | 'namespace'> = {};
   const warnings: string[] = []; // by push, not map: docs/performance.md
   for (const i of defaults.ignored) warnings.push(`namespace ${ns.name}: ignored ${i.why}`);
-  for (const [k, v] of Object.entries(defaults.values)) {
+  // Keys, not entries: no [key, value] array per annotation.
+  for (const k of Object.keys(defaults.values)) {
     if (pod[k] === undefined) {
-      annotations[k] = v;
+      annotations[k] = defaults.values[k]!;
       sources[k] = 'namespace';
     }
   }
-  for (const [k, v] of Object.entries(pod)) {
+  for (const k of Object.keys(pod)) {
     if (!k.startsWith(PREFIX)) continue;
-    annotations[k] = v;
+    annotations[k] = pod[k]!;
     sources[k] = 'pod';
   }
   const drop = (key: string, why?: string): void => {

@@ -98,7 +98,7 @@ export function tcpPorts(c: Container): number[] {
  * container was a tenth of an admission of 5,000 containers, in allocation.
  */
 function distinct(count: number): (port: number) => boolean {
-  if (count <= 1) return () => true;
+  if (count <= 1) return FIRST_OF_ONE;
   if (count <= 16) {
     const seen: number[] = [];
     return (port) => {
@@ -114,6 +114,8 @@ function distinct(count: number): (port: number) => boolean {
     return true;
   };
 }
+
+const FIRST_OF_ONE = (): boolean => true;
 
 /**
  * What the rules read of one container, worked out once: they ask about each
@@ -142,21 +144,26 @@ function see(c: Container): Seen {
 /** The ports a container's probes point at (numbers, names resolved against its own ports). */
 function probePorts(c: Container): Set<number> {
   const out = new Set<number>();
-  const add = (ref: number | string | undefined): void => {
-    if (ref === undefined) return;
-    if (typeof ref === 'number') out.add(ref);
-    else if (/^\d+$/.test(ref)) out.add(Number(ref));
-    else {
-      const p = (c.ports ?? []).find((x) => x.name === ref);
-      if (p) out.add(p.containerPort);
-    }
-  };
-  for (const probe of [c.livenessProbe, c.readinessProbe, c.startupProbe] as Array<Probe | null | undefined>) {
-    add(probe?.httpGet?.port);
-    add(probe?.tcpSocket?.port);
-    add(probe?.grpc?.port);
-  }
+  addProbePorts(c, c.livenessProbe, out);
+  addProbePorts(c, c.readinessProbe, out);
+  addProbePorts(c, c.startupProbe, out);
   return out;
+}
+
+function addProbePorts(c: Container, probe: Probe | null | undefined, out: Set<number>): void {
+  addProbePort(c, probe?.httpGet?.port, out);
+  addProbePort(c, probe?.tcpSocket?.port, out);
+  addProbePort(c, probe?.grpc?.port, out);
+}
+
+function addProbePort(c: Container, ref: number | string | undefined, out: Set<number>): void {
+  if (ref === undefined) return;
+  if (typeof ref === 'number') out.add(ref);
+  else if (/^\d+$/.test(ref)) out.add(Number(ref));
+  else {
+    const p = (c.ports ?? []).find((x) => x.name === ref);
+    if (p) out.add(p.containerPort);
+  }
 }
 
 /**
@@ -372,7 +379,7 @@ export function assignRoles(
   for (const s of seen) containers.push(s.role ?? { name: s.c.name, role: 'none', ports: [], why: 'no session port' });
   if (leftOut.length > 0) {
     const some: string[] = [];
-    for (const l of leftOut.slice(0, 64)) some.push(`${l.port} (${l.why})`);
+    for (let i = 0; i < Math.min(leftOut.length, 64); i++) some.push(`${leftOut[i]!.port} (${leftOut[i]!.why})`);
     warnings.push(`not watched as sessions: ${some.join(', ')}; ${ANNOTATION.ports} overrides`);
   }
   return { containers, leftOut, warnings };
@@ -383,9 +390,9 @@ export function assignRoles(
  * containers only (a native sidecar already outlives the app), none also named
  * an app in ws-drain/containers. Sets, not scans: linear in the pod's size.
  */
-function markedProxies(spec: PodSpec, request: DrainRequest, errors: string[]): Set<string> {
+function markedProxies(spec: PodSpec, request: DrainRequest, errors: string[]): ReadonlySet<string> {
   const names = request.proxies ?? [];
-  if (names.length === 0) return new Set();
+  if (names.length === 0) return NO_PROXIES;
   const regular = new Set(spec.containers.map((c) => c.name));
   const inits = new Set((spec.initContainers ?? []).map((c) => c.name));
   const asApps = new Set(request.containers ?? []);
@@ -410,6 +417,8 @@ function markedProxies(spec: PodSpec, request: DrainRequest, errors: string[]): 
   }
   return new Set(names.filter((n) => regular.has(n) && !asApps.has(n)));
 }
+
+const NO_PROXIES: ReadonlySet<string> = new Set();
 
 /** ws-drain/ports entries as numbers; names resolve to one TCP containerPort across the pod. */
 export function resolvePorts(refs: PortRef[], containers: Container[], errors: string[]): number[] {
@@ -453,12 +462,12 @@ export function resolvePorts(refs: PortRef[], containers: Container[], errors: s
  * cost seconds. Short lists (a container's own ports) are simply added.
  */
 function unionOfPorts(lists: readonly number[][]): number[] {
-  const read = new Set<number[]>();
+  let read: Set<number[]> | undefined; // made for the first long list only
   const out = new Set<number>();
   for (const list of lists) {
     if (list.length > SHORT_LIST) {
-      if (read.has(list)) continue;
-      read.add(list);
+      if (read?.has(list)) continue;
+      (read ??= new Set()).add(list);
     }
     for (const p of list) out.add(p);
   }
