@@ -57,10 +57,13 @@ export const NAMESPACE_DEFAULT_KEYS: readonly string[] = [...PLAN_VALUE_KEYS, ..
 
 export interface NamespaceDefaults {
   /** Valid defaults, trimmed, by annotation key. */
-  values: Record<string, string>;
+  readonly values: Readonly<Record<string, string>>;
   /** Why each ignored ws-drain/ annotation was ignored: one line per key, naming the fix. */
-  ignored: Array<{ key: string; why: string }>;
+  readonly ignored: ReadonlyArray<{ key: string; why: string }>;
 }
+
+/** Those of a namespace without annotations, or not read: one shared (read-only) value, not three objects per pod. */
+const NO_DEFAULTS: NamespaceDefaults = { values: {}, ignored: [] };
 
 export function namespaceView(namespace: string | NamespaceView): NamespaceView {
   return typeof namespace === 'string' ? { name: namespace } : namespace;
@@ -68,7 +71,8 @@ export function namespaceView(namespace: string | NamespaceView): NamespaceView 
 
 /** The namespace's valid defaults and what it sets that is ignored. */
 export function readNamespaceDefaults(ns: NamespaceView, config: WebhookConfig): NamespaceDefaults {
-  const annotations = (ns.known !== false && ns.annotations) || {};
+  const annotations = ns.known !== false ? ns.annotations : undefined;
+  if (annotations == null) return NO_DEFAULTS; // a bare name (the CLI, the benches, no informer) or a namespace not read
   const values: Record<string, string> = {};
   const ignored: Array<{ key: string; why: string }> = [];
   const keys = Object.keys(annotations).filter((k) => k.startsWith(PREFIX)).sort();
