@@ -57,6 +57,7 @@ export function benchDistinctReviews(n: number): { bodies: string[]; expected: s
 //   npx tsx bench/review.ts                 µs per review per stage and KiB allocated (medians of rounds)
 //   npx tsx bench/review.ts --callgrind     instructions per review of the whole path, under valgrind (V8 single-threaded)
 //   npx tsx bench/review.ts --callgrind --cache-sim   and callgrind's simulated cache misses and branch mispredicts per review
+//   npx tsx bench/review.ts --callgrind --warmup 40000  counted after 40,000 reviews (uninstrumented until then) instead of 3 × pods
 //   npx tsx bench/review.ts --deopts        V8's deoptimisations and compilations along --reviews of the whole path, per 5,000
 //   options: --reviews N (per round) --rounds N --pods N
 //
@@ -151,9 +152,9 @@ function deoptLoop(reviews: number, pods: number): void {
 const DEOPT_WINDOW = 5000;
 
 /** Runs in the bundled child under callgrind: warm up, then tell the parent, which zeroes the counters; run; tell it again. */
-function callgrindLoop(reviews: number, pods: number): void {
+function callgrindLoop(reviews: number, pods: number, warmup = 3 * pods): void {
   const whole = stages(pods)[0]!;
-  for (let i = 0; i < 3 * pods; i++) whole.run(i);
+  for (let i = 0; i < warmup; i++) whole.run(i);
   const handshake = (line: string): void => {
     process.stdout.write(`${line}\n`);
     readSync(0, Buffer.alloc(1)); // the parent answers once callgrind_control is done
@@ -172,13 +173,14 @@ export async function main(): Promise<void> {
       callgrind: { type: 'boolean', default: false },
       deopts: { type: 'boolean', default: false },
       'cache-sim': { type: 'boolean', default: false },
+      warmup: { type: 'string' },
       child: { type: 'string' },
     },
   });
   const reviews = Number(values.reviews);
   const pods = Number(values.pods);
   if (values.child === 'stages') return measureStages(reviews, Number(values.rounds), pods);
-  if (values.child === 'callgrind') return callgrindLoop(reviews, pods);
+  if (values.child === 'callgrind') return callgrindLoop(reviews, pods, values.warmup === undefined ? undefined : Number(values.warmup));
   if (values.child === 'deopts') return deoptLoop(reviews, pods);
 
   const root = fileURLToPath(new URL('..', import.meta.url));
@@ -203,9 +205,10 @@ export async function main(): Promise<void> {
       // V8's --predictable: its compilers and GC on the main thread, at reproducible points. With
       // them on background threads, the same code counted 384 k and 415 k on the main thread in two
       // runs: what it runs depends on when an optimised version lands, still often after this warm-up.
-      const { all, main, events } = await instructionsPerReview(node, ['--predictable', ...args, '--child', 'callgrind'], env, dir, reviews, values['cache-sim']);
+      const warm = values.warmup === undefined ? [] : ['--warmup', values.warmup];
+      const { all, main, events } = await instructionsPerReview(node, ['--predictable', ...args, '--child', 'callgrind', ...warm], env, dir, reviews, values['cache-sim'], values.warmup !== undefined);
       const k = (n: number): string => `${(n / reviews / 1000).toFixed(1)} k`;
-      console.log(`instructions per review (callgrind, node --predictable, ${reviews} reviews of ${pods} pods after ${3 * pods} of warm-up): ${k(all)} (main thread ${k(main)})`);
+      console.log(`instructions per review (callgrind, node --predictable, ${reviews} reviews of ${pods} pods after ${values.warmup ?? 3 * pods} of warm-up): ${k(all)} (main thread ${k(main)})`);
       if (values['cache-sim']) console.log(`per review, every thread: ${Object.entries(events).map(([e, n]) => `${e} ${Math.round(n / reviews)}`).join(', ')}`);
     } else if (values.deopts) {
       const trace = ['--trace-deopt', '--trace-opt'];
@@ -251,16 +254,21 @@ function printDeopts(trace: string): void {
 }
 
 /** Counts the child's instructions between its two handshakes (callgrind_control --zero, then --dump), per thread. */
-async function instructionsPerReview(node: string, args: string[], env: NodeJS.ProcessEnv, dir: string, reviews: number, cacheSim = false): Promise<{ all: number; main: number; events: Record<string, number> }> {
+async function instructionsPerReview(node: string, args: string[], env: NodeJS.ProcessEnv, dir: string, reviews: number, cacheSim = false, instrAfterWarmup = false): Promise<{ all: number; main: number; events: Record<string, number> }> {
   const out = join(dir, 'callgrind.out');
   const valgrind = ['--tool=callgrind', '--collect-jumps=no', '--smc-check=all-non-file', '--separate-threads=yes', `--callgrind-out-file=${out}`];
   // Simulated I1/D1/LL misses (I1mr, D1mr, D1mw, ILmr, DLmr, DLmw) and branch mispredicts (Bcm, Bim).
   if (cacheSim) valgrind.push('--cache-sim=yes', '--branch-sim=yes');
+  // A long warm-up runs uninstrumented (several times faster), instrumentation on at its end.
+  if (instrAfterWarmup) valgrind.push('--instr-atstart=no');
   const child = spawn('valgrind', [...valgrind, node, ...args], { env, stdio: ['pipe', 'pipe', 'ignore'] });
   const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
   const control = (flag: string): Promise<unknown> => promisify(execFile)('callgrind_control', [flag, String(child.pid)]);
   for await (const line of createInterface({ input: child.stdout! })) {
-    if (line === 'warm') await control('--zero');
+    if (line === 'warm') {
+      if (instrAfterWarmup) await control('--instr=on');
+      await control('--zero');
+    }
     else if (line === 'done') await control('--dump');
     else continue;
     child.stdin!.write('\n');
