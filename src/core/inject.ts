@@ -25,14 +25,56 @@ import {
   type WebhookConfig,
 } from './types.js';
 
-/** The shared volume the init container copies the helper into. */
-export function helperVolume(): Record<string, unknown> {
-  return { name: VOLUME_NAME, emptyDir: { sizeLimit: '16Mi' } };
+// The objects below depend only on the config, so each is made once (per
+// helper image), frozen and shared by every pod it is injected into, and its
+// JSON is made once with it: the answer writes that text instead of running
+// JSON.stringify over them again, almost half of the patch's JSON
+// (src/server/admission.ts patchJSON, docs/performance.md).
+
+/** JSON.stringify of each fixed object, made with it. */
+const FIXED_JSON = new WeakMap<object, string>();
+
+function fixed<T extends object>(value: T): T {
+  deepFreeze(value);
+  FIXED_JSON.set(value, JSON.stringify(value));
+  return value;
 }
 
-/** Pod Security "restricted"-compliant, with requests and limits so ResourceQuota namespaces admit it. */
+function deepFreeze(value: object): void {
+  for (const v of Object.values(value)) if (typeof v === 'object' && v !== null) deepFreeze(v);
+  Object.freeze(value);
+}
+
+/**
+ * JSON.stringify(value) when `value` is one of the fixed objects below or a
+ * list of just one of them (appendItem's value for a pod that had no list);
+ * undefined for anything else.
+ */
+export function fixedJSON(value: unknown): string | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  if (!Array.isArray(value)) return FIXED_JSON.get(value);
+  const item: unknown = value.length === 1 ? value[0] : undefined;
+  const text = typeof item === 'object' && item !== null ? FIXED_JSON.get(item) : undefined;
+  return text === undefined ? undefined : `[${text}]`;
+}
+
+const HELPER_VOLUME = fixed({ name: VOLUME_NAME, emptyDir: { sizeLimit: '16Mi' } });
+
+/** The shared volume the init container copies the helper into. Frozen, shared by every pod. */
+export function helperVolume(): Record<string, unknown> {
+  return HELPER_VOLUME;
+}
+
+/** The last helper image's init container: a process serves one config. */
+let lastInitContainer: { image: string; container: Record<string, unknown> } | undefined;
+
+/**
+ * Pod Security "restricted"-compliant, with requests and limits so ResourceQuota
+ * namespaces admit it. Frozen, shared by every pod of the same helper image.
+ */
 export function installInitContainer(helperImage: string): Record<string, unknown> {
-  return {
+  if (lastInitContainer?.image === helperImage) return lastInitContainer.container;
+  const container = fixed({
     name: INIT_CONTAINER_NAME,
     image: helperImage,
     imagePullPolicy: 'IfNotPresent',
@@ -51,12 +93,16 @@ export function installInitContainer(helperImage: string): Record<string, unknow
       requests: { cpu: '10m', memory: '16Mi' },
       limits: { cpu: '100m', memory: '32Mi' },
     },
-  };
+  });
+  lastInitContainer = { image: helperImage, container };
+  return container;
 }
 
-/** The app containers only read the helper. */
+const HELPER_MOUNT = fixed({ name: VOLUME_NAME, mountPath: MOUNT_PATH, readOnly: true });
+
+/** The app containers only read the helper. Frozen, shared by every container and pod. */
 export function helperMount(): { name: string; mountPath: string; readOnly: boolean } {
-  return { name: VOLUME_NAME, mountPath: MOUNT_PATH, readOnly: true };
+  return HELPER_MOUNT;
 }
 
 /** Kubernetes shows warnings to kubectl users: one short line each. */

@@ -3,6 +3,8 @@
 // Decision onto the AdmissionResponse fields.
 import { z } from 'zod';
 import { decide } from '../core/index.js';
+import { fixedJSON } from '../core/inject.js';
+import type { PatchOperation } from '../core/patch.js';
 import type { NamespaceView } from '../core/namespace-defaults.js';
 import type { Decision, WebhookConfig } from '../core/types.js';
 import type { AdmissionOutcome } from './metrics.js';
@@ -151,6 +153,24 @@ export function answerWithUid(uid: string, after: string): string {
   return REVIEW_HEAD + JSON.stringify(uid) + after;
 }
 
+/**
+ * JSON.stringify(patch), byte for byte, but the injected objects that depend
+ * only on the config (the init container, the helper's volume and mounts) are
+ * written from their JSON made once (inject.ts fixedJSON): they were almost
+ * half of the patch's JSON.stringify instructions. Their operations are
+ * appendItem's { op, path, value }.
+ */
+export function patchJSON(patch: readonly PatchOperation[]): string {
+  let out = '[';
+  for (let i = 0; i < patch.length; i++) {
+    const op = patch[i]!;
+    if (i > 0) out += ',';
+    const value = fixedJSON(op.value);
+    out += value === undefined ? JSON.stringify(op) : `{"op":${JSON.stringify(op.op)},"path":${JSON.stringify(op.path)},"value":${value}}`;
+  }
+  return out + ']';
+}
+
 /** Maps a core Decision onto an AdmissionResponse. */
 export function responseFor(uid: string, decision: Decision): { response: AdmissionResponseBody; outcome: AdmissionOutcome; reason?: string } {
   switch (decision.kind) {
@@ -159,7 +179,7 @@ export function responseFor(uid: string, decision: Decision): { response: Admiss
         uid,
         allowed: true,
         patchType: 'JSONPatch',
-        patch: toBase64(JSON.stringify(decision.patch)),
+        patch: toBase64(patchJSON(decision.patch)),
       };
       if (decision.warnings.length > 0) response.warnings = decision.warnings;
       return { response, outcome: 'mutated' };

@@ -1,7 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_CONFIG } from '../../src/core/index.js';
-import { admit, answerReview, MAX_RESPONSE_BYTES, parseAdmissionReview, serializeReview, toBase64, type AdmissionReviewResponse } from '../../src/server/admission.js';
+import { decide } from '../../src/core/decide.js';
+import { fixedJSON, helperMount, helperVolume, installInitContainer } from '../../src/core/inject.js';
+import { admit, answerReview, MAX_RESPONSE_BYTES, parseAdmissionReview, patchJSON, serializeReview, toBase64, type AdmissionReviewResponse } from '../../src/server/admission.js';
+import { anyPod } from '../core/pod-arbitraries.js';
+import { CONFIG } from '../core/pod-builders.js';
 import { admissionReview, optedInPod } from './review-fixtures.js';
 
 function admitted(review: unknown): AdmissionReviewResponse {
@@ -45,6 +49,42 @@ describe('serializeReview', () => {
       ),
       { numRuns: 500 },
     );
+  });
+});
+
+describe('patchJSON: the injected objects fixed by the config written from their JSON made once', () => {
+  it('is byte for byte JSON.stringify of the patch, for generated pods under two helper images in turn, taking both fixed forms', () => {
+    const configs = [CONFIG, { ...CONFIG, helperImage: 'registry.example.com/"quoted"\\helper:2' }];
+    const forms = { item: 0, list: 0 };
+    fc.assert(
+      fc.property(anyPod, fc.nat(1), (pod, which) => {
+        const d = decide(pod, 'default', configs[which]!);
+        if (d.kind !== 'mutate') return;
+        for (const op of d.patch) {
+          if (fixedJSON(op.value) !== undefined) forms[Array.isArray(op.value) ? 'list' : 'item']++;
+        }
+        expect(patchJSON(d.patch)).toBe(JSON.stringify(d.patch));
+      }),
+      { numRuns: 400 },
+    );
+    // Not vacuous: pods without the lists ([item]) and with them (item appended).
+    expect(forms.list).toBeGreaterThan(50);
+    expect(forms.item).toBeGreaterThan(50);
+  });
+
+  it('knows the fixed objects by identity, not by their contents, and they are frozen', () => {
+    expect(fixedJSON(helperMount())).toBe(JSON.stringify(helperMount()));
+    expect(fixedJSON([helperVolume()])).toBe(JSON.stringify([helperVolume()]));
+    expect(fixedJSON(installInitContainer('a:1'))).toBe(JSON.stringify(installInitContainer('a:1')));
+    // Another image's init container, then the first again: each with its own text.
+    expect(fixedJSON(installInitContainer('b:2'))).toContain('"image":"b:2"');
+    expect(fixedJSON(installInitContainer('a:1'))).toContain('"image":"a:1"');
+    expect(fixedJSON({ ...helperMount() })).toBeUndefined();
+    expect(fixedJSON([helperMount(), helperMount()])).toBeUndefined();
+    expect(fixedJSON('ws-drain')).toBeUndefined();
+    const container = installInitContainer('a:1') as { securityContext: { capabilities: { drop: string[] } } };
+    expect(() => container.securityContext.capabilities.drop.push('NET_RAW')).toThrow(TypeError);
+    expect(() => Object.assign(helperMount(), { readOnly: false })).toThrow(TypeError);
   });
 });
 
