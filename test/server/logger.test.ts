@@ -80,8 +80,9 @@ describe('createLogger', () => {
     const fd = openSync(file, 'w');
     const writes = vi.spyOn(fs, 'write');
     const lines = () => readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { n: number; pad: string });
+    const logger = createLogger('info', fd);
+    const stream = (logger as unknown as Record<symbol, { flushSync(): void; end(): void; once(event: 'close', f: () => void): void }>)[pino.symbols.streamSym]!;
     try {
-      const logger = createLogger('info', fd);
       // Lines of 90 to ~600 bytes (and one of 5000, longer than a write): batches cross flushBytes at every offset.
       const sent = Array.from({ length: 300 }, (_, n) => ({ n, pad: n === 150 ? 'y'.repeat(5000) : 'x'.repeat((n * 37) % 500) }));
       for (const line of sent) logger.info(line, 'admission');
@@ -97,11 +98,18 @@ describe('createLogger', () => {
 
       // pino's exit path (flushSync) writes a batch still below flushBytes, synchronously.
       logger.info({ n: 300, pad: '' }, 'admission');
-      (logger as unknown as Record<symbol, { flushSync(): void }>)[pino.symbols.streamSym]!.flushSync();
+      stream.flushSync();
       expect(lines().at(-1)).toMatchObject({ n: 300 });
     } finally {
       writes.mockRestore();
-      closeSync(fd);
+      // Ended, not closed under it: the flush timer the first line armed may
+      // still fire, and must find the stream destroyed (a no-op), not its fd
+      // closed (an empty write failing with EBADF after this test). sonic-boom
+      // closes the fd.
+      await new Promise<void>((resolve) => {
+        stream.once('close', resolve);
+        stream.end();
+      });
       rmSync(dir, { recursive: true, force: true });
     }
   });
