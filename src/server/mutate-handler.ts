@@ -9,7 +9,7 @@ import { bareNamespace, internalErrorAnswer, type NamespaceLookup } from './admi
 import type { Logger } from './logger.js';
 import type { Counter, Histogram } from 'prom-client';
 import type { AdmissionOutcome, WebhookMetrics } from './metrics.js';
-import type { AnswerMemo } from './answer-memo.js';
+import type { AnswerMemo, MemoAnswer } from './answer-memo.js';
 import { OFFLOAD_MIN_BYTES, type Offloaded, type ReviewPool } from './review-pool.js';
 import { answerParsed, parseReviewBody, type AdmissionRecord, type Route } from './review-routes.js';
 
@@ -130,25 +130,24 @@ export function createMutateHandler(deps: MutateDeps, route: Route = 'mutate'): 
     const batch = waiting.length > MAX_BATCH ? waiting.splice(0, MAX_BATCH) : waiting;
     if (batch === waiting) waiting = [];
     else setImmediate(answerBatch);
-    const answers: Array<{ res: ServerResponse; body: string; bytes?: number; result: AdmissionRecord; started: bigint }> = [];
+    const answers: Array<{ res: ServerResponse; answered: Extract<MemoAnswer, { ok: true }>; started: bigint }> = [];
     for (const { res, raw, started } of batch) {
-      if (memo !== undefined) {
-        const answered = memo.answer(raw, namespaces);
-        if (!answered.ok) refuse(res, 400, answered.error);
-        else answers.push({ res, body: answered.body, bytes: answered.bytes, result: answered.result, started });
-        continue;
-      }
-      const parsed = parseReviewBody(raw);
-      if (!parsed.ok) {
-        refuse(res, 400, parsed.error);
-        continue;
-      }
-      const { result, body } = answerParsed(route, parsed.review, config, namespaces);
-      answers.push({ res, body, result, started });
+      const answered = compute(raw);
+      if (answered.ok) answers.push({ res, answered, started });
+      else refuse(res, 400, answered.error);
     }
-    for (const a of answers) reply(a.res, 200, a.body, undefined, a.bytes);
-    for (const a of answers) record(a.result, seconds(a.started));
+    for (const { res, answered } of answers) reply(res, 200, answered.body, undefined, answered.bytes);
+    for (const { answered, started } of answers) record(answered.result, seconds(started));
   }
+
+  /** A body's answer or its 400: from the answer memo when there is one, else parsed and computed. */
+  const compute: (raw: Buffer) => MemoAnswer =
+    memo !== undefined
+      ? (raw) => memo.answer(raw, namespaces)
+      : (raw) => {
+          const parsed = parseReviewBody(raw);
+          return parsed.ok ? { ok: true, ...answerParsed(route, parsed.review, config, namespaces) } : parsed;
+        };
 
   /** A review thread's outcome, answered as the event loop would have answered it. */
   function answerOffloaded(res: ServerResponse, o: Offloaded, started: bigint): void {
