@@ -3,7 +3,7 @@
 // same core the webhook runs (so a server that answers wrongly is caught).
 import { execFile, spawn } from 'node:child_process';
 import { readSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PerformanceObserver } from 'node:perf_hooks';
@@ -59,7 +59,27 @@ export function benchDistinctReviews(n: number): { bodies: string[]; expected: s
 //   npx tsx bench/review.ts --callgrind --cache-sim   and callgrind's simulated cache misses and branch mispredicts per review
 //   npx tsx bench/review.ts --callgrind --warmup 40000  counted after 40,000 reviews (uninstrumented until then) instead of 3 × pods
 //   npx tsx bench/review.ts --deopts        V8's deoptimisations and compilations along --reviews of the whole path, per 5,000
-//   options: --reviews N (per round) --rounds N --pods N
+//   npx tsx bench/review.ts --cold          each stage warm (back to back) and cold (the CPU's caches evicted before
+//                                           each review: 64 MiB written, past this machine's 32 MiB L3), µs per
+//                                           review in interleaved rounds (--reviews 300 a round)
+//   VALGRIND_OPTS=--LL=1048576,8,64 npx tsx bench/review.ts --cold --callgrind --reviews 500 [--keep DIR]
+//                                           per stage, warm and cold (4 MiB written): instructions and simulated
+//                                           L2 (LL) misses per review, the eviction's own counted alone and taken
+//                                           off; with DIR, the whole path's cold misses by kind and function (JIT
+//                                           code named from V8's --perf-basic-prof map), the dumps kept in DIR
+//   npx tsx bench/review.ts --annotate DIR --reviews 500   that attribution again from DIR
+//   options: --reviews N (per round) --rounds N --pods N --evict-mib N (cold means after writing N MiB)
+//            --node-flags='…' (V8 or Node flags after the image's: to measure one)
+//
+// Cold is how a review meets the CPU when paced: alone, after ~5 ms of other
+// work or idle, the path's code and data fetched from memory again (natively
+// cold − warm with 64 MiB is about what a paced review costs the server over
+// one at saturation; with 4 MiB, the L3 still holds them: a fraction). The
+// eviction writes a word per 64-byte line (not Buffer.fill: its memset's `rep
+// stosb` is one simulated instruction and access per byte); it is outside the
+// timed span natively and subtracted under callgrind. Callgrind's I1 is not
+// inclusive, so code the eviction left in the simulated I1 still hits: its
+// cold counts are a floor (close for the whole path, whose code is far larger).
 //
 // The loop runs as the image runs the webhook: this file bundled by esbuild (not
 // through tsx, whose names wrapper costs in the hot functions), on the image's
@@ -140,6 +160,69 @@ function measureStages(reviews: number, rounds: number, pods: number): void {
   process.stdout.write(`${JSON.stringify(rows)}\n`);
 }
 
+/** Writes a word in every 64-byte line of `mib` MiB: the path's code and data leave the caches that size. */
+function evictor(mib: number): () => void {
+  const words = new Int32Array(mib << 18);
+  let value = 0;
+  return () => {
+    value++;
+    for (let i = 0; i < words.length; i += 16) words[i] = value;
+  };
+}
+
+/** Runs in the bundled child: each stage warm and cold, alternating which goes first, µs per review as JSON. */
+function measureCold(reviews: number, rounds: number, pods: number, mib: number): void {
+  const all = stages(pods);
+  for (let i = 0; i < 40_000; i++) all[0]!.run(i);
+  for (const s of all) for (let i = 0; i < 3 * pods; i++) s.run(i);
+  const evict = evictor(mib);
+  const times = new Map<string, { warm: number[]; cold: number[] }>(all.map((s) => [s.name, { warm: [], cold: [] }]));
+  for (let r = 0; r < rounds; r++) {
+    for (const s of all) {
+      for (const cold of r % 2 === 0 ? [false, true] : [true, false]) {
+        let ns = 0n;
+        for (let i = 0; i < reviews; i++) {
+          if (cold) evict();
+          const t = process.hrtime.bigint();
+          s.run(i);
+          ns += process.hrtime.bigint() - t;
+        }
+        times.get(s.name)![cold ? 'cold' : 'warm'].push(Number(ns) / reviews / 1000);
+      }
+    }
+  }
+  const rows = all.map((s) => ({ stage: s.name, warm: median(times.get(s.name)!.warm), cold: median(times.get(s.name)!.cold) }));
+  process.stdout.write(`${JSON.stringify(rows)}\n`);
+}
+
+/** Runs in the bundled child under callgrind: per stage a dump of `reviews` warm, one cold; then one of the evictions alone. */
+function callgrindColdLoop(reviews: number, pods: number, warmup: number, mib: number): void {
+  const all = stages(pods);
+  for (let i = 0; i < warmup; i++) all[0]!.run(i);
+  for (const s of all) for (let i = 0; i < pods; i++) s.run(i);
+  const evict = evictor(mib);
+  for (let i = 0; i < 50; i++) evict(); // optimised before counting: the evictions alone then run the same code
+  handshake('warm');
+  for (const s of all) {
+    for (let i = 0; i < reviews; i++) s.run(i);
+    handshake('dump');
+    for (let i = 0; i < reviews; i++) {
+      evict();
+      s.run(i);
+    }
+    handshake('dump');
+  }
+  for (let i = 0; i < reviews; i++) evict();
+  handshake('done');
+  process.stdout.write(`${JSON.stringify(all.map((s) => s.name))}\n`);
+}
+
+/** Tells the parent `line` and waits for its answer (sent once callgrind_control is done). */
+function handshake(line: string): void {
+  process.stdout.write(`${line}\n`);
+  readSync(0, Buffer.alloc(1));
+}
+
 /** Runs in the bundled child under --trace-deopt and --trace-opt: the whole path from the first review, a mark every 5,000. */
 function deoptLoop(reviews: number, pods: number): void {
   const whole = stages(pods)[0]!;
@@ -155,10 +238,6 @@ const DEOPT_WINDOW = 5000;
 function callgrindLoop(reviews: number, pods: number, warmup = 3 * pods): void {
   const whole = stages(pods)[0]!;
   for (let i = 0; i < warmup; i++) whole.run(i);
-  const handshake = (line: string): void => {
-    process.stdout.write(`${line}\n`);
-    readSync(0, Buffer.alloc(1)); // the parent answers once callgrind_control is done
-  };
   handshake('warm');
   for (let i = 0; i < reviews; i++) whole.run(i);
   handshake('done');
@@ -173,15 +252,25 @@ export async function main(): Promise<void> {
       callgrind: { type: 'boolean', default: false },
       deopts: { type: 'boolean', default: false },
       'cache-sim': { type: 'boolean', default: false },
+      cold: { type: 'boolean', default: false },
+      'evict-mib': { type: 'string' },
+      keep: { type: 'string' },
+      annotate: { type: 'string' },
+      'node-flags': { type: 'string', default: '' },
       warmup: { type: 'string' },
       child: { type: 'string' },
     },
   });
-  const reviews = Number(values.reviews);
+  // Cold rounds are slower (each eviction ~3 ms natively); callgrind's LL is the L2, which 4 MiB empties.
+  const reviews = values.cold && values.reviews === '20000' ? (values.callgrind ? 500 : 300) : Number(values.reviews);
   const pods = Number(values.pods);
+  const mib = Number(values['evict-mib'] ?? (values.callgrind ? 4 : 64));
   if (values.child === 'stages') return measureStages(reviews, Number(values.rounds), pods);
+  if (values.child === 'cold') return measureCold(reviews, Number(values.rounds), pods, mib);
+  if (values.child === 'callgrind-cold') return callgrindColdLoop(reviews, pods, values.warmup === undefined ? 3 * pods : Number(values.warmup), mib);
   if (values.child === 'callgrind') return callgrindLoop(reviews, pods, values.warmup === undefined ? undefined : Number(values.warmup));
   if (values.child === 'deopts') return deoptLoop(reviews, pods);
+  if (values.annotate !== undefined) return printColdMisses(values.annotate, reviews);
 
   const root = fileURLToPath(new URL('..', import.meta.url));
   const dir = await mkdtemp(join(tmpdir(), 'ws-drain-review-'));
@@ -197,16 +286,38 @@ export async function main(): Promise<void> {
       define: { 'import.meta.url': JSON.stringify(pathToFileURL(join(root, 'bench/review.ts')).href) },
     });
     const node = (await promisify(execFile)(join(root, 'tools/nodejs/run.sh'), ['--print'], { cwd: root })).stdout.trim();
-    const args = [...IMAGE_NODE_FLAGS, script, '--reviews', String(reviews), '--rounds', values.rounds, '--pods', String(pods)];
+    // --node-flags: V8 or Node flags after the image's, to measure one (not what the image runs).
+    const args = [...IMAGE_NODE_FLAGS, ...values['node-flags'].split(' ').filter(Boolean), script, '--reviews', String(reviews), '--rounds', values.rounds, '--pods', String(pods), '--evict-mib', String(mib)];
     const env = { ...process.env, ...IMAGE_NODE_ENV };
     const load = (): string => loadavg().map((l) => l.toFixed(2)).join(' ');
     const loadBefore = load();
-    if (values.callgrind) {
+    if (values.callgrind && values.cold) {
+      const warm = values.warmup === undefined ? [] : ['--warmup', values.warmup];
+      if (values.keep !== undefined) await mkdir(values.keep, { recursive: true });
+      // With --keep, V8 writes /tmp/perf-<pid>.map: the names of the JIT code's addresses in the dumps.
+      const perfMap = values.keep === undefined ? [] : ['--perf-basic-prof'];
+      const { dumps, stdout } = await callgrindDumps(node, ['--predictable', ...perfMap, ...args, '--child', 'callgrind-cold', ...warm], env, dir, true, values.warmup !== undefined, values.keep);
+      const names = JSON.parse(stdout.at(-1)!) as string[];
+      const evicting = dumps.at(-1)!;
+      const per = (d: Record<string, number>, e: string, minus?: Record<string, number>): number => ((d[e] ?? 0) - (minus?.[e] ?? 0)) / reviews;
+      const ll = (d: Record<string, number>, minus?: Record<string, number>): string =>
+        `${fmt(per(d, 'Ir', minus) / 1000, 1)} k ${fmt(per(d, 'ILmr', minus))} ${fmt(per(d, 'DLmr', minus) + per(d, 'DLmw', minus))}`;
+      console.log(`per review (callgrind, node --predictable, LL ${process.env['VALGRIND_OPTS'] ?? "callgrind's default"}; ${reviews} reviews of ${pods} pods per stage after ${values.warmup ?? 3 * pods}); cold: after writing ${mib} MiB, the writing's own counts (${fmt(per(evicting, 'Ir') / 1000, 1)} k instructions, ${fmt(per(evicting, 'ILmr'))} + ${fmt(per(evicting, 'DLmr') + per(evicting, 'DLmw'))} LL misses) taken off`);
+      console.log(`${'stage'.padEnd(30)} ${'warm: instr, LL code, LL data misses'.padStart(38)} ${'cold: instr, LL code, LL data misses'.padStart(38)}`);
+      names.forEach((name, i) => console.log(`${name.padEnd(30)} ${ll(dumps[2 * i]!).padStart(38)} ${ll(dumps[2 * i + 1]!, evicting).padStart(38)}`));
+      if (values.keep !== undefined) await printColdMisses(values.keep, reviews);
+    } else if (values.cold) {
+      const out = (await promisify(execFile)(node, [...args, '--child', 'cold'], { env, maxBuffer: 1 << 20 })).stdout;
+      const rows = JSON.parse(out) as Array<{ stage: string; warm: number; cold: number }>;
+      console.log(`computed path, ${pods} distinct pods, ${values.rounds} rounds of ${reviews} (medians): warm back to back, cold after writing ${mib} MiB, node ${node}`);
+      console.log(`${'stage'.padEnd(30)} ${'warm µs'.padStart(9)} ${'cold µs'.padStart(9)} ${'cold − warm'.padStart(12)}`);
+      for (const r of rows) console.log(`${r.stage.padEnd(30)} ${r.warm.toFixed(2).padStart(9)} ${r.cold.toFixed(2).padStart(9)} ${(r.cold - r.warm).toFixed(2).padStart(12)}`);
+    } else if (values.callgrind) {
       // V8's --predictable: its compilers and GC on the main thread, at reproducible points. With
       // them on background threads, the same code counted 384 k and 415 k on the main thread in two
       // runs: what it runs depends on when an optimised version lands, still often after this warm-up.
       const warm = values.warmup === undefined ? [] : ['--warmup', values.warmup];
-      const { all, main, events } = await instructionsPerReview(node, ['--predictable', ...args, '--child', 'callgrind', ...warm], env, dir, reviews, values['cache-sim'], values.warmup !== undefined);
+      const { all, main, events } = await instructionsPerReview(node, ['--predictable', ...args, '--child', 'callgrind', ...warm], env, dir, values['cache-sim'], values.warmup !== undefined);
       const k = (n: number): string => `${(n / reviews / 1000).toFixed(1)} k`;
       console.log(`instructions per review (callgrind, node --predictable, ${reviews} reviews of ${pods} pods after ${values.warmup ?? 3 * pods} of warm-up): ${k(all)} (main thread ${k(main)})`);
       if (values['cache-sim']) console.log(`per review, every thread: ${Object.entries(events).map(([e, n]) => `${e} ${Math.round(n / reviews)}`).join(', ')}`);
@@ -254,7 +365,17 @@ function printDeopts(trace: string): void {
 }
 
 /** Counts the child's instructions between its two handshakes (callgrind_control --zero, then --dump), per thread. */
-async function instructionsPerReview(node: string, args: string[], env: NodeJS.ProcessEnv, dir: string, reviews: number, cacheSim = false, instrAfterWarmup = false): Promise<{ all: number; main: number; events: Record<string, number> }> {
+async function instructionsPerReview(node: string, args: string[], env: NodeJS.ProcessEnv, dir: string, cacheSim = false, instrAfterWarmup = false): Promise<{ all: number; main: number; events: Record<string, number> }> {
+  const { dumps, mainIr } = await callgrindDumps(node, args, env, dir, cacheSim, instrAfterWarmup);
+  return { all: dumps[0]!['Ir'] ?? 0, main: mainIr[0] ?? 0, events: dumps[0]! };
+}
+
+/**
+ * Runs the child under callgrind: its 'warm' zeroes the counters, each 'dump'
+ * and the last 'done' dump (and so zero) them. Per dump, the events summed
+ * over threads, the main thread's instructions, and the child's other lines.
+ */
+async function callgrindDumps(node: string, args: string[], env: NodeJS.ProcessEnv, dir: string, cacheSim = false, instrAfterWarmup = false, keep?: string): Promise<{ dumps: Array<Record<string, number>>; mainIr: number[]; stdout: string[] }> {
   const out = join(dir, 'callgrind.out');
   const valgrind = ['--tool=callgrind', '--collect-jumps=no', '--smc-check=all-non-file', '--separate-threads=yes', `--callgrind-out-file=${out}`];
   // Simulated I1/D1/LL misses (I1mr, D1mr, D1mw, ILmr, DLmr, DLmw) and branch mispredicts (Bcm, Bim).
@@ -264,34 +385,98 @@ async function instructionsPerReview(node: string, args: string[], env: NodeJS.P
   const child = spawn('valgrind', [...valgrind, node, ...args], { env, stdio: ['pipe', 'pipe', 'ignore'] });
   const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
   const control = (flag: string): Promise<unknown> => promisify(execFile)('callgrind_control', [flag, String(child.pid)]);
+  const stdout: string[] = [];
   for await (const line of createInterface({ input: child.stdout! })) {
     if (line === 'warm') {
       if (instrAfterWarmup) await control('--instr=on');
       await control('--zero');
+    } else if (line === 'dump' || line === 'done') await control('--dump');
+    else {
+      stdout.push(line);
+      continue;
     }
-    else if (line === 'done') await control('--dump');
-    else continue;
     child.stdin!.write('\n');
-    if (line === 'done') break;
+    if (line === 'done') child.stdin!.end();
   }
-  child.stdin!.end();
   if ((await exited) !== 0) throw new Error('the callgrind child failed');
-  // callgrind.out.<dump>-<thread>: the one dump before exit's, one file per thread (01: the main thread).
-  let all = 0;
-  let main = 0;
-  const events: Record<string, number> = {};
-  for (const f of await readdir(dir)) {
-    const m = /^callgrind\.out\.1-(\d+)$/.exec(f);
+  if (keep !== undefined) await copyFile(`/tmp/perf-${child.pid}.map`, join(keep, 'perf.map')).catch(() => undefined);
+  // callgrind.out.<dump>-<thread>: one file per dump and thread (01: the main thread); the last, exit's, unused.
+  const dumps: Array<Record<string, number>> = [];
+  const mainIr: number[] = [];
+  for (const f of (await readdir(dir)).sort()) {
+    const m = /^callgrind\.out\.(\d+)-(\d+)$/.exec(f);
     if (!m) continue;
+    if (keep !== undefined) await copyFile(join(dir, f), join(keep, f));
     const text = await readFile(join(dir, f), 'utf8');
-    const count = Number(/^(?:summary|totals): (\d+)/m.exec(text)?.[1] ?? 0);
-    all += count;
-    if (m[1] === '01') main = count;
+    if (/^desc: Trigger: Program termination/m.test(text)) continue;
+    const d = Number(m[1]) - 1;
     const names = /^events: (.*)$/m.exec(text)?.[1]?.split(' ') ?? [];
     const counts = /^(?:summary|totals): (.*)$/m.exec(text)?.[1]?.split(' ').map(Number) ?? [];
+    const events = (dumps[d] ??= {});
     names.forEach((n, i) => (events[n] = (events[n] ?? 0) + (counts[i] ?? 0)));
+    if (m[2] === '01') mainIr[d] = counts[0] ?? 0;
   }
-  return { all, main, events };
+  return { dumps, mainIr, stdout };
+}
+
+/**
+ * The whole path's cold LL misses (dump 2, the main thread) by kind and by
+ * function, per review: callgrind_annotate's flat profile, JIT code named from
+ * V8's perf map (perf.map in `dir`), the evictions' own counts taken off.
+ */
+async function printColdMisses(dir: string, reviews: number): Promise<void> {
+  const jit = (await readFile(join(dir, 'perf.map'), 'utf8').catch(() => ''))
+    .split('\n').filter(Boolean)
+    .map((l) => { const [a = '', n = '', ...name] = l.split(' '); return { start: parseInt(a, 16), end: parseInt(a, 16) + parseInt(n, 16), name: name.join(' ') }; })
+    .sort((a, b) => a.start - b.start);
+  const jitName = (address: number): string | undefined => {
+    let lo = 0;
+    let hi = jit.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (jit[mid]!.start <= address) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    const e = jit[hi];
+    return e !== undefined && address < e.end ? e.name : undefined;
+  };
+  const count = String.raw`([\d,]+|\.)(?: \([^)]*\))?\s+`; // "." is a zero
+  const row = new RegExp(String.raw`^\s*${count.repeat(4)}(\S.*)$`);
+  const byKind = new Map<string, number[]>();
+  const byFunction = new Map<string, number[]>();
+  const add = (m: Map<string, number[]>, key: string, v: number[]): void => {
+    const t = m.get(key) ?? [0, 0, 0];
+    v.forEach((x, i) => (t[i]! += x));
+    m.set(key, t);
+  };
+  // The whole path cold (dump 2), less the evictions alone (the last dump) function by function.
+  let last = Math.max(...(await readdir(dir)).map((f) => Number(/^callgrind\.out\.(\d+)-01$/.exec(f)?.[1] ?? 0)));
+  if (/^desc: Trigger: Program termination/m.test(await readFile(join(dir, `callgrind.out.${last}-01`), 'utf8'))) last--;
+  for (const [file, sign] of [['callgrind.out.2-01', 1], [`callgrind.out.${last}-01`, -1]] as const) {
+    const { stdout } = await promisify(execFile)('callgrind_annotate', ['--inclusive=no', '--threshold=100', '--show=Ir,ILmr,DLmr,DLmw', join(dir, file)], { maxBuffer: 1 << 26 });
+    for (const line of stdout.split('\n')) {
+      const m = row.exec(line);
+      if (!m || line.includes('PROGRAM TOTALS')) continue;
+      const [ir, ilmr, dlmr, dlmw] = m.slice(1, 5).map((x) => (x === '.' ? 0 : sign * Number(x!.replaceAll(',', ''))));
+      const fn = m[5]!;
+      const address = /^\?\?\?:0x([0-9a-f]+) \[\?\?\?\]/.exec(fn);
+      const name = address ? (jitName(parseInt(address[1]!, 16)) ?? `0x${address[1]} (unnamed JIT code)`) : fn.replace(/^\?\?\?:/, '').replace(/ \[[^\]]*\]$/, '').slice(0, 100);
+      const kind = address ? (name.startsWith('RegExp') ? 'JIT: regular expressions' : 'JIT: JavaScript') : name.startsWith('Builtins_') ? "V8's builtins" : /v8::|node::|simdutf/.test(name) ? 'V8 and Node C++' : 'libc, other';
+      const v = [ir!, ilmr!, dlmr! + dlmw!];
+      add(byKind, kind, v);
+      add(byFunction, name, v);
+    }
+  }
+  const line = (v: number[], what: string): string => `${fmt(v[0]! / reviews).padStart(9)} ${fmt(v[1]! / reviews).padStart(7)} ${fmt(v[2]! / reviews).padStart(7)}  ${what}`;
+  console.log(`\nthe whole path cold, main thread, per review: instructions, LL code misses, LL data misses`);
+  for (const [k, v] of [...byKind].sort((a, b) => b[1][1]! - a[1][1]!)) console.log(line(v, k));
+  console.log('the 30 functions with the most LL misses (code + data)');
+  for (const [k, v] of [...byFunction].sort((a, b) => b[1][1]! + b[1][2]! - a[1][1]! - a[1][2]!).slice(0, 30)) console.log(line(v, k));
+}
+
+/** n with thousands separated, to `digits` decimals. */
+function fmt(n: number, digits = 0): string {
+  return n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
