@@ -4,7 +4,7 @@
 //
 //   npx tsx bench/admission.ts            quick (~2 min): 1 round, 3 s phases, +10k reviews for RSS
 //   npx tsx bench/admission.ts --full     the note's figures (~15 min): 3 interleaved rounds, 10 s phases, +100k reviews
-//   options: --rounds N --duration S --connections N --rate R --rss-reviews N --cold-starts N
+//   options: --rounds N --duration S --connections N --rate R --rss-reviews N --rss-readings N --cold-starts N
 //            --targets floor,ws-drain,agnhost,... (see TARGETS) --breakdown
 //            --baseline REF   adds ws-drain as of git REF (e.g. main) as a column, to measure a change
 //                             (or the columns --targets names: baseline-no-answer-cache, baseline-informer...)
@@ -30,10 +30,15 @@
 //               its own per phase, which does not collect while it sends.
 // Headline: server CPU µs per review, from /proc/<pid>/stat utime+stime of the
 // server's process tree before and after each phase. Unlike req/s it hardly
-// depends on what else runs on the machine. Also: RSS of the process tree after
-// warm-up and after --rss-reviews more reviews, and cold start (exec → first 200
-// to a POST over a new TLS connection). Figures are medians over rounds; ratios
-// are against agnhost.
+// depends on what else runs on the machine. The paced phases also split it by
+// thread (bench/lib/threads.ts: the event loop, V8's workers, libuv's pool,
+// the rest; a Go server's first thread and the rest) and count V8's GCs per
+// 10k reviews from the server's /metrics (prom-client's
+// nodejs_gc_duration_seconds_count by kind). Also: RSS of the process tree
+// after warm-up and after --rss-reviews more reviews, each the median of
+// --rss-readings (5) readings 1 s apart, and cold start (exec → first 200 to a
+// POST over a new TLS connection). Figures are medians over rounds; ratios are
+// against agnhost.
 //
 // agnhost's /mutating-pods decodes the pod with the Kubernetes scheme and patches
 // only pods named "webhook-to-be-mutated": with this body it answers allowed with
@@ -46,6 +51,7 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { cp, mkdtemp, mkdir, open, readFile, readdir, rm, writeFile, type FileHandle } from 'node:fs/promises';
+import { get as httpGet } from 'node:http';
 import { Agent, createServer as createHttpsServer, request as httpsRequest } from 'node:https';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
@@ -56,6 +62,7 @@ import { generateDevCerts, writeDevCerts } from '../src/certs/dev-certs.js';
 import { DEFAULT_CONFIG } from '../src/core/index.js';
 import { admit, parseAdmissionReview, serializeReview } from '../src/server/admission.js';
 import { benchDistinctReviews, benchReview } from './review.js';
+import { THREAD_GROUPS, perReview, threadCpuNs, type ThreadCpu } from './lib/threads.js';
 import { mallocTrimShim } from './malloc-trim.js';
 import { buildServeSnapshot } from './snapshot.js';
 import { IMAGE_NODE_FLAGS, assertPreloaded, bundleCli, freePort, hostJemalloc, imageNodeEnv, trainCodeCache } from '../scripts/bundle.js';
@@ -217,6 +224,43 @@ async function rssMiB(pid: number): Promise<number> {
   return kib / 1024;
 }
 
+/** V8's GCs so far by kind (minor, major, incremental, weakcb), from the server's /metrics; undefined for a server without (agnhost, the floor). */
+async function gcCounts(t: RunningTarget): Promise<Record<string, number> | undefined> {
+  if (t.metricsPort === undefined) {
+    // serve logs the port its /metrics listens on (--metrics-port 0: any free one) when it starts.
+    const port = /"metricsPort":(\d+)/.exec(await readFile(t.logFile, 'utf8').catch(() => ''))?.[1];
+    t.metricsPort = port === undefined ? null : Number(port);
+  }
+  if (t.metricsPort === null) return undefined;
+  const port = t.metricsPort;
+  const text = await new Promise<string>((resolve) => {
+    httpGet({ host: '127.0.0.1', port, path: '/metrics' }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve(Buffer.concat(chunks).toString()));
+      res.on('error', () => resolve(''));
+    }).on('error', () => resolve(''));
+  });
+  const counts: Record<string, number> = {};
+  for (const m of text.matchAll(/^nodejs_gc_duration_seconds_count\{kind="(\w+)"\} (\d+)/gm)) counts[m[1]!] = Number(m[2]);
+  // The time V8 reported for each kind, as `<kind> s` (seconds): a scavenge's pause on the main thread.
+  for (const m of text.matchAll(/^nodejs_gc_duration_seconds_sum\{kind="(\w+)"\} ([\d.e+-]+)/gm)) counts[`${m[1]!} s`] = Number(m[2]);
+  return counts;
+}
+
+/**
+ * RSS as the median of `readings` readings of the process tree 1 s apart: one reading swings by 13-32 MiB with
+ * where V8's old space is between two full GCs (docs/performance.md, memory); the spread goes in the JSON.
+ */
+async function rssReadings(pid: number, readings: number): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < readings; i++) {
+    if (i > 0) await new Promise((r) => setTimeout(r, 1000));
+    out.push(await rssMiB(pid));
+  }
+  return out;
+}
+
 interface PhaseResult {
   rps: number;
   /** Server CPU per answered request. */
@@ -225,6 +269,10 @@ interface PhaseResult {
   p99: number;
   errors: number;
   requests: number;
+  /** Paced phases: server CPU µs per review by thread group (bench/lib/threads.ts). */
+  threads?: ThreadCpu;
+  /** Paced phases of a server with /metrics: V8's GCs per 10,000 reviews by kind (prom-client's nodejs_gc_duration_seconds_count). */
+  gcs?: Record<string, number>;
 }
 
 /**
@@ -340,11 +388,17 @@ async function paced(t: RunningTarget, ca: string, load: Load, opts: { connectio
     const ready = reply<{ opened: number }>();
     gen.send({ port: t.port, path: t.spec.path, ca, load, ...opts } satisfies PacedJob);
     t.served += (await ready).opened;
+    // Scraped outside the CPU readings: a scrape is the server's work, not a review's.
+    const gcBefore = await gcCounts(t);
+    const tree = await processTree(t.pid);
+    const threadsBefore = await threadCpuNs(tree);
     const cpuBefore = await cpuSeconds(t.pid);
     const done = reply<PacedOutcome>();
     gen.send('go');
     const out = await done;
     const cpu = (await cpuSeconds(t.pid)) - cpuBefore;
+    const threadsAfter = await threadCpuNs(tree);
+    const gcAfter = await gcCounts(t);
     out.expected.forEach((e, i) => {
       if (load.expected[i] === undefined) load.expected[i] = e;
     });
@@ -357,6 +411,8 @@ async function paced(t: RunningTarget, ca: string, load: Load, opts: { connectio
       p99: percentile(sorted, 99),
       errors: out.errors,
       requests: out.latencies.length,
+      threads: perReview(threadsBefore, threadsAfter, out.latencies.length),
+      gcs: gcBefore && gcAfter && Object.fromEntries(Object.keys(gcAfter).map((k) => [k, ((gcAfter[k]! - (gcBefore[k] ?? 0)) / Math.max(1, out.latencies.length)) * 1e4])),
     };
   } finally {
     gen.kill();
@@ -621,21 +677,26 @@ interface RunningTarget {
   /** --distinct-pods: the answer to each of env.distinct's bodies (undefined: learned from the first). */
   distinctExpected: Array<string | undefined>;
   log: FileHandle;
+  /** The file `log` writes: the server's stdout and stderr. */
+  logFile: string;
+  /** Where its /metrics listens, read from its log on first use (null: none). */
+  metricsPort?: number | null;
   /** Reviews answered so far (for the RSS after +N reviews). */
   served: number;
 }
 
-async function startTarget(key: string, env: Env, label: string): Promise<{ child: ChildProcess; port: number; log: FileHandle; startedAt: bigint }> {
+async function startTarget(key: string, env: Env, label: string): Promise<{ child: ChildProcess; port: number; log: FileHandle; logFile: string; startedAt: bigint }> {
   const spec = TARGETS[key]!;
   const port = await freePort();
-  const log = await open(join(env.dir, `${key}-${label}.log`), 'w');
+  const logFile = join(env.dir, `${key}-${label}.log`);
+  const log = await open(logFile, 'w');
   const { file, args, env: extraEnv } = spec.command(env, port);
   const startedAt = process.hrtime.bigint();
   // No cluster in a benchmark: serve without the namespace informer (a baseline that predates it ignores the variable).
   const [command, argv] = env.serverCpus === undefined ? [file, args] : ['taskset', ['-c', env.serverCpus, file, ...args]];
   // taskset execs the server: the child's pid is the server's.
   const child = spawn(command, argv, { cwd: ROOT, stdio: ['ignore', log.fd, log.fd], env: { ...process.env, WS_DRAIN_NAMESPACE_SOURCE: 'none', ...extraEnv } });
-  return { child, port, log, startedAt };
+  return { child, port, log, logFile, startedAt };
 }
 
 async function stopChild(child: ChildProcess): Promise<void> {
@@ -766,6 +827,7 @@ async function main(): Promise<void> {
       rate: { type: 'string', default: '200' },
       'rss-reviews': { type: 'string' },
       'cold-starts': { type: 'string' },
+      'rss-readings': { type: 'string', default: '5' },
       targets: { type: 'string', default: 'floor,ws-drain,agnhost' },
       breakdown: { type: 'boolean', default: false },
       baseline: { type: 'string' },
@@ -788,6 +850,7 @@ async function main(): Promise<void> {
   const rate = num('rate', values.rate, 200, 200);
   const rssReviews = num('rss-reviews', values['rss-reviews'], 10_000, 100_000);
   const coldTimes = num('cold-starts', values['cold-starts'], 3, 10);
+  const rssTimes = num('rss-readings', values['rss-readings'], 5, 5);
   const distinctPods = values['distinct-pods'] === undefined ? undefined : num('distinct-pods', values['distinct-pods'], 0, 0);
   const keys = values.targets!.split(',').map((k) => k.trim());
   if (values.baseline !== undefined) {
@@ -872,7 +935,7 @@ async function main(): Promise<void> {
 
     for (const key of keys) {
       const spec = TARGETS[key]!;
-      const { child, port, log, startedAt } = await startTarget(key, env, 'load');
+      const { child, port, log, logFile, startedAt } = await startTarget(key, env, 'load');
       await firstOk(child, port, spec.path, env.ca, body, startedAt);
       // A preload ld.so cannot open is only a warning in the server's log: check it took.
       const preload = spec.command(env, port).env?.['LD_PRELOAD'];
@@ -883,7 +946,7 @@ async function main(): Promise<void> {
       if (!answer.includes('"allowed":true') || !answer.includes(uid)) throw new Error(`${spec.name}: unexpected answer ${answer}`);
       // The core's answer to each distinct pod where the bench computes this target's answers; else learned from its first.
       const distinctExpected = (env.distinct?.expected ?? []).map((e) => (spec.fixedAnswer ? answer : spec.expected === undefined ? undefined : e));
-      running.push({ key, spec, child, pid: child.pid!, port, expected: answer, distinctExpected, log, served: 0 });
+      running.push({ key, spec, child, pid: child.pid!, port, expected: answer, distinctExpected, log, logFile, served: 0 });
     }
     if (values.breakdown) {
       for (const [stage, { label }] of Object.entries(STAGES)) {
@@ -904,10 +967,10 @@ async function main(): Promise<void> {
       // first distinct phase (V8 compiling and deoptimising it), and that would pass for what a cache miss costs.
       if (env.distinct !== undefined) await saturate(t, distinct(t), { connections, duration: warmup });
     }
-    const rssWarm = new Map<string, number>();
+    const rssWarm = new Map<string, number[]>();
     const servedAtWarm = new Map<string, number>();
     for (const t of running) {
-      rssWarm.set(t.key, await rssMiB(t.pid));
+      rssWarm.set(t.key, await rssReadings(t.pid, rssTimes));
       servedAtWarm.set(t.key, t.served);
     }
 
@@ -935,19 +998,19 @@ async function main(): Promise<void> {
     }
     const breakdownRows: string[][] = [];
     for (const s of stages) {
-      const t: RunningTarget = { key: s.label, spec: { ...TARGETS['floor']!, name: s.label }, child: s.child, pid: s.child.pid!, port: s.port, expected, distinctExpected: [], log: undefined as never, served: 0 };
+      const t: RunningTarget = { key: s.label, spec: { ...TARGETS['floor']!, name: s.label }, child: s.child, pid: s.child.pid!, port: s.port, expected, distinctExpected: [], log: undefined as never, logFile: '', served: 0 };
       const res = await saturate(t, same(t), { connections, duration });
       breakdownRows.push([s.label, res.rps.toFixed(0), res.cpuUs.toFixed(0), String(res.errors)]);
     }
 
-    const rssAfter = new Map<string, number>();
+    const rssAfter = new Map<string, number[]>();
     for (const t of running) {
       const more = rssReviews - (t.served - servedAtWarm.get(t.key)!);
       if (more > 0) {
         process.stderr.write(`${t.spec.name}: ${more} more reviews to reach +${rssReviews} after warm-up ...\n`);
         await saturate(t, same(t), { connections, amount: more });
       }
-      rssAfter.set(t.key, await rssMiB(t.pid));
+      rssAfter.set(t.key, await rssReadings(t.pid, rssTimes));
     }
 
     // ---- report ----
@@ -980,12 +1043,29 @@ async function main(): Promise<void> {
       metric(`p50 ms, paced ${rate} req/s`, (k) => med(pac, k, (p) => p.p50), 2),
       metric(`p99 ms, paced ${rate} req/s`, (k) => med(pac, k, (p) => p.p99), 2),
       ...distinctRows,
-      metric('RSS MiB after warm-up', (k) => rssWarm.get(k)!, 0),
-      metric(`RSS MiB after +${rssReviews} reviews`, (k) => rssAfter.get(k)!, 0),
+      metric(`RSS MiB after warm-up (median of ${rssTimes} readings 1 s apart)`, (k) => median(rssWarm.get(k)!), 0),
+      metric(`RSS MiB after +${rssReviews} reviews (median of ${rssTimes})`, (k) => median(rssAfter.get(k)!), 0),
       metric('cold start ms, exec → first 200 over TLS', (k) => median((cold.get(k) ?? []).map((c) => c.ms)), 0),
       metric('cold start: server CPU ms to first 200', (k) => median((cold.get(k) ?? []).map((c) => c.cpuMs)), 0),
       ['errors (all phases)', ...errors.map(String)],
     ];
+    // Paced: where a review's CPU goes by thread, and the GCs it causes (medians over rounds, cell by cell).
+    const threadRows: string[][] = [];
+    for (const [what, m] of [['one pod', pac], ...(nDistinct === undefined ? [] : [[`${nDistinct} distinct pods`, pacDistinct]])] as Array<[string, Map<string, PhaseResult[]>]>) {
+      for (const k of keys) {
+        const phases = m.get(k)!;
+        const gc = (kind: string) => (phases.some((p) => p.gcs !== undefined) ? median(phases.map((p) => p.gcs?.[kind] ?? 0)).toFixed(1) : '—');
+        threadRows.push([
+          `${TARGETS[k]!.name}, ${what}`,
+          ...THREAD_GROUPS.map((g) => median(phases.map((p) => p.threads?.[g] ?? NaN)).toFixed(0)),
+          median(phases.map((p) => (p.threads === undefined ? NaN : THREAD_GROUPS.reduce((n, g) => n + p.threads![g], 0)))).toFixed(0),
+          gc('minor'),
+          gc('major'),
+          // Seconds per 10k reviews -> µs per review: ×100.
+          phases.some((p) => p.gcs !== undefined) ? median(phases.map((p) => (p.gcs?.['minor s'] ?? 0) * 100 + (p.gcs?.['major s'] ?? 0) * 100)).toFixed(1) : '—',
+        ]);
+      }
+    }
     const names = keys.map((k) => TARGETS[k]!.name);
     const out = [
       `ws-drain admission benchmark${full ? ' (--full)' : ''}: ${rounds} round(s) interleaved, ${duration}s per phase, ${connections} keep-alive TLS 1.3 connections, request ${body.length} B${nDistinct === undefined ? '' : `; rows "distinct pods": ${nDistinct} different pods sent in turn, the others: one pod sent again and again`}`,
@@ -993,6 +1073,9 @@ async function main(): Promise<void> {
       `medians over rounds (cold start: over ${coldTimes} starts); ratios vs agnhost; saturation latency is closed-loop (Little's law), so only paced latency is shown`,
       '',
       table(['', ...names], rows),
+      '',
+      `paced ${rate} req/s by thread: server CPU µs per review (schedstat; main: the event loop, or a Go server's first thread), GCs per 10k reviews and their pauses in µs per review (/metrics)`,
+      table(['', ...THREAD_GROUPS, 'all threads', 'scavenges', 'mark-compacts', 'GC µs'], threadRows),
       ...(breakdownRows.length > 0 ? ['', table(['breakdown (saturation)', 'req/s', 'CPU µs/req', 'errors'], breakdownRows)] : []),
       '',
       `cold starts ms: ${coldKeys.map((k) => `${TARGETS[k]!.name} ${cold.get(k)!.map((c) => c.ms.toFixed(0)).join(' ')}`).join('; ')}`,
