@@ -459,6 +459,28 @@ describe('answer memo', () => {
     answersCollidingAsWithout(collidingPair(family('10m'), family('20m')), ['u1', 'u2', 'u3']);
   });
 
+  it('finds a body by its bytes without the uid, wherever its buffer lies: the same cheap hash at any alignment, another for any one byte changed', () => {
+    const raw = body({ uid: 'u1', namespace: 'apps', object: optedInPod() });
+    const want = cheapHash(raw)!;
+    expect(cheapHash(body({ uid: 'another-uid', namespace: 'apps', object: optedInPod() }))).toBe(want);
+    // Request chunks are views at any offset of a larger buffer: the hash reads words of a copy.
+    for (let offset = 0; offset < 8; offset++) {
+      const at = Buffer.alloc(raw.byteLength + 16);
+      raw.copy(at, offset);
+      expect(cheapHash(at.subarray(offset, offset + raw.byteLength))).toBe(want);
+    }
+    // One byte changed (in a label's value, at each position within a word, and in the last 0-3 bytes) changes it.
+    const label = raw.indexOf('"app":"') + 7;
+    expect(label).toBeGreaterThan(7);
+    for (const at of [label, label + 1, label + 2, label + 3, raw.byteLength - 3, raw.byteLength - 2]) {
+      const changed = Buffer.from(raw);
+      changed[at] = changed[at] === 0x7a ? 0x79 : 0x7a;
+      expect(cheapHash(changed)).not.toBe(want);
+    }
+    const large = Buffer.concat([raw, Buffer.alloc(MAX_ENTRY_BYTES, 0x20)]);
+    expect(cheapHash(large)).toBeUndefined();
+  });
+
   it('does not look up a body over its size: a large pod is answered right, every time by the core', () => {
     let hits = 0;
     const memo = createAnswerMemo({ config: DEFAULT_CONFIG, entries: 4, onLookup: (h) => (hits += h ? 1 : 0) });
