@@ -34,8 +34,8 @@
 //   whose verdict also depends on the uid's length.
 //
 // What it costs when pods do not repeat: a body's first sighting (one whose
-// cheap hash the memo does not hold) keeps only that cheap hash and copies
-// nothing; the second keeps a copy of its bytes and its uid; the third keeps
+// cheap hash the memo does not hold) keeps only that cheap hash and
+// allocates no copy (it is hashed from the one scratch buffer); the second keeps a copy of its bytes and its uid; the third keeps
 // the answer (and verifies the uid when it differs). So a template is
 // computed three times before it is answered from here, once more than if
 // the first sighting kept the bytes, which would copy every body that never
@@ -270,7 +270,7 @@ export function createAnswerMemo(opts: AnswerMemoOptions): AnswerMemo {
     const old = entries.get(hash);
     const sighting = seen.get(hash);
     if (old === undefined && sighting === undefined) {
-      // Most bodies are never seen again (distinct pods): keep only their cheap hash, copy nothing.
+      // Most bodies are never seen again (distinct pods): keep only their cheap hash, no copy of their own.
       seen.set(hash, null);
       return;
     }
