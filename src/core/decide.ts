@@ -17,14 +17,15 @@ import {
   type NamespaceView,
 } from './namespace-defaults.js';
 import { boundedMessage, boundedWarnings, MAX_MESSAGE_CHARS, MAX_WARNINGS } from './limits.js';
-import { describeIssues, isPod, PodSchema, StringMap, type Pod } from './pod-schema.js';
+import { compiledAfterUse, describeIssues, isPod, PodSchema, StringMap, type Pod } from './pod-schema.js';
 import { unknownKeyErrors } from './unknown-keys.js';
 import { INJECTED_ANNOTATION, PLAN_ANNOTATION, PREFIX, type Decision, type WebhookConfig } from './types.js';
 
 // Just enough to read the opt-in without judging the rest of a pod that may not have opted in.
-const AnnotationsOnly = z.object({
+export const AnnotationsOnly = z.object({
   metadata: z.object({ annotations: StringMap.nullish(), labels: StringMap.nullish() }).nullish(),
 });
+const annotationsOnly = compiledAfterUse(AnnotationsOnly);
 
 /**
  * `namespace`: the pod's namespace, with its labels and annotations when the
@@ -54,13 +55,13 @@ function decidePod(input: unknown, ns: NamespaceView, config: WebhookConfig): De
   }
   if (ALWAYS_EXCLUDED_NAMESPACES.includes(namespace) || config.excludeNamespaces.includes(namespace)) {
     // Never judged here; but a pod that asks for ws-drain should hear that it will not get it.
-    const keys = Object.keys(AnnotationsOnly.safeParse(input).data?.metadata?.annotations ?? {});
+    const keys = Object.keys(annotationsOnly().safeParse(input).data?.metadata?.annotations ?? {});
     const why = ALWAYS_EXCLUDED_NAMESPACES.includes(namespace) ? 'always excluded' : 'in --exclude-namespaces';
     const warnings = keys.some((k) => k.startsWith(PREFIX)) ? [warning(`namespace ${namespace} is never injected (${why}); pod left unchanged`)] : [];
     return { kind: 'skip', reason: 'excluded-namespace', warnings };
   }
 
-  const head = AnnotationsOnly.safeParse(input);
+  const head = annotationsOnly().safeParse(input);
   if (!head.success) {
     return { kind: 'deny', code: 400, message: `malformed pod metadata: ${describeIssues(head.error)}` };
   }

@@ -3,6 +3,7 @@
 // Decision onto the AdmissionResponse fields.
 import { z } from 'zod';
 import { decide } from '../core/index.js';
+import { compiledAfterUse } from '../core/pod-schema.js';
 import { fixedJSON } from '../core/inject.js';
 import type { PatchOperation } from '../core/patch.js';
 import type { NamespaceView } from '../core/namespace-defaults.js';
@@ -32,6 +33,9 @@ export const admissionReviewSchema = z.object({
 });
 
 export type AdmissionReviewRequest = z.infer<typeof admissionReviewSchema>;
+
+/** Compiled once a process has checked COMPILE_AFTER_PODS reviews (pod-schema.ts). */
+const envelopeSchema = compiledAfterUse(admissionReviewSchema);
 
 /** RFC 4648 base64 text, as the AdmissionResponse's []byte patch is encoded; made only by toBase64(). */
 export type Base64 = string & { readonly __encoding: 'base64' };
@@ -78,7 +82,7 @@ export type ParseResult = { ok: true; review: AdmissionReviewRequest } | { ok: f
 
 /** Validates a parsed JSON body as an AdmissionReview v1 request; the error names the first bad field. */
 export function parseAdmissionReview(body: unknown): ParseResult {
-  const r = admissionReviewSchema.safeParse(body);
+  const r = envelopeSchema().safeParse(body);
   if (r.success) return { ok: true, review: r.data };
   const issue = r.error.issues[0];
   const where = issue && issue.path.length > 0 ? issue.path.join('.') : 'body';

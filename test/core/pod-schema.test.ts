@@ -1,8 +1,9 @@
-// isPod: PodSchema's answer, whether zod's parser or the compiled check gives it.
+// isPod: PodSchema's answer, whether zod's parser or the compiled check gives it; compiledAfterUse.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { COMPILE_AFTER_PODS, isPod, PodSchema } from '../../src/core/pod-schema.js';
+import { AnnotationsOnly } from '../../src/core/decide.js';
+import { COMPILE_AFTER_PODS, compiledAfterUse, isPod, PodSchema } from '../../src/core/pod-schema.js';
 import { anyPod } from './pod-arbitraries.js';
 import type { Json } from './pod-builders.js';
 
@@ -79,5 +80,35 @@ describe('isPod', () => {
       }),
       { numRuns: 2 * COMPILE_AFTER_PODS },
     );
+  });
+});
+
+describe('compiledAfterUse', () => {
+  it('gives the schema itself for the first uses, then one compiled clone', () => {
+    const use = compiledAfterUse(AnnotationsOnly);
+    for (let i = 1; i < COMPILE_AFTER_PODS; i++) expect(use()).toBe(AnnotationsOnly);
+    const compiled = use();
+    expect(compiled).not.toBe(AnnotationsOnly);
+    expect(use()).toBe(compiled);
+  });
+
+  // decide's first look at a pod (AnnotationsOnly) and its pod check, compiled: the same output (a fresh copy, unknown keys dropped) or the same issues.
+  it.each([['AnnotationsOnly', AnnotationsOnly], ['PodSchema', PodSchema]] as const)('%s compiled parses as zod parser does', (_, schema) => {
+    const compiled = z.compile(schema as z.ZodType);
+    let valid = 0;
+    fc.assert(
+      fc.property(input, (x) => {
+        const expected = schema.safeParse(x);
+        const got = compiled.safeParse(x);
+        if (expected.success) valid++;
+        expect(got.success).toBe(expected.success);
+        if (expected.success) expect(got.data).toStrictEqual(expected.data);
+        else expect(got.error?.issues).toStrictEqual(expected.error.issues);
+      }),
+      { numRuns: 1500 },
+    );
+    // Not vacuous: both answers are common.
+    expect(valid).toBeGreaterThan(100);
+    expect(valid).toBeLessThan(1400);
   });
 });

@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_CONFIG } from '../../src/core/index.js';
 import { decide } from '../../src/core/decide.js';
 import { fixedJSON, helperMount, helperVolume, installInitContainer } from '../../src/core/inject.js';
-import { admit, answerReview, MAX_RESPONSE_BYTES, parseAdmissionReview, patchJSON, serializeReview, toBase64, type AdmissionReviewResponse } from '../../src/server/admission.js';
+import { COMPILE_AFTER_PODS } from '../../src/core/pod-schema.js';
+import { admissionReviewSchema, admit, answerReview, MAX_RESPONSE_BYTES, parseAdmissionReview, patchJSON, serializeReview, toBase64, type AdmissionReviewResponse } from '../../src/server/admission.js';
 import { anyPod } from '../core/pod-arbitraries.js';
 import { CONFIG } from '../core/pod-builders.js';
 import { admissionReview, optedInPod } from './review-fixtures.js';
@@ -114,5 +115,49 @@ describe('answerReview: the safety net behind the core', () => {
     const response = JSON.parse(thrown.body).response;
     expect(response).toMatchObject({ uid: 'boom', allowed: false, status: { code: 500, reason: 'InternalError' } });
     expect(response.status.message).toBe('ws-drain webhook internal error: RangeError: Invalid string length');
+  });
+});
+
+describe('parseAdmissionReview: the envelope schema, by zod parser and compiled after COMPILE_AFTER_PODS reviews', () => {
+  // A value of the wrong kind (or none) at one of the envelope's places.
+  const PLACES: string[][] = [
+    ['apiVersion'], ['kind'], ['request'], ['request', 'uid'], ['request', 'kind', 'group'], ['request', 'resource', 'resource'],
+    ['request', 'subResource'], ['request', 'name'], ['request', 'namespace'], ['request', 'operation'], ['request', 'dryRun'],
+  ];
+  const broken = fc
+    .tuple(fc.constantFrom(...PLACES), fc.constantFrom<unknown>(undefined, null, 0, '', 'x', true, [], {}, 'a'.repeat(257)))
+    .map(([path, value]) => {
+      // A copy: the fixture shares its kind and resource objects between reviews.
+      const review = structuredClone(admissionReview());
+      let at: Record<string, unknown> = review;
+      for (const key of path.slice(0, -1)) at = at[key] as Record<string, unknown>;
+      at[path[path.length - 1]!] = value;
+      return review;
+    });
+  const reviews = fc.oneof(
+    { weight: 2, arbitrary: fc.tuple(anyPod, fc.constantFrom('CREATE', 'UPDATE'), fc.boolean()).map(([object, operation, dryRun]) => admissionReview({ object: object as unknown, operation, dryRun })) },
+    { weight: 3, arbitrary: broken },
+    { weight: 1, arbitrary: fc.jsonValue() },
+  );
+
+  it('answers as zod parser does before and after it compiles: the same review (unknown fields dropped) or the first issue', () => {
+    let ok = 0;
+    fc.assert(
+      fc.property(reviews, (body) => {
+        const expected = admissionReviewSchema.safeParse(body);
+        const got = parseAdmissionReview(body);
+        expect(got.ok).toBe(expected.success);
+        if (got.ok) {
+          ok++;
+          expect(got.review).toStrictEqual(expected.data);
+          expect('userInfo' in got.review.request).toBe(false);
+        } else {
+          expect(got.error).toContain(`: ${expected.error!.issues[0]!.message}`);
+        }
+      }),
+      { numRuns: 2 * COMPILE_AFTER_PODS },
+    );
+    expect(ok).toBeGreaterThan(300);
+    expect(ok).toBeLessThan(1700);
   });
 });
