@@ -35,12 +35,13 @@
 //
 // What it costs when pods do not repeat: a body's first sighting (one whose
 // cheap hash the memo does not hold) keeps only that cheap hash and
-// allocates no copy (it is hashed from the one scratch buffer); the second keeps a copy of its bytes and its uid; the third keeps
+// allocates no copy (it is hashed from the one scratch buffer); the second
+// keeps a copy of its bytes and its uid; the third keeps
 // the answer (and verifies the uid when it differs). So a template is
 // computed three times before it is answered from here, once more than if
 // the first sighting kept the bytes, which would copy every body that never
 // repeats. No digest: a SHA-256 costs 10-19 µs in the server, where OpenSSL's
-// code runs cold between reviews; the cheap hash ~2, comparing the bytes
+// code runs cold between reviews; the cheap hash ~1.7, comparing the bytes
 // less than 1 (docs/performance.md). Bounded whatever arrives: at most
 // `entries` answers holding at most entries × BYTES_PER_ENTRY of answer text
 // and bodies (and one largest entry's), least recently used out first, plus
@@ -127,7 +128,7 @@ const FNV_PRIME = 0x01000193;
 // A body's rest (its bytes without the uid's value) is copied here to be
 // hashed four bytes a step: a typed array's elements need their buffer's
 // alignment, which a request's chunks do not have, and byte by byte the hash
-// cost 24 k instructions a 1.8 kB body (docs/performance.md). Bodies over
+// cost 50 k instructions a 1.8 kB body, 17 k so (docs/performance.md). Bodies over
 // MAX_ENTRY_BYTES are never cut.
 const scratch = Buffer.allocUnsafeSlow(MAX_ENTRY_BYTES);
 const scratchWords = new Int32Array(scratch.buffer, scratch.byteOffset, MAX_ENTRY_BYTES >> 2);
