@@ -7,15 +7,19 @@ import type { Socket } from 'node:net';
 import type { Logger } from './logger.js';
 
 interface Pending {
-  /** When the pending output last shrank (or appeared). */
+  /** When the client last took answer bytes (or the backlog appeared). */
   since: number;
-  bytes: number;
+  /** Bytes of answers the socket had handed on (written, not merely queued) then. */
+  taken: number;
 }
 
 /**
  * Every tick, each connection with answer bytes Node could not yet hand to the
- * kernel (`writableLength > 0`) is checked: if that backlog has not shrunk for
- * `timeoutMs`, the connection is destroyed and its unsent answers freed.
+ * kernel (`writableLength > 0`) is checked: if no answer byte has been handed on
+ * for `timeoutMs`, the connection is destroyed and its unsent answers freed.
+ * Progress is the bytes written less the backlog, not the backlog shrinking: a
+ * busy client that reads every answer is often seen holding one (a TLS write
+ * completes a turn later), of the same size each time.
  * Cost: one pass over the open connections per tick, no per-write work.
  */
 export function closeUnreadAnswers(server: HttpsServer, timeoutMs: number, logger: Logger, onClose: () => void = () => {}): { stop(): void } {
@@ -32,17 +36,19 @@ export function closeUnreadAnswers(server: HttpsServer, timeoutMs: number, logge
     const now = performance.now();
     for (const socket of open) {
       const bytes = socket.writableLength;
-      const seen = pending.get(socket);
       if (bytes === 0) {
         pending.delete(socket);
-      } else if (seen === undefined || bytes < seen.bytes) {
-        pending.set(socket, { since: now, bytes });
+        continue;
+      }
+      // bytesWritten counts queued bytes too; a new answer queued behind an unread one is not progress.
+      const taken = socket.bytesWritten - bytes;
+      const seen = pending.get(socket);
+      if (seen === undefined || taken > seen.taken) {
+        pending.set(socket, { since: now, taken });
       } else if (now - seen.since >= timeoutMs) {
         logger.warn({ remote: socket.remoteAddress, unsentBytes: bytes, timeoutMs }, 'closed a connection that did not read its answers');
         socket.destroy();
         onClose();
-      } else {
-        seen.bytes = bytes; // a new answer queued behind an unread one is not progress
       }
     }
   }, Math.max(10, Math.min(1_000, Math.floor(timeoutMs / 4))));

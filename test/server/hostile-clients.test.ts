@@ -2,6 +2,7 @@
 // the wire. No timing is asserted: each test waits for an outcome (a closed
 // socket, a finished rollout) and checks what happened.
 import { mkdtemp, rm } from 'node:fs/promises';
+import { Agent, request as httpsRequest } from 'node:https';
 import { connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -126,6 +127,35 @@ describe('clients that hold connections', () => {
     await closed(flood);
     // Another client's review is answered in full.
     expect(await answerOf(w.port, 'other')).toMatch(/^HTTP\/1\.1 200/);
+  }, 120_000); // hang guard only: no timing is asserted
+
+  it('keeps a busy client that reads every answer: a new answer of the same size queued at each tick is progress', async () => {
+    // Back to back on one connection, each answer read before the next request: Node often still holds the
+    // last answer when the tick looks (its TLS write completes a turn later), an answer of the same size
+    // each time. Judged by the backlog's size alone, that was no progress and the connection was closed.
+    const w = await start({ timeouts: { stalledMs: 600_000, unreadAnswerMs: 100 } });
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const body = JSON.stringify(admissionReview({ uid: 'busy' }));
+    const sockets = new Set<unknown>();
+    const review = (): Promise<number> =>
+      new Promise((resolve, reject) => {
+        const req = httpsRequest({ host: '127.0.0.1', port: w.port, path: '/mutate', method: 'POST', ca: pems.caCert, servername: 'localhost', agent, headers: { 'content-type': 'application/json' } }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        });
+        req.on('socket', (s) => sockets.add(s));
+        req.on('error', reject);
+        req.end(body);
+      });
+    const statuses: number[] = [];
+    try {
+      for (let i = 0; i < 3000; i++) statuses.push(await review());
+    } finally {
+      agent.destroy();
+    }
+    expect(statuses.filter((s) => s !== 200)).toEqual([]);
+    expect(sockets.size).toBe(1);
+    expect(await closedFor(w, 'unread_answer')).toBe(0);
   }, 120_000); // hang guard only: no timing is asserted
 
   it('keeps answering other clients while one pipelines big reviews all at once and never reads', async () => {
