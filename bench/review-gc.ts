@@ -237,6 +237,7 @@ async function main(): Promise<void> {
         const log = await open(logFile, 'w');
         // --callgrind DIR: serve under valgrind, its dumps kept in DIR (callgrind_annotate reads them).
         const cgOut = values.callgrind === undefined ? undefined : join(resolve(values.callgrind), `${v.label}-${round + 1}.callgrind`);
+        const spawned = performance.now();
         const child: ChildProcess = spawn(
           cgOut === undefined ? node : 'valgrind',
           [...(cgOut === undefined ? [] : [...CALLGRIND, ...(values['cache-sim'] ? CACHE_SIM : []), `--callgrind-out-file=${cgOut}`, node]),
@@ -244,6 +245,13 @@ async function main(): Promise<void> {
           { env: { ...process.env, ...imageNodeEnv(jemalloc), WS_DRAIN_NAMESPACE_SOURCE: 'none' }, stdio: ['ignore', log.fd, log.fd] },
         );
         const agent = new Agent({ keepAlive: true, maxSockets: connections! });
+        let exit: string | undefined;
+        const exited = new Promise<void>((r) =>
+          child.once('exit', (code, signal) => {
+            exit = `exited (${signal ?? code})`;
+            r();
+          }),
+        );
         try {
           for (let t = 0; ; t++) {
             try {
@@ -302,10 +310,21 @@ async function main(): Promise<void> {
           }
           results.set(v.label, [...(results.get(v.label) ?? []), phase]);
           process.stderr.write(`round ${round + 1} ${v.label}: ${JSON.stringify(phase)}\n`);
+        } catch (err) {
+          // Say whether the server died, and what it last said (its GC trace left out).
+          const said = (await readFile(logFile, 'utf8')).split('\n').filter((l) => l !== '' && !/ pause=| Memory reducer/.test(l));
+          const answered = said.filter((l) => l.includes('"msg":"admission"')).length;
+          const metricsPort = /"metricsPort":(\d+)/.exec(said.join('\n'))?.[1];
+          // The connections it closed itself, by reason (a reset the client saw is one of them, or a crash).
+          const metrics = exit !== undefined || metricsPort === undefined ? '' : await fetch(`http://127.0.0.1:${metricsPort}/metrics`).then((r) => r.text(), () => '');
+          const closed = metrics.split('\n').filter((l) => l.startsWith('ws_drain_connections_closed_total')).join('; ') || 'none counted';
+          const last = said.filter((l) => !l.includes('"msg":"admission"')).slice(-20);
+          const after = `${answered} answers, ${((performance.now() - spawned) / 1000).toFixed(1)} s after spawn`;
+          throw new Error(`${v.label}, round ${round + 1}: ${(err as Error).message} after ${after}; the server ${exit ?? 'was still running'}; connections it closed: ${closed}; its last lines:\n${last.join('\n')}`, { cause: err });
         } finally {
           agent.destroy();
           child.kill('SIGTERM');
-          await new Promise((r) => child.once('exit', r));
+          await exited;
           await log.close();
         }
       }
