@@ -15,6 +15,7 @@
 //   and how late the generator itself sent (p99), and p99 from the actual send.
 //
 //   npx tsx bench/review-gc.ts --variant now=dist/bundle/main.cjs --variant 'off=dist/bundle/main.cjs --answer-cache-size 0'
+//   npx tsx bench/review-gc.ts --pods 1000 '--serve-args=--answer-cache-size 0'   (a value that starts with - needs the =)
 //   npx tsx bench/review-gc.ts --rate 200 --reviews 12000 --variant image=dist/bundle/main.cjs --variant 'no-reducer=--no-memory-reducer dist/bundle/main.cjs'
 //   options: --variant 'label=[node flags ...] path/to/main.cjs [serve args ...]' (node flags: added to IMAGE_NODE_FLAGS)
 //            --pods N (1: one pod again and again; N > 256: every review an answer-cache miss)
