@@ -1049,12 +1049,15 @@ async function main(): Promise<void> {
       metric('cold start: server CPU ms to first 200', (k) => median((cold.get(k) ?? []).map((c) => c.cpuMs)), 0),
       ['errors (all phases)', ...errors.map(String)],
     ];
-    // Paced: where a review's CPU goes by thread, and the GCs it causes (medians over rounds, cell by cell).
+    // Paced: where a review's CPU goes by thread (medians over rounds, cell by cell), and the GCs it causes
+    // (means over rounds: a phase of ~1,000 reviews holds 0 or 1 mark-compact, so a median says 0 or 10 per
+    // 10k by where the old generation's limit fell, and reads as a difference between servers that is none).
     const threadRows: string[][] = [];
+    const mean = (xs: number[]) => xs.reduce((n, x) => n + x, 0) / xs.length;
     for (const [what, m] of [['one pod', pac], ...(nDistinct === undefined ? [] : [[`${nDistinct} distinct pods`, pacDistinct]])] as Array<[string, Map<string, PhaseResult[]>]>) {
       for (const k of keys) {
         const phases = m.get(k)!;
-        const gc = (kind: string) => (phases.some((p) => p.gcs !== undefined) ? median(phases.map((p) => p.gcs?.[kind] ?? 0)).toFixed(1) : '—');
+        const gc = (kind: string) => (phases.some((p) => p.gcs !== undefined) ? mean(phases.map((p) => p.gcs?.[kind] ?? 0)).toFixed(1) : '—');
         threadRows.push([
           `${TARGETS[k]!.name}, ${what}`,
           ...THREAD_GROUPS.map((g) => median(phases.map((p) => p.threads?.[g] ?? NaN)).toFixed(0)),
@@ -1062,7 +1065,7 @@ async function main(): Promise<void> {
           gc('minor'),
           gc('major'),
           // Seconds per 10k reviews -> µs per review: ×100.
-          phases.some((p) => p.gcs !== undefined) ? median(phases.map((p) => (p.gcs?.['minor s'] ?? 0) * 100 + (p.gcs?.['major s'] ?? 0) * 100)).toFixed(1) : '—',
+          phases.some((p) => p.gcs !== undefined) ? mean(phases.map((p) => (p.gcs?.['minor s'] ?? 0) * 100 + (p.gcs?.['major s'] ?? 0) * 100)).toFixed(1) : '—',
         ]);
       }
     }
@@ -1074,7 +1077,7 @@ async function main(): Promise<void> {
       '',
       table(['', ...names], rows),
       '',
-      `paced ${rate} req/s by thread: server CPU µs per review (schedstat; main: the event loop, or a Go server's first thread), GCs per 10k reviews and their pauses in µs per review (/metrics)`,
+      `paced ${rate} req/s by thread: server CPU µs per review (schedstat; main: the event loop, or a Go server's first thread), GCs per 10k reviews and their pauses in µs per review (/metrics; GCs: means over rounds)`,
       table(['', ...THREAD_GROUPS, 'all threads', 'scavenges', 'mark-compacts', 'GC µs'], threadRows),
       ...(breakdownRows.length > 0 ? ['', table(['breakdown (saturation)', 'req/s', 'CPU µs/req', 'errors'], breakdownRows)] : []),
       '',
