@@ -51,7 +51,6 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { cp, mkdtemp, mkdir, open, readFile, readdir, rm, writeFile, type FileHandle } from 'node:fs/promises';
-import { get as httpGet } from 'node:http';
 import { Agent, createServer as createHttpsServer, request as httpsRequest } from 'node:https';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
@@ -62,6 +61,7 @@ import { generateDevCerts, writeDevCerts } from '../src/certs/dev-certs.js';
 import { DEFAULT_CONFIG } from '../src/core/index.js';
 import { admit, parseAdmissionReview, serializeReview } from '../src/server/admission.js';
 import { benchDistinctReviews, benchReview } from './review.js';
+import { metricsPortFromLog, scrapeMetrics } from './lib/server-metrics.js';
 import { THREAD_GROUPS, perReview, threadCpuNs, type ThreadCpu } from './lib/threads.js';
 import { mallocTrimShim } from './malloc-trim.js';
 import { buildServeSnapshot } from './snapshot.js';
@@ -226,21 +226,9 @@ async function rssMiB(pid: number): Promise<number> {
 
 /** V8's GCs so far by kind (minor, major, incremental, weakcb), from the server's /metrics; undefined for a server without (agnhost, the floor). */
 async function gcCounts(t: RunningTarget): Promise<Record<string, number> | undefined> {
-  if (t.metricsPort === undefined) {
-    // serve logs the port its /metrics listens on (--metrics-port 0: any free one) when it starts.
-    const port = /"metricsPort":(\d+)/.exec(await readFile(t.logFile, 'utf8').catch(() => ''))?.[1];
-    t.metricsPort = port === undefined ? null : Number(port);
-  }
+  t.metricsPort ??= metricsPortFromLog(await readFile(t.logFile, 'utf8').catch(() => '')) ?? null;
   if (t.metricsPort === null) return undefined;
-  const port = t.metricsPort;
-  const text = await new Promise<string>((resolve) => {
-    httpGet({ host: '127.0.0.1', port, path: '/metrics' }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve(Buffer.concat(chunks).toString()));
-      res.on('error', () => resolve(''));
-    }).on('error', () => resolve(''));
-  });
+  const text = await scrapeMetrics(t.metricsPort);
   const counts: Record<string, number> = {};
   for (const m of text.matchAll(/^nodejs_gc_duration_seconds_count\{kind="(\w+)"\} (\d+)/gm)) counts[m[1]!] = Number(m[2]);
   // The time V8 reported for each kind, as `<kind> s` (seconds): a scavenge's pause on the main thread.

@@ -39,6 +39,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { generateDevCerts, writeDevCerts } from '../src/certs/dev-certs.js';
 import { IMAGE_NODE_FLAGS, assertPreloaded, freePort, hostJemalloc, imageNodeEnv } from '../scripts/bundle.js';
+import { metricsPortFromLog, scrapeMetrics } from './lib/server-metrics.js';
 import { benchDistinctReviews, benchReview } from './review.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -315,9 +316,9 @@ async function main(): Promise<void> {
           // Say whether the server died, and what it last said (its GC trace left out).
           const said = (await readFile(logFile, 'utf8')).split('\n').filter((l) => l !== '' && !/ pause=| Memory reducer/.test(l));
           const answered = said.filter((l) => l.includes('"msg":"admission"')).length;
-          const metricsPort = /"metricsPort":(\d+)/.exec(said.join('\n'))?.[1];
+          const metricsPort = metricsPortFromLog(said.join('\n'));
           // The connections it closed itself, by reason (a reset the client saw is one of them, or a crash).
-          const metrics = exit !== undefined || metricsPort === undefined ? '' : await fetch(`http://127.0.0.1:${metricsPort}/metrics`).then((r) => r.text(), () => '');
+          const metrics = exit !== undefined || metricsPort === undefined ? '' : await scrapeMetrics(metricsPort);
           const closed = metrics.split('\n').filter((l) => l.startsWith('ws_drain_connections_closed_total')).join('; ') || 'none counted';
           const last = said.filter((l) => !l.includes('"msg":"admission"')).slice(-20);
           const after = `${answered} answers, ${((performance.now() - spawned) / 1000).toFixed(1)} s after spawn`;
